@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+import type { CliIo } from './io.js';
+
+export function registerDecodeConfig(_decode: Command, _io: CliIo): void {}

@@ -1,0 +1,48 @@
+// The `irqlab` command: one commander program, one file per subcommand. Exit codes: 0 success,
+// 1 a checked property failed, 2 bad usage or bad input. Errors print one line, never a stack
+// trace, except for an irqlab bug (an InvariantError), which is reported as such.
+
+import { Command, CommanderError } from 'commander';
+import { InputError, InvariantError, RuleError } from '../hw/errors.js';
+import { registerDecode } from './decode.js';
+import { registerDemo } from './demo.js';
+import { type CliIo, EXIT, nodeIo } from './io.js';
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command('irqlab')
+    .description('A bit-faithful model of PCI interrupt virtualization (MSI, MSI-X, IMS, VT-d)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .showHelpAfterError('(run with --help for usage)');
+  registerDecode(program, io);
+  registerDemo(program, io);
+  return program;
+}
+
+export async function main(argv: string[], io: CliIo = nodeIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return io.exitCode();
+  } catch (error) {
+    return reportError(error, io);
+  }
+}
+
+function reportError(error: unknown, io: CliIo): number {
+  if (error instanceof CommanderError) {
+    // help and version print and exit 0; everything else commander rejects is bad usage.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+  }
+  if (error instanceof InputError || error instanceof RuleError) {
+    io.err(`irqlab: ${error.message}\n`);
+    return EXIT.badInput;
+  }
+  if (error instanceof InvariantError) {
+    io.err(`irqlab: internal error (a bug in irqlab): ${error.message}\n`);
+    return EXIT.bug;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`irqlab: ${message}\n`);
+  return EXIT.badInput;
+}
