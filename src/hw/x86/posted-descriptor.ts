@@ -1,0 +1,213 @@
+// Posted Interrupt Descriptor, both sides of it: the VT-d remapping hardware posting into it
+// (Intel VT-d Spec 4.x, 9.12 "Posted Interrupt Descriptor (PID)" for the layout, 5.2.3
+// "Interrupt-Posting Hardware Operation" for the procedure) and the CPU taking it in on the
+// notification (Intel SDM Vol. 3C, "Posted-Interrupt Processing"; KVM does the same in software
+// in vmx_sync_pir_to_irr).
+//
+// The descriptor is 64 bytes, held as 16 little-endian dwords: PIR (bits 255:0, one request bit
+// per vector) in dwords 0-7, then the control part, bits 383:256, laid out below as a 128-bit
+// layout read at dword 8, then bits 511:384 reserved. Linux: struct pi_desc in
+// arch/x86/include/asm/posted_intr.h (pir[8], then u16 notifications: ON bit 0, SN bit 1; u8 nv;
+// u8 rsvd; u32 ndst).
+// Posting (5.2.3), one atomic read-modify-write of the descriptor: set PIR[vector]; let
+// X = (ON == 0) && (URG == 1 || SN == 0); if X, set ON; after the write, if X, generate a
+// notification event: a fixed, edge, physical-destination interrupt with vector NV to NDST.
+// URG comes from the posted-format IRTE (bit 14) and overrides SN, as the spec says.
+// NDST: in x2APIC mode (IRTA.EIME = 1) the 32-bit APIC ID; in xAPIC mode the 8-bit APIC ID in
+// bits 15:8, the other bits reserved (Linux: `x2apic_mode ? dest : (dest << 8) & 0xff00`).
+// CPU side, on a notification with vector NV: clear ON; OR PIR into the virtual APIC's IRR and
+// clear PIR, atomically per chunk read (no other agent can change a PIR bit between its read and
+// its clearing); RVI/virtual-interrupt evaluation then follows the APIC's priority rules.
+// Invariants: a posted vector is in PIR or, after a sync, in the APIC's IRR (never lost);
+// exactly one notification per ON 0 -> 1 transition (so no notification while ON is already 1).
+// Not modelled: the remapping unit's fault on reserved PID bits; the 16-dword descriptor being
+// shared with other structures; the delay between setting ON and the notification's arrival
+// (the caller models the notification as an in-flight message if it wants the race).
+
+import { bitmapClear, bitmapHighest, bitmapIndices, bitmapSet, bitmapTest } from '../bitmap.js';
+import { defineLayout, reservedBitsSet } from '../bits.js';
+import { InputError } from '../errors.js';
+import { type Lapic, lapicSetIrr } from './lapic.js';
+
+export const PID_DWORDS = 16;
+export const PID_PIR_DWORDS = 8;
+/** The control part (bits 383:256) starts at dword 8. */
+export const PID_CONTROL_DWORD = 8;
+/** Bits 511:384, reserved, start at dword 12. */
+export const PID_RESERVED_DWORD = 12;
+export const PID_VECTORS = 256;
+
+export const PID_CONTROL = defineLayout(
+  'posted-interrupt-descriptor-control',
+  128,
+  'Intel VT-d Spec, 9.12 Posted Interrupt Descriptor, bits 383:256 (PID bit = 256 + bit here)',
+  {
+    on: [0, 0, 'Outstanding Notification (PID bit 256)'],
+    sn: [1, 1, 'Suppress Notification (PID bit 257)'],
+    reservedLow: [15, 2, 'Reserved (PID bits 271:258)'],
+    nv: [23, 16, 'Notification Vector (PID bits 279:272)'],
+    reservedNv: [31, 24, 'Reserved (PID bits 287:280)'],
+    ndst: [63, 32, 'Notification Destination (PID bits 319:288)'],
+    reservedHigh0: [95, 64, 'Reserved (PID bits 351:320)'],
+    reservedHigh1: [127, 96, 'Reserved (PID bits 383:352)'],
+  },
+  { complete: true },
+);
+
+/** The last 128 bits of the descriptor, all reserved. */
+export const PID_TAIL = defineLayout(
+  'posted-interrupt-descriptor-tail',
+  128,
+  'Intel VT-d Spec, 9.12 Posted Interrupt Descriptor, bits 511:384 (reserved)',
+  {
+    reserved0: [31, 0, 'Reserved'],
+    reserved1: [63, 32, 'Reserved'],
+    reserved2: [95, 64, 'Reserved'],
+    reserved3: [127, 96, 'Reserved'],
+  },
+  { complete: true },
+);
+
+/** NDST in xAPIC mode. */
+export const NDST_XAPIC = defineLayout(
+  'pid-ndst-xapic',
+  32,
+  'Intel VT-d Spec, 9.12 PID NDST, xAPIC mode: APIC ID in bits 15:8',
+  {
+    reservedLow: [7, 0, 'Reserved'],
+    apicId: [15, 8, 'xAPIC destination ID'],
+    reservedHigh: [31, 16, 'Reserved'],
+  },
+  { complete: true },
+);
+
+export interface PostedInterruptDescriptor {
+  readonly dwords: Uint32Array;
+}
+
+export interface PiNotification {
+  /** NV: the vector the notification carries (KVM: POSTED_INTR_VECTOR or the wakeup vector). */
+  readonly vector: number;
+  /** The APIC ID NDST names (already decoded for the mode). Physical destination, fixed, edge. */
+  readonly destination: number;
+}
+
+export interface PiPostResult {
+  /** The vector's PIR bit was already set: this request merged into it. */
+  readonly coalesced: boolean;
+  /** ON went 0 -> 1 and a notification event is generated; null otherwise. */
+  readonly notification: PiNotification | null;
+}
+
+const control = PID_CONTROL.accessors;
+
+function checkByte(where: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0xff) {
+    throw new InputError(where, `${value} is not 0..255`);
+  }
+}
+
+/** A descriptor with PIR empty, ON = SN = 0 and the given notification vector and destination. */
+export function newPostedDescriptor(opts: {
+  nv: number;
+  destination: number;
+  x2apic: boolean;
+}): PostedInterruptDescriptor {
+  const pid = { dwords: new Uint32Array(PID_DWORDS) };
+  piSetNotification(pid, opts);
+  return pid;
+}
+
+/** Software (the hypervisor) sets NV and NDST, e.g. when the vCPU moves or blocks. */
+export function piSetNotification(
+  pid: PostedInterruptDescriptor,
+  opts: { nv: number; destination: number; x2apic: boolean },
+): void {
+  checkByte('PID NV', opts.nv);
+  control.nv.set(pid.dwords, opts.nv, PID_CONTROL_DWORD);
+  control.ndst.set(pid.dwords, encodeNdst(opts.destination, opts), PID_CONTROL_DWORD);
+}
+
+export function encodeNdst(apicId: number, opts: { x2apic: boolean }): number {
+  if (opts.x2apic) {
+    if (!Number.isInteger(apicId) || apicId < 0 || apicId > 0xffffffff) {
+      throw new InputError('PID NDST', `${apicId} is not a 32-bit x2APIC ID`);
+    }
+    return apicId;
+  }
+  checkByte('PID NDST (xAPIC)', apicId);
+  const words = [0];
+  NDST_XAPIC.accessors.apicId.set(words, apicId);
+  return words[0];
+}
+
+export function decodeNdst(ndst: number, opts: { x2apic: boolean }): number {
+  return opts.x2apic ? ndst : NDST_XAPIC.accessors.apicId.get([ndst]);
+}
+
+/** Software sets or clears SN (KVM sets it while the vCPU is preempted). */
+export function piSetSuppress(pid: PostedInterruptDescriptor, sn: boolean): void {
+  control.sn.set(pid.dwords, sn ? 1 : 0, PID_CONTROL_DWORD);
+}
+
+export const piOn = (pid: PostedInterruptDescriptor): boolean =>
+  control.on.get(pid.dwords, PID_CONTROL_DWORD) === 1;
+export const piSn = (pid: PostedInterruptDescriptor): boolean =>
+  control.sn.get(pid.dwords, PID_CONTROL_DWORD) === 1;
+export const piNv = (pid: PostedInterruptDescriptor): number =>
+  control.nv.get(pid.dwords, PID_CONTROL_DWORD);
+export const piPirTest = (pid: PostedInterruptDescriptor, vector: number): boolean =>
+  bitmapTest(pirOf(pid), vector);
+/** Vectors requested in PIR, lowest first. */
+export const piPirVectors = (pid: PostedInterruptDescriptor): number[] => bitmapIndices(pirOf(pid));
+
+const pirOf = (pid: PostedInterruptDescriptor) => pid.dwords.subarray(0, PID_PIR_DWORDS);
+
+/** Names of reserved fields that are not 0 (control part and tail). */
+export function piReservedBitsSet(pid: PostedInterruptDescriptor): string[] {
+  return [
+    ...reservedBitsSet(PID_CONTROL, pid.dwords, PID_CONTROL_DWORD),
+    ...reservedBitsSet(PID_TAIL, pid.dwords, PID_RESERVED_DWORD),
+  ];
+}
+
+/**
+ * The remapping hardware posts `vector` (the IRTE's Virtual Vector) with the IRTE's URG bit,
+ * in one atomic update (VT-d 5.2.3). `x2apic` is the remapping unit's interrupt mode (IRTA.EIME),
+ * which says how to read NDST.
+ */
+export function piPost(
+  pid: PostedInterruptDescriptor,
+  vector: number,
+  opts: { urgent: boolean; x2apic: boolean },
+): PiPostResult {
+  checkByte('posted vector', vector);
+  const pir = pirOf(pid);
+  const coalesced = bitmapTest(pir, vector);
+  bitmapSet(pir, vector);
+  const notify = !piOn(pid) && (opts.urgent || !piSn(pid));
+  if (!notify) return { coalesced, notification: null };
+  control.on.set(pid.dwords, 1, PID_CONTROL_DWORD);
+  const ndst = control.ndst.get(pid.dwords, PID_CONTROL_DWORD);
+  return {
+    coalesced,
+    notification: { vector: piNv(pid), destination: decodeNdst(ndst, opts) },
+  };
+}
+
+/**
+ * The CPU (or KVM's sync) processes the descriptor for the virtual APIC `vapic`: clear ON, move
+ * every PIR bit into IRR, clear PIR. Returns the vectors moved, lowest first. A posted request is
+ * edge-triggered here (its TMR bit is cleared); level-triggered posting is not modelled.
+ */
+export function piSyncToIrr(pid: PostedInterruptDescriptor, vapic: Lapic): number[] {
+  control.on.set(pid.dwords, 0, PID_CONTROL_DWORD);
+  const pir = pirOf(pid);
+  const moved: number[] = [];
+  for (let v = bitmapHighest(pir); v >= 0; v = bitmapHighest(pir)) {
+    bitmapClear(pir, v);
+    lapicSetIrr(vapic, v, { level: false });
+    moved.push(v);
+  }
+  return moved.reverse();
+}
