@@ -1,0 +1,205 @@
+// A kernel instance described as data: what a scenario says about the host kernel or a guest
+// kernel (version, platform, CPUs, APIC mode, the PCI functions it sees and their drivers, and
+// the boot sequence: which interrupts exist and are requested, and in which order the drivers
+// probe). The order is what the vector allocator's choices follow from (`vm-virtio-pci`: irq
+// numbers are allocation order), so it is part of the description, not an afterthought.
+// The zod schema is here so the scenario schema can embed it (`host.kernel`, `vms[].kernel`)
+// and report errors at their YAML line; `bootKernel` runs it.
+// Invariants: every `probe`/`pci-enable` names a declared function; every driver kind has the
+// capability it needs (checked when it probes, a typed failure otherwise).
+
+import { z } from 'zod';
+import type { GenericDriverSpec } from './drivers/generic.js';
+import type { IdxdDriverSpec } from './drivers/idxd.js';
+import type { Mlx5DriverSpec } from './drivers/mlx5.js';
+import type { NvmeDriverSpec } from './drivers/nvme.js';
+import type { AhciDriverSpec, E1000eDriverSpec } from './drivers/simple.js';
+import type { VirtioDriverSpec } from './drivers/virtio-pci.js';
+import { PLATFORM_KINDS, type PlatformKind } from './kernel-state.js';
+
+const bdfText = z.string().regex(/^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$/, {
+  error: 'expected a PCI address dddd:bb:dd.f in hex, e.g. 0000:00:03.0',
+});
+
+const count = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const virtioDevice = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('net'),
+    queuePairs: count(1, 256).default(1),
+    ctrlVq: z.boolean().default(true),
+  }),
+  z.strictObject({ type: z.literal('blk'), queues: count(1, 256).default(1) }),
+  z.strictObject({
+    type: z.literal('balloon'),
+    statsVq: z.boolean().default(true),
+    freePageVq: z.boolean().default(false),
+    reportingVq: z.boolean().default(false),
+  }),
+  z.strictObject({ type: z.literal('rng') }),
+  z.strictObject({ type: z.literal('vsock') }),
+  z.strictObject({ type: z.literal('console'), multiport: z.boolean().default(false) }),
+  z.strictObject({
+    type: z.literal('custom'),
+    vqs: z.array(z.strictObject({ name: z.string(), callback: z.boolean().default(true) })),
+    managed: z.boolean().default(false),
+  }),
+]);
+
+const driver = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('virtio'),
+    index: count(0, 1023).meta({ description: 'N of virtio<N>, the registration order' }),
+    device: virtioDevice,
+  }),
+  z.strictObject({
+    kind: z.literal('nvme'),
+    instance: count(0, 1023).default(0),
+    ioQueues: count(1, 65535).meta({ description: 'I/O queues the controller grants' }),
+  }),
+  z.strictObject({ kind: z.literal('ahci'), ports: count(1, 32).default(1) }),
+  z.strictObject({
+    kind: z.literal('e1000e'),
+    ifname: z.string().default('eth0'),
+    open: z.boolean().default(false),
+  }),
+  z.strictObject({
+    kind: z.literal('idxd'),
+    kernelWqs: count(0, 64).default(1),
+    imsSubdevices: count(0, 4096).default(0),
+    imsVectorsPerSubdevice: count(1, 2048).default(1),
+    imsVectors: z
+      .array(count(1, 2048))
+      .optional()
+      .meta({ description: 'vectors per subdevice, when they differ (overrides the two above)' }),
+  }),
+  z.strictObject({
+    kind: z.literal('generic'),
+    name: z.string(),
+    vectors: count(1, 2048),
+    ims: z.boolean().default(false),
+  }),
+  z.strictObject({
+    kind: z.literal('mlx5'),
+    instance: count(0, 1023).default(0),
+    channels: count(1, 2047).optional(),
+  }),
+]);
+
+const device = z.strictObject({
+  bdf: bdfText,
+  msix: count(0, 2048).default(0).meta({ description: 'MSI-X Table Size (0: no MSI-X)' }),
+  msi: z
+    .strictObject({
+      vectors: z
+        .union([
+          z.literal(1),
+          z.literal(2),
+          z.literal(4),
+          z.literal(8),
+          z.literal(16),
+          z.literal(32),
+        ])
+        .default(1),
+      is64: z.boolean().default(true),
+      perVectorMask: z.boolean().default(false),
+    })
+    .optional(),
+  ims: count(0, 63 * 256).default(0),
+  intx: z
+    .strictObject({ gsi: count(0, 1023) })
+    .optional()
+    .meta({ description: 'INTx pin routed to this GSI' }),
+  driver: driver.optional(),
+});
+
+const irqRef = {
+  irq: count(0, 65535).optional(),
+  gsi: count(0, 1023).optional(),
+};
+
+const step = z.discriminatedUnion('do', [
+  z.strictObject({
+    do: z.literal('setup-ioapic-legacy'),
+    level: z.array(count(0, 15)).default([]).meta({ description: 'ISA irqs that are level' }),
+    timer: z.boolean().default(true).meta({ description: 'irq 0 already runs on ISA vector 0x30' }),
+  }),
+  z.strictObject({ do: z.literal('dmar-fault-irq') }),
+  z.strictObject({ do: z.literal('online-cpus'), cpus: z.array(count(0, 1023)).optional() }),
+  z.strictObject({
+    do: z.literal('map-gsi'),
+    gsi: count(0, 1023),
+    trigger: z.enum(['edge', 'level']).default('edge'),
+  }),
+  z.strictObject({
+    do: z.literal('request'),
+    ...irqRef,
+    trigger: z.enum(['edge', 'level']).default('edge'),
+    name: z.string(),
+  }),
+  z.strictObject({
+    do: z.literal('request-free'),
+    ...irqRef,
+    trigger: z.enum(['edge', 'level']).default('edge'),
+    name: z.string(),
+  }),
+  z.strictObject({ do: z.literal('free'), ...irqRef, name: z.string() }),
+  z.strictObject({ do: z.literal('pci-enable'), bdf: bdfText }),
+  z.strictObject({ do: z.literal('probe'), bdf: bdfText }),
+  z.strictObject({
+    do: z.literal('set-affinity'),
+    irq: count(0, 65535),
+    cpus: z.array(count(0, 1023)).min(1),
+  }),
+]);
+
+export const kernelSpecSchema = z
+  .strictObject({
+    version: z
+      .string()
+      .regex(/^\d+\.\d+$/, { error: 'expected a kernel version such as 6.1 or 6.18' })
+      .meta({ description: 'Linux version: 6.1 has the global PCI-MSI domain, 6.2+ per-device' }),
+    platform: z.enum(PLATFORM_KINDS as [PlatformKind, ...PlatformKind[]]),
+    cpus: count(1, 1024),
+    apic: z.enum(['xapic-logical-flat', 'xapic-phys', 'x2apic-phys', 'x2apic-cluster']),
+    apicIds: z.array(count(0, 0xffffffff)).optional(),
+    legacyPic: z.boolean().default(false),
+    ia32Emulation: z.boolean().default(true),
+    hypervisorCallback: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'a hypervisor callback vector (KVM guests): HYP in /proc/interrupts' }),
+    mce: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'CONFIG_X86_MCE: THR, DFR, MCE, MCP lines' }),
+    ioapic: z
+      .strictObject({
+        pins: count(1, 240).default(24),
+        mapping: z.enum(['legacy', 'dynamic']).default('legacy'),
+        sourceId: count(0, 0xffff).default(0xf0f8),
+      })
+      .nullable()
+      .default(null),
+    devices: z.array(device).default([]),
+    boot: z.array(step).default([]),
+  })
+  .meta({ description: 'a Linux kernel instance: host or guest' });
+
+export type KernelSpec = z.output<typeof kernelSpecSchema>;
+export type KernelSpecInput = z.input<typeof kernelSpecSchema>;
+export type KernelDeviceSpec = KernelSpec['devices'][number];
+export type BootStep = KernelSpec['boot'][number];
+export type DriverSpec =
+  | VirtioDriverSpec
+  | NvmeDriverSpec
+  | AhciDriverSpec
+  | E1000eDriverSpec
+  | IdxdDriverSpec
+  | Mlx5DriverSpec
+  | GenericDriverSpec;
+
+export function parseVersion(text: string): { major: number; minor: number } {
+  const [major, minor] = text.split('.').map(Number);
+  return { major, minor };
+}

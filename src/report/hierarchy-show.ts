@@ -1,0 +1,274 @@
+// `irqlab show <scenario> --what hierarchy|interrupts|affinity [--kernel host|guest|<vm>]`:
+// boots the kernels a scenario describes and renders them. A kernel comes from the scenario's
+// `host.kernel` / `vms[].kernel` block when there is one (`src/kernel/kernel-spec.ts`: the
+// conformance scenarios describe their guest that way, boot order included); otherwise it is
+// derived from the scenario's topology:
+//  - host: its CPUs and IOMMU (host-ir / host-noir), each device with its driver (idxd: IMS
+//    for the subdevices the VMs get backed by IMS; mlx5: the PF driver), and for every PF or VF
+//    given to a VM the vectors VFIO allocates for it;
+//  - each VM: guest-hypercall under the pv strategies, guest-vir with a vIOMMU, else
+//    guest-emulated-msi; each assignment as a PCI function showing the guest representation
+//    (MSI-X, MSI, or IMS beside one MSI-X vector) with a driver that requests every vector.
+// Derived kernels are Linux 6.6 (per-device MSI domains and IMS, which 6.2-6.9 had).
+// `guest` is the first VM. Output for one kernel has no header, so it can be diffed against a
+// recorded /proc/interrupts or irq-affinity file.
+
+import { parse } from 'yaml';
+import { InputError } from '../hw/errors.js';
+import { bdfOfRequesterId, formatBdf, parseBdf } from '../hw/pci/bdf.js';
+import { type BootResult, bootKernel } from '../kernel/boot.js';
+import { type KernelSpec, type KernelSpecInput, kernelSpecSchema } from '../kernel/kernel-spec.js';
+import { functionRoutingIds } from '../scenario/rules.js';
+import { type Scenario, scenarioSchema } from '../scenario/schema.js';
+import { renderHierarchyDot, renderHierarchyText } from './hierarchy.js';
+import { type AffinityStyle, renderIrqAffinity } from './irq-affinity.js';
+import { renderProcInterrupts } from './proc-interrupts.js';
+
+export const KERNEL_VIEWS = ['hierarchy', 'interrupts', 'affinity'] as const;
+export type KernelView = (typeof KERNEL_VIEWS)[number];
+
+export interface KernelViewOptions {
+  /** host, guest (the first VM) or a VM's name; all kernels when absent. */
+  readonly kernel?: string;
+  /** hierarchy: text | dot; affinity: list | sysfs. */
+  readonly format?: string;
+  readonly json?: boolean;
+}
+
+export interface NamedKernel {
+  readonly name: string;
+  readonly spec: KernelSpec;
+}
+
+/** Linux version of derived kernels: IMS and per-device MSI domains (6.2-6.9). */
+const DERIVED_VERSION = '6.6';
+
+const withSegment = (bdf: string) => formatBdf(parseBdf(bdf), { withSegment: true });
+
+function parseKernel(raw: unknown, where: string): KernelSpec {
+  const r = kernelSpecSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new InputError(`${where}.${issue.path.join('.')}`, issue.message);
+}
+
+/** The scenario without its kernel blocks, validated by the scenario schema. */
+function scenarioOf(doc: Record<string, unknown>, file: string): Scenario {
+  const host = { ...(doc.host as Record<string, unknown>) };
+  delete host.kernel;
+  const vms = ((doc.vms as Record<string, unknown>[] | undefined) ?? []).map((vm) => {
+    const copy = { ...vm };
+    delete copy.kernel;
+    return copy;
+  });
+  const r = scenarioSchema.safeParse({ ...doc, host, vms });
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  throw new InputError(`${file}: ${issue.path.join('.')}`, issue.message);
+}
+
+function hostKernel(s: Scenario): KernelSpecInput {
+  const devices: NonNullable<KernelSpecInput['devices']> = [];
+  const boot: NonNullable<KernelSpecInput['boot']> = [];
+  for (const d of s.devices) {
+    const bdf = withSegment(d.bdf);
+    const assigned = s.vms.flatMap((vm) => vm.assign.filter((a) => a.device === d.name));
+    const imsVectors = assigned
+      .filter((a) => a.subdevice !== undefined && a.backing === 'ims')
+      .map((a) => a.vectors);
+    const driver =
+      d.kind === 'idxd'
+        ? { kind: 'idxd' as const, kernelWqs: 0, imsSubdevices: 0, imsVectors }
+        : d.kind === 'mlx5' &&
+            !assigned.some((a) => a.vf === undefined && a.subdevice === undefined)
+          ? { kind: 'mlx5' as const, instance: 0 }
+          : undefined;
+    devices.push({
+      bdf,
+      msix: d.msix,
+      ...(d.msi ? { msi: { vectors: d.msi as 1 } } : {}),
+      ims: d.ims,
+      ...(driver ? { driver } : {}),
+    });
+    if (driver && (driver.kind !== 'idxd' || d.msix > 0)) boot.push({ do: 'probe', bdf });
+    // VFIO: every assigned PF or VF gets host vectors for what its guest uses.
+    const rids = functionRoutingIds(d);
+    for (const a of assigned) {
+      if (a.subdevice !== undefined || a.backing === 'ims' || a.backing === 'intx') continue;
+      const fn = withSegment(
+        formatBdf(bdfOfRequesterId(rids[a.vf === undefined ? 0 : a.vf + 1]), {
+          withSegment: false,
+        }),
+      );
+      if (fn !== bdf && !devices.some((x) => x.bdf === fn))
+        devices.push({ bdf: fn, msix: d.vfMsix });
+      const target = devices.find((x) => x.bdf === fn);
+      if (target && !target.driver) {
+        target.driver = { kind: 'generic', name: `vfio-msix(${fn})`, vectors: a.vectors };
+        boot.push({ do: 'probe', bdf: fn });
+      }
+    }
+  }
+  // A PC host: the legacy irqs move to the IOAPIC, the DMAR fault irq is set up before SMP,
+  // the ACPI SCI is requested after it, then the drivers probe.
+  const early: NonNullable<KernelSpecInput['boot']> = [
+    { do: 'setup-ioapic-legacy', level: [9] },
+    ...(s.host.iommu.ir ? [{ do: 'dmar-fault-irq' as const }] : []),
+    { do: 'online-cpus' },
+    { do: 'request', irq: 9, name: 'acpi' },
+  ];
+  return {
+    version: DERIVED_VERSION,
+    platform: s.host.iommu.ir ? 'host-ir' : 'host-noir',
+    cpus: s.host.cpus,
+    apic: s.host.x2apic ? 'x2apic-phys' : s.host.cpus <= 8 ? 'xapic-logical-flat' : 'xapic-phys',
+    legacyPic: true,
+    mce: true,
+    ioapic: { pins: 24, mapping: 'legacy' },
+    devices,
+    boot: [...early, ...boot],
+  };
+}
+
+function guestKernel(s: Scenario, v: number): KernelSpecInput {
+  const vm = s.vms[v];
+  const strategy = vm.strategy ?? s.run.strategies[0];
+  const platform =
+    strategy === 'pv' || strategy === 'pv-batch'
+      ? 'guest-hypercall'
+      : vm.viommu === 'on'
+        ? 'guest-vir'
+        : 'guest-emulated-msi';
+  const devices: NonNullable<KernelSpecInput['devices']> = vm.assign.map((a, i) => {
+    const bdf = `0000:00:${(3 + i).toString(16).padStart(2, '0')}.0`;
+    const what =
+      a.subdevice !== undefined ? `sub${a.subdevice}` : a.vf !== undefined ? `vf${a.vf}` : 'pf';
+    const name = `${a.device}-${what}`;
+    const driver = { kind: 'generic' as const, name, vectors: a.vectors, ims: a.guest === 'ims' };
+    if (a.guest === 'msi') {
+      const vectors = 2 ** Math.min(5, Math.ceil(Math.log2(a.vectors)));
+      return { bdf, msi: { vectors: vectors as 1 }, driver };
+    }
+    return a.guest === 'ims'
+      ? { bdf, msix: 1, ims: a.vectors, driver }
+      : { bdf, msix: a.vectors, driver };
+  });
+  // A microVM-like guest: IOAPIC GSIs numbered from 24, no legacy PIC.
+  return {
+    version: DERIVED_VERSION,
+    platform,
+    cpus: vm.vcpus,
+    apic: 'x2apic-phys',
+    hypervisorCallback: true,
+    ioapic: { pins: 24, mapping: 'dynamic' },
+    devices,
+    boot: devices.map((d) => ({ do: 'probe' as const, bdf: d.bdf })),
+  };
+}
+
+/** Every kernel of a scenario file's YAML text: host first, then each VM. */
+export function scenarioKernels(text: string, file: string): NamedKernel[] {
+  const doc = parse(text) as Record<string, unknown> | null;
+  if (doc === null || typeof doc !== 'object') throw new InputError(file, 'not a YAML mapping');
+  const s = scenarioOf(doc, file);
+  const rawHost = (doc.host as Record<string, unknown>).kernel;
+  const rawVms = (doc.vms as Record<string, unknown>[] | undefined) ?? [];
+  const kernels: NamedKernel[] = [
+    {
+      name: 'host',
+      spec:
+        rawHost === undefined
+          ? kernelSpecSchema.parse(hostKernel(s))
+          : parseKernel(rawHost, `${file}: host.kernel`),
+    },
+  ];
+  s.vms.forEach((vm, v) => {
+    const raw = rawVms[v]?.kernel;
+    kernels.push({
+      name: vm.name,
+      spec:
+        raw === undefined
+          ? kernelSpecSchema.parse(guestKernel(s, v))
+          : parseKernel(raw, `${file}: vms.${v}.kernel`),
+    });
+  });
+  return kernels;
+}
+
+function select(kernels: NamedKernel[], which: string | undefined): NamedKernel[] {
+  if (which === undefined) return kernels;
+  if (which === 'host') return [kernels[0]];
+  if (which === 'guest') {
+    if (kernels.length < 2) throw new InputError('--kernel guest', 'the scenario has no VM');
+    return [kernels[1]];
+  }
+  const found = kernels.find((k) => k.name === which);
+  if (!found) {
+    throw new InputError(
+      '--kernel',
+      `"${which}" is not host, guest or one of ${kernels.map((k) => k.name).join(', ')}`,
+    );
+  }
+  return [found];
+}
+
+function render(view: KernelView, b: BootResult, opts: KernelViewOptions): string {
+  const k = b.kernel;
+  if (opts.json) {
+    const json =
+      view === 'hierarchy'
+        ? k.domains.map((d) => ({
+            name: d.name,
+            kind: d.kind,
+            parent: d.parent === null ? null : k.domains[d.parent].name,
+            chip: d.chipName,
+            isolatedMsi: d.isolatedMsi,
+            irqs: d.mapped,
+          }))
+        : Object.values(k.descs).map((d) => ({
+            irq: d.irq,
+            chip: k.domains[d.data[0].domain].chipName,
+            hwirq: d.data[0].hwirq,
+            actions: d.actions.map((a) => a.name),
+            affinity: d.affinity,
+            effectiveAffinity: d.effectiveAffinity,
+            perCpu: d.kstat,
+          }));
+    return `${JSON.stringify(json, null, 2)}\n`;
+  }
+  switch (view) {
+    case 'hierarchy':
+      if (opts.format === 'dot') return renderHierarchyDot(k);
+      if (opts.format !== undefined && opts.format !== 'text') {
+        throw new InputError('--format', `"${opts.format}": hierarchy is text or dot`);
+      }
+      return renderHierarchyText(k);
+    case 'interrupts':
+      return renderProcInterrupts(k);
+    case 'affinity': {
+      const style = (opts.format ?? 'list') as AffinityStyle;
+      if (style !== 'list' && style !== 'sysfs') {
+        throw new InputError('--format', `"${opts.format}": affinity is list or sysfs`);
+      }
+      return renderIrqAffinity(k, style);
+    }
+  }
+}
+
+/** The view of the selected kernels; boot steps that failed are returned for stderr. */
+export function renderKernelView(
+  text: string,
+  file: string,
+  view: KernelView,
+  opts: KernelViewOptions,
+): { out: string; warnings: string[] } {
+  const chosen = select(scenarioKernels(text, file), opts.kernel);
+  const warnings: string[] = [];
+  const parts = chosen.map((nk) => {
+    const b = bootKernel(nk.spec, { name: nk.name });
+    for (const f of b.failures) warnings.push(`${nk.name}: ${f.step}: ${f.notes.join('; ')}`);
+    const body = render(view, b, opts);
+    return chosen.length === 1 || opts.format === 'dot' ? body : `== ${nk.name} ==\n${body}`;
+  });
+  return { out: parts.join(chosen.length > 1 && opts.format !== 'dot' ? '\n' : ''), warnings };
+}
