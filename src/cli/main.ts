@@ -7,6 +7,9 @@ import { InputError, InvariantError, RuleError } from '../hw/errors.js';
 import { registerDecode } from './decode.js';
 import { registerDemo } from './demo.js';
 import { type CliIo, EXIT, nodeIo } from './io.js';
+import { registerRun } from './run.js';
+import { registerSchema } from './schema.js';
+import { registerShow } from './show.js';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('irqlab')
@@ -16,6 +19,9 @@ export function buildProgram(io: CliIo): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerDecode(program, io);
   registerDemo(program, io);
+  registerRun(program, io);
+  registerShow(program, io);
+  registerSchema(program, io);
   return program;
 }
 

@@ -1,0 +1,181 @@
+// `irqlab run <scenario>`: load and validate the scenario, build the whole-system model, simulate
+// it and print the summary (text, or one JSON object with --json). --trace writes a Perfetto
+// trace-event JSON file or trace-cmd-style text (--format), streamed while the run goes. Exit 1
+// when a checked property fails (an interrupt duplicated or lost), 2 on bad usage or input.
+// A progress bar goes to stderr for runs longer than about a second, only when it is a terminal.
+
+import { closeSync, openSync, writeSync } from 'node:fs';
+import type { Command } from 'commander';
+import { systemProperties } from '../hv/system.js';
+import { InputError } from '../hw/errors.js';
+import { runSummaryJson, runSummaryText } from '../report/summary.js';
+import { ftraceWriter } from '../report/trace-ftrace.js';
+import { perfettoTraceWriter } from '../report/trace-perfetto.js';
+import type { TraceWriter } from '../report/trace-writer.js';
+import { buildScenario } from '../scenario/build.js';
+import { loadScenario, type ScenarioOverrides } from '../scenario/load.js';
+import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
+import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
+import { simulateSystem } from '../sim/system-sim.js';
+import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorder.js';
+import type { CliIo } from './io.js';
+
+export const TRACE_FORMATS = ['perfetto', 'ftrace'] as const;
+type TraceFormat = (typeof TRACE_FORMATS)[number];
+/** Runs shorter than this (wall clock) never show a progress bar. */
+const PROGRESS_AFTER_MS = 1000;
+const PROGRESS_WIDTH = 30;
+
+export interface RunOptions {
+  strategy?: string;
+  seed?: string;
+  json?: boolean;
+  trace?: string;
+  format?: string;
+}
+
+export function registerRun(program: Command, io: CliIo): void {
+  program
+    .command('run')
+    .description('simulate a scenario and print what it cost: interrupts, latency, VM exits')
+    .argument('<scenario>', 'scenario file (YAML; see `irqlab schema`)')
+    .option('--strategy <name>', `interrupt setup strategy for every VM (${STRATEGIES.join(', ')})`)
+    .option('--seed <n>', 'PRNG seed (overrides run.seed), 0..4294967295')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--trace <file>', 'write a trace of the run to this file')
+    .option('--format <format>', `trace format: ${TRACE_FORMATS.join(' | ')} (default perfetto)`)
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  irqlab run scenarios/idxd-siov.yaml\n' +
+        '  irqlab run scenarios/mlx5-vf.yaml --seed 7 --json\n' +
+        '  irqlab run scenarios/mixed.yaml --trace run.json            # open in ui.perfetto.dev\n' +
+        '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n\n' +
+        `Cost parameters (override in run.costs): ${COST_PARAMETERS.map((p) => p.name).join(', ')}`,
+    )
+    .action((file: string, opts: RunOptions) => {
+      runScenarioFile(io, file, opts);
+    });
+}
+
+/** Reads and validates a scenario file for any command. */
+export function loadScenarioFile(io: CliIo, file: string, overrides: ScenarioOverrides = {}) {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
+  return loadScenario(text, file, overrides);
+}
+
+/** `irqlab run <file> [opts]`: also what `irqlab demo` runs on the default scenario. */
+export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}): void {
+  const overrides = { strategy: parseStrategy(opts.strategy), seed: parseSeed(opts.seed) };
+  const format = parseFormat(opts);
+  const scenario = loadScenarioFile(io, file, overrides);
+  const built = buildScenario(scenario);
+  const costs = resolveCosts(scenario.run.costs, { nested: scenario.host.nested });
+  const trace = opts.trace ? openTrace(opts.trace, format, built.initial.topology) : null;
+  const progress = progressBar(io, scenario.run.duration);
+  let result: ReturnType<typeof simulateSystem>;
+  try {
+    result = simulateSystem(built.sim, {
+      durationNs: scenario.run.duration,
+      seed: scenario.run.seed,
+      costs,
+      trace: trace?.recorder ?? null,
+      progress: progress.update,
+    });
+  } finally {
+    trace?.close();
+    progress.done();
+  }
+  const failed = systemProperties.filter((p) => !p.holds(result.finalState)).map((p) => p.name);
+  const ctx = {
+    file,
+    scenarioName: scenarioName(scenario, file),
+    strategies: built.strategies,
+    costs: costs.parameters,
+    failedProperties: failed,
+  };
+  io.out(
+    opts.json
+      ? `${JSON.stringify(runSummaryJson(result, ctx), null, 2)}\n`
+      : runSummaryText(result, ctx),
+  );
+  if (failed.length > 0) io.setExitCode(1);
+}
+
+export const scenarioName = (s: Scenario, file: string): string =>
+  s.name ?? file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+
+function parseStrategy(value: string | undefined): Strategy | undefined {
+  if (value === undefined) return undefined;
+  if (!(STRATEGIES as readonly string[]).includes(value)) {
+    throw new InputError('--strategy', `"${value}" is not one of ${STRATEGIES.join(', ')}`);
+  }
+  return value as Strategy;
+}
+
+function parseSeed(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > SEED_MAX) {
+    throw new InputError('--seed', `"${value}" is not an integer 0..${SEED_MAX}`);
+  }
+  return n;
+}
+
+function parseFormat(opts: RunOptions): TraceFormat {
+  if (opts.format !== undefined && opts.trace === undefined) {
+    throw new InputError('--format', 'needs --trace <file>');
+  }
+  const format = opts.format ?? 'perfetto';
+  if (!(TRACE_FORMATS as readonly string[]).includes(format)) {
+    throw new InputError('--format', `"${format}" is not one of ${TRACE_FORMATS.join(', ')}`);
+  }
+  return format as TraceFormat;
+}
+
+function openTrace(
+  path: string,
+  format: TraceFormat,
+  topology: Parameters<typeof perfettoTraceWriter>[0],
+): { recorder: TraceRecorder; close(): void } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'w');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new InputError(path, `cannot write trace file (${reason})`);
+  }
+  const sink = (chunk: string) => {
+    writeSync(fd, chunk);
+  };
+  const writer: TraceWriter =
+    format === 'perfetto' ? perfettoTraceWriter(topology, sink) : ftraceWriter(topology, sink);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    writer.end();
+    closeSync(fd);
+  };
+  return { recorder: streamingTraceRecorder((r) => writer.write(r), close), close };
+}
+
+/** A bar on stderr, drawn only on a terminal and only once the run has taken a second. */
+function progressBar(io: CliIo, totalNs: number) {
+  const start = performance.now();
+  let drawn = false;
+  return {
+    update(nowNs: number) {
+      if (!io.isTty || performance.now() - start < PROGRESS_AFTER_MS) return;
+      const fraction = Math.min(1, nowNs / totalNs);
+      const filled = Math.round(fraction * PROGRESS_WIDTH);
+      io.err(
+        `\r[${'#'.repeat(filled)}${'.'.repeat(PROGRESS_WIDTH - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% simulated`,
+      );
+      drawn = true;
+    },
+    done() {
+      if (drawn) io.err(`\r${' '.repeat(PROGRESS_WIDTH + 16)}\r`);
+    },
+  };
+}

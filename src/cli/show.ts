@@ -1,0 +1,213 @@
+// `irqlab show <scenario> --what <view>`: what a scenario builds, without running it. Views are a
+// table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
+// `hierarchy`, `interrupts` and `affinity` boot the scenario's kernels (report/hierarchy-show.ts)
+// and take --kernel and --format.
+
+import type { Command } from 'commander';
+import { InputError } from '../hw/errors.js';
+import { bdfOfRequesterId, formatBdf } from '../hw/pci/bdf.js';
+import { IRTE_DWORDS, IRTE_MODE, IRTE_REMAPPED } from '../hw/vtd/irte.js';
+import { type KernelView, renderKernelView } from '../report/hierarchy-show.js';
+import { type BuiltScenario, buildScenario } from '../scenario/build.js';
+import { functionRoutingIds } from '../scenario/rules.js';
+import type { CliIo } from './io.js';
+import { loadScenarioFile, scenarioName } from './run.js';
+
+export interface ShowOptions {
+  readonly json?: boolean;
+  /** Kernel views: host, guest or a VM's name. */
+  readonly kernel?: string;
+  /** Kernel views: hierarchy text | dot; affinity list | sysfs. */
+  readonly format?: string;
+}
+
+export interface ShowView {
+  readonly description: string;
+  /** What to print on stdout, and warnings for stderr. */
+  render(ctx: { io: CliIo; file: string; opts: ShowOptions }): { out: string; warnings: string[] };
+}
+
+const kernelView = (view: KernelView, description: string): ShowView => ({
+  description,
+  // The kernel views validate the file themselves (a scenario may spell its kernels out).
+  render: ({ io, file, opts }) => renderKernelView(decodeText(io, file), file, view, opts),
+});
+
+export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
+  topology: {
+    description: 'host, devices and their functions, VMs, assignments and their vectors',
+    render: ({ io, file, opts }) => {
+      const built = buildScenario(loadScenarioFile(io, file));
+      const out = opts.json
+        ? `${JSON.stringify(topologyJson(built, file), null, 2)}\n`
+        : topologyText(built, file);
+      return { out, warnings: [] };
+    },
+  },
+  hierarchy: kernelView('hierarchy', 'irqdomain hierarchy of each kernel (--format text | dot)'),
+  interrupts: kernelView('interrupts', '/proc/interrupts of each kernel'),
+  affinity: kernelView('affinity', 'irq affinity of each kernel (--format list | sysfs)'),
+};
+
+const decodeText = (io: CliIo, file: string) =>
+  new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
+
+export function registerShow(program: Command, io: CliIo): void {
+  program
+    .command('show')
+    .description('show what a scenario builds, without running it')
+    .argument('<scenario>', 'scenario file (YAML)')
+    .option('--what <view>', `what to show: ${Object.keys(SHOW_VIEWS).join(' | ')}`, 'topology')
+    .option('--json', 'print as JSON')
+    .option('--kernel <which>', 'kernel views: host, guest (first VM) or a VM name (default: all)')
+    .option('--format <format>', 'kernel views: hierarchy text | dot; affinity list | sysfs')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  irqlab show scenarios/idxd-siov.yaml\n' +
+        '  irqlab show scenarios/mixed.yaml --what topology --json\n' +
+        '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n\n' +
+        `Views:\n${Object.entries(SHOW_VIEWS)
+          .map(([name, v]) => `  ${name.padEnd(12)} ${v.description}`)
+          .join('\n')}`,
+    )
+    .action((file: string, opts: ShowOptions & { what: string }) => {
+      const view = SHOW_VIEWS[opts.what];
+      if (!view) {
+        throw new InputError(
+          '--what',
+          `"${opts.what}" is not one of ${Object.keys(SHOW_VIEWS).join(', ')}`,
+        );
+      }
+      const { out, warnings } = view.render({ io, file, opts });
+      for (const w of warnings) io.err(`irqlab: ${w}\n`);
+      io.out(out);
+    });
+}
+
+const onOff = (b: boolean) => (b ? 'on' : 'off');
+const bdfText = (rid: number) => formatBdf(bdfOfRequesterId(rid), { withSegment: true });
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+function topologyJson(b: BuiltScenario, file: string) {
+  const s = b.scenario;
+  const t = b.initial.topology;
+  return {
+    scenario: scenarioName(s, file),
+    host: {
+      cpus: s.host.cpus,
+      x2apic: s.host.x2apic,
+      apicv: s.host.apicv,
+      nested: s.host.nested,
+      iommu: s.host.iommu,
+      irtEntries: t.irtEntries,
+    },
+    devices: s.devices.map((d) => ({
+      name: d.name,
+      kind: d.kind,
+      bdf: d.bdf,
+      msix: d.msix,
+      msi: d.msi,
+      ims: d.ims,
+      subdevices: d.subdevices,
+      vfs: functionRoutingIds(d)
+        .slice(1)
+        .map((rid, i) => ({ vf: i, bdf: bdfText(rid), msix: d.vfMsix })),
+    })),
+    vms: s.vms.map((vm, v) => ({
+      name: vm.name,
+      vcpus: t.vms[v].vcpus,
+      pcpus: b.spec.vms[v].pcpus,
+      viommu: vm.viommu,
+      strategy: b.strategies[v],
+      idle: vm.idle,
+      assign: vm.assign.map((a, i) => ({
+        ...a,
+        vectorsDetail: vectorsOf(b, v, i),
+      })),
+    })),
+  };
+}
+
+function vectorsOf(b: BuiltScenario, vm: number, assign: number) {
+  const t = b.initial.topology;
+  return b.assignmentVectors[vm][assign]
+    .map((i) => t.vectors[i])
+    .map((v) => {
+      const store = t.stores[v.store];
+      const irteAt = t.layout.irt + Math.max(0, v.irte) * IRTE_DWORDS;
+      const posted =
+        v.irte >= 0 &&
+        IRTE_REMAPPED.accessors.irteMode.get(b.initial.words, irteAt) === IRTE_MODE.posted;
+      return {
+        name: v.name,
+        store: store.name,
+        entry: v.entry,
+        requester: bdfText(t.ports[store.port].requesterId),
+        irte: v.irte >= 0 ? v.irte : null,
+        irteFormat: v.irte < 0 ? null : posted ? 'posted' : 'remapped',
+        hostCpu: posted ? null : v.hostCpu,
+        hostVector: posted ? null : hex(v.hostVector),
+        hostIrq: v.hostIrq,
+        guestVcpu: v.vcpu,
+        guestVector: hex(v.guestVector),
+        guestIrq: v.guestIrq,
+      };
+    });
+}
+
+function topologyText(b: BuiltScenario, file: string): string {
+  const j = topologyJson(b, file);
+  const lines: string[] = [];
+  const h = j.host;
+  lines.push(`${j.scenario}`);
+  lines.push(
+    `host     ${h.cpus} CPUs, ${h.x2apic ? 'x2APIC' : 'xAPIC'}, APICv ${onOff(h.apicv)}, VT-d IR ${onOff(h.iommu.ir)}, posted interrupts ${onOff(h.iommu.posted)}${h.nested ? ', nested' : ''}${h.iommu.ir ? `, IRT ${h.irtEntries} entries` : ''}`,
+  );
+  lines.push('devices');
+  for (const d of j.devices) {
+    const caps = [
+      d.msix ? `MSI-X ${d.msix}` : '',
+      d.msi ? `MSI ${d.msi}` : '',
+      d.ims ? `IMS ${d.ims}` : '',
+      d.subdevices ? `${d.subdevices} subdevices` : '',
+    ].filter(Boolean);
+    lines.push(`  ${d.name.padEnd(8)} ${d.kind.padEnd(14)} ${d.bdf.padEnd(13)} ${caps.join(', ')}`);
+    if (d.vfs.length > 0) {
+      const first = d.vfs[0].bdf;
+      const last = d.vfs[d.vfs.length - 1].bdf;
+      lines.push(
+        `           ${d.vfs.length} VFs ${first}${d.vfs.length > 1 ? ` .. ${last}` : ''}, MSI-X ${d.vfs[0].msix} each`,
+      );
+    }
+  }
+  lines.push('vms');
+  for (const vm of j.vms) {
+    lines.push(
+      `  ${vm.name}: ${vm.vcpus} vCPUs on pCPU ${vm.pcpus.join(', ')}, vIOMMU ${vm.viommu}, strategy ${vm.strategy}, idle ${vm.idle}`,
+    );
+    vm.assign.forEach((a, i) => {
+      const what =
+        a.vf !== undefined
+          ? ` VF ${a.vf}`
+          : a.subdevice !== undefined
+            ? ` subdevice ${a.subdevice}`
+            : '';
+      lines.push(
+        `    assign[${i}] ${a.device}${what}: guest sees ${a.guest}, host backs with ${a.backing}, ${a.vectors} vectors`,
+      );
+      for (const v of a.vectorsDetail) {
+        const host =
+          v.irte === null
+            ? `cpu${v.hostCpu} vector ${v.hostVector}`
+            : v.irteFormat === 'posted'
+              ? `IRTE ${v.irte} (posted)`
+              : `IRTE ${v.irte} -> cpu${v.hostCpu} vector ${v.hostVector}`;
+        lines.push(
+          `      ${v.store}[${v.entry}] from ${v.requester} -> ${host} -> vcpu${v.guestVcpu} vector ${v.guestVector} (host irq ${v.hostIrq}, guest irq ${v.guestIrq})`,
+        );
+      }
+    });
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,233 @@
+// The whole-system state: the shared topology plus ONE Uint32Array holding everything that changes
+// (DESIGN.md §3): MSI-X tables and PBAs, IMS stores, MSI registers, requester FIFOs, the VT-d
+// remapping table and interrupt entry cache, host LAPIC IRRs, posted-interrupt descriptors,
+// virtual IRRs, vCPU run states, KVM's MSI routes, per-vector ghost counters. Hardware memory is
+// kept as the dwords software sees (byte-comparable with the fixtures); irqlab's own bookkeeping
+// (run states, tags, counters) has its own layouts below.
+//
+// Saving a state is one typed-array copy (`cloneSystemState`); its canonical encoding is the words
+// themselves (FIFOs are kept shifted and zero-filled, so equal states have equal words).
+// Invariants: only `state.words` changes; `state.topology` is shared and never written.
+// Not modelled: host and guest ISRs (handlers run atomically in one step, so nothing is in service
+// between steps), TMRs (every interrupt here is edge-triggered).
+
+import { defineLayout } from '../hw/bits.js';
+import { assert } from '../hw/errors.js';
+import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
+import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
+import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
+import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { IRTE_DWORDS } from '../hw/vtd/irte.js';
+import {
+  encodeNdst,
+  PID_CONTROL,
+  PID_CONTROL_DWORD,
+  PID_DWORDS,
+} from '../hw/x86/posted-descriptor.js';
+import { fieldPos, getField, setBit, setField } from './system-fields.js';
+import {
+  MSI_STORE_DWORDS,
+  PID_REGION_HIGH,
+  ROUTE_DWORDS,
+  type StoreTopology,
+  type SystemTopology,
+} from './system-topology.js';
+
+/** Host vectors Linux reserves (arch/x86/include/asm/irq_vectors.h). */
+export const POSTED_INTR_VECTOR = 0xf2;
+export const POSTED_INTR_WAKEUP_VECTOR = 0xf1;
+export const RESCHEDULE_VECTOR = 0xfd;
+
+/** KVM's vcpu->mode, reduced to what the model needs, and where the vCPU is loaded. */
+export const VCPU_STATE = { inHost: 0, inGuest: 1, blocked: 2 } as const;
+
+export const VCPU_RUN = defineLayout(
+  'irqlab-vcpu-run',
+  32,
+  'irqlab: KVM vcpu->mode (outside guest / in guest / blocked in HLT) and its pCPU',
+  { state: [1, 0, 'VCPU_STATE'], pcpu: [31, 2, 'pCPU the vCPU is loaded on'] },
+  { complete: true },
+);
+
+/** `pcpuMode` word: 0 while the pCPU runs host code, else 1 + the vCPU in guest mode on it. */
+export const PCPU_HOST = 0;
+
+export interface SystemState {
+  readonly topology: SystemTopology;
+  readonly words: Uint32Array;
+}
+
+/** Power-on state: every entry masked, stores disabled, every IRTE not present, every vCPU
+ *  loaded on its initial pCPU outside guest mode with a descriptor ready for posting. */
+export function resetSystemState(topology: SystemTopology): SystemState {
+  const s: SystemState = { topology, words: new Uint32Array(topology.layout.words) };
+  for (const store of topology.stores) resetStore(s, store);
+  topology.vcpus.forEach((_, v) => {
+    setVcpuRun(s, v, VCPU_STATE.inHost, topology.initialPcpu[v]);
+    pidSetNotification(s, v, POSTED_INTR_VECTOR, topology.initialPcpu[v]);
+  });
+  return s;
+}
+
+function resetStore(s: SystemState, store: StoreTopology): void {
+  switch (store.kind) {
+    case 'msix':
+    case 'intx':
+      for (let e = 0; e < store.entries; e++) {
+        MSIX_TABLE_ENTRY.accessors.mask.set(s.words, 1, store.entriesAt + e * MSIX_ENTRY_DWORDS);
+      }
+      return;
+    case 'ims':
+      for (let e = 0; e < store.entries; e++) {
+        IMS_ENTRY.accessors.mask.set(s.words, 1, store.entriesAt + e * IMS_ENTRY_DWORDS);
+      }
+      return;
+    case 'msi':
+      return;
+  }
+}
+
+export const cloneSystemState = (s: SystemState): SystemState => ({
+  topology: s.topology,
+  words: s.words.slice(),
+});
+
+/** Copies `from`'s words into `into` (same topology): the explorer's cheap restore. */
+export function copySystemState(into: SystemState, from: SystemState): void {
+  assert(into.topology === from.topology, 'copySystemState: different topologies');
+  into.words.set(from.words);
+}
+
+// ---- vCPU and pCPU run state ----
+
+const RUN_STATE = fieldPos(VCPU_RUN, 'state');
+const RUN_PCPU = fieldPos(VCPU_RUN, 'pcpu');
+
+export const vcpuState = (s: SystemState, v: number): number =>
+  getField(s.words, s.topology.layout.vcpuRun + v, RUN_STATE);
+export const vcpuPcpu = (s: SystemState, v: number): number =>
+  getField(s.words, s.topology.layout.vcpuRun + v, RUN_PCPU);
+
+export function setVcpuRun(s: SystemState, v: number, state: number, pcpu: number): void {
+  const at = s.topology.layout.vcpuRun + v;
+  setField(s.words, at, RUN_STATE, state);
+  setField(s.words, at, RUN_PCPU, pcpu);
+}
+
+/** The vCPU in guest mode on `pcpu`, or -1. */
+export const guestOnPcpu = (s: SystemState, pcpu: number): number =>
+  s.words[s.topology.layout.pcpuMode + pcpu] - 1;
+
+export function setPcpuGuest(s: SystemState, pcpu: number, vcpu: number): void {
+  s.words[s.topology.layout.pcpuMode + pcpu] = vcpu + 1;
+}
+
+export function setPcpuHost(s: SystemState, pcpu: number): void {
+  s.words[s.topology.layout.pcpuMode + pcpu] = PCPU_HOST;
+}
+
+/** Whether any vCPU is loaded on `pcpu` (no overcommit: one vCPU per pCPU at most). */
+export function pcpuHasVcpu(s: SystemState, pcpu: number): boolean {
+  for (let v = 0; v < s.topology.vcpus.length; v++) if (vcpuPcpu(s, v) === pcpu) return true;
+  return false;
+}
+
+// ---- posted-interrupt descriptors ----
+
+export const pidAt = (s: SystemState, v: number): number =>
+  s.topology.layout.vcpuPid + v * PID_DWORDS;
+export const pidControlAt = (s: SystemState, v: number): number => pidAt(s, v) + PID_CONTROL_DWORD;
+
+/** KVM sets NV and NDST (vmx_vcpu_pi_load, pi_enable_wakeup_handler). APIC ID = pCPU index. */
+export function pidSetNotification(s: SystemState, v: number, nv: number, pcpu: number): void {
+  const at = pidControlAt(s, v);
+  PID_CONTROL.accessors.nv.set(s.words, nv, at);
+  PID_CONTROL.accessors.ndst.set(s.words, encodeNdst(pcpu, { x2apic: s.topology.host.x2apic }), at);
+}
+
+/** The descriptor address KVM programs into a posted IRTE for vCPU `v` (see PID_REGION_HIGH). */
+export function pidAddress(v: number): { lo: number; hi: number } {
+  return { lo: v * PID_DWORDS * 4, hi: PID_REGION_HIGH };
+}
+
+// ---- stores: what the builder (and later the kernel/VFIO flows) program ----
+
+export function setStoreEnabled(s: SystemState, store: number, enabled: boolean): void {
+  const st = s.topology.stores[store];
+  if (st.kind === 'msix') {
+    MSIX_MESSAGE_CONTROL.layout.accessors.msixEnable.set(s.words, enabled ? 1 : 0, st.controlAt);
+    MSIX_MESSAGE_CONTROL.layout.accessors.tableSize.set(s.words, st.entries - 1, st.controlAt);
+  } else if (st.kind === 'msi') {
+    const control = MSI_MESSAGE_CONTROL.layout.accessors;
+    control.msiEnable.set(s.words, enabled ? 1 : 0, st.controlAt);
+    control.multipleMessageEnable.set(s.words, Math.ceil(Math.log2(st.entries)), st.controlAt);
+    control.address64BitCapable.set(s.words, 1, st.controlAt);
+    control.perVectorMaskingCapable.set(s.words, 1, st.controlAt);
+  }
+}
+
+/** Writes the message of one entry. MSI: one message for the block, vector = data + entry. */
+export function programStoreEntry(
+  s: SystemState,
+  store: number,
+  entry: number,
+  msg: { addrLo: number; addrHi: number; data: number },
+): void {
+  const st = s.topology.stores[store];
+  if (st.kind === 'msi') {
+    s.words[st.entriesAt + MSI_STORE_DWORDS.addrLo] = msg.addrLo;
+    s.words[st.entriesAt + MSI_STORE_DWORDS.addrHi] = msg.addrHi;
+    s.words[st.entriesAt + MSI_STORE_DWORDS.data] = msg.data;
+    return;
+  }
+  const at = st.entriesAt + entry * MSIX_ENTRY_DWORDS;
+  MSIX_TABLE_ENTRY.accessors.messageAddress.set(s.words, msg.addrLo, at);
+  MSIX_TABLE_ENTRY.accessors.messageUpperAddress.set(s.words, msg.addrHi, at);
+  MSIX_TABLE_ENTRY.accessors.messageData.set(s.words, msg.data, at);
+}
+
+export function writeHostIrte(s: SystemState, index: number, irte: ArrayLike<number>): void {
+  assert(index >= 0 && index < s.topology.irtEntries, `IRTE ${index} outside the table`);
+  const at = s.topology.layout.irt + index * IRTE_DWORDS;
+  for (let i = 0; i < IRTE_DWORDS; i++) s.words[at + i] = irte[i] >>> 0;
+}
+
+/** Software queued an IEC invalidation for `index` (completes with ACTION.iecInvalidate). */
+export function queueIecFlush(s: SystemState, index: number): void {
+  setBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
+}
+
+export function setRoute(
+  s: SystemState,
+  vector: number,
+  msg: { addrLo: number; addrHi: number; data: number },
+): void {
+  const at = s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
+  s.words[at] = msg.addrLo;
+  s.words[at + 1] = msg.addrHi;
+  s.words[at + 2] = msg.data;
+}
+
+/** Dword of a route that remembers where the vector was before its last move. */
+export const ROUTE_PREVIOUS_DWORD = 3;
+
+/** irqlab's own record of a vector's previous target, kept until the first interrupt reaches
+ *  the new one (Linux: apic_chip_data.prev_vector / prev_cpu, freed by irq_complete_move). */
+export const ROUTE_PREVIOUS = defineLayout(
+  'irqlab-route-previous',
+  32,
+  "irqlab: a guest vector's previous vCPU and vector during a move",
+  {
+    vcpuPlusOne: [15, 0, 'previous vCPU index in the VM, plus 1; 0: no move in progress'],
+    vector: [23, 16, 'previous guest vector'],
+    reserved: [31, 24, 'zero'],
+  },
+  { complete: true },
+);
+
+/** Guest vectors Linux hands to devices start here in the recorded guests
+ *  (`qemu-q35-noir/msix-tables.txt`: data 0x22..0x25); the kernel issue's vector matrix replaces
+ *  this allocation. */
+export const FIRST_DEVICE_VECTOR = 0x22;
+/** Vectors at and above this are Linux system vectors (LOCAL_TIMER_VECTOR 0xec). */
+export const FIRST_SYSTEM_VECTOR = 0xec;

@@ -1,0 +1,307 @@
+// The fixed part of the whole-system model: what a scenario decides once and no action changes
+// (CPUs, requesters, interrupt stores, VMs and vCPUs, assigned vectors), and where each piece of
+// changing state lives in the state's one Uint32Array (`SystemLayout`). Every state of a run
+// shares one topology object; only the words are per state (DESIGN.md §3).
+//
+// Invariants: regions do not overlap and cover `layout.words` exactly; every store belongs to one
+// requester port; every assigned vector names an existing store entry, VM and vCPU; host vectors
+// are unique per pCPU. Checked by `createSystemTopology` (a violation is an irqlab bug: the
+// scenario layer validated its input).
+// Not here: behaviour (system-delivery.ts, system-vcpu.ts), the initial contents (system-state.ts).
+
+import { bitmapDwords } from '../hw/bitmap.js';
+import { assert } from '../hw/errors.js';
+import { IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
+import { bdfOfRequesterId, type RequesterId, requesterIdOf } from '../hw/pci/bdf.js';
+import { msixPbaDwords } from '../hw/pci/msix-pba.js';
+import { MSIX_ENTRY_DWORDS } from '../hw/pci/msix-table.js';
+import { IRTE_DWORDS } from '../hw/vtd/irte.js';
+import { entriesForSize, IRTA_SIZE_MAX } from '../hw/vtd/remapping-table.js';
+import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
+import { PID_DWORDS } from '../hw/x86/posted-descriptor.js';
+
+/** Messages a requester can have in flight to the root complex before it stalls (posted-write
+ *  flow-control credits; irqlab's bound, not a spec number). A raise that finds its port full
+ *  coalesces with the messages already queued and is counted as such. */
+export const PORT_FIFO_DEPTH = 16;
+/** A queued message: Message Address, Upper Address, Data, and irqlab's tag (below). */
+export const MESSAGE_DWORDS = 4;
+/** Tag of a message that no assigned vector sent (e.g. an entry a guest wrote at will). Small
+ *  enough to stay a V8 small integer (the hot path compares against it); vectors are fewer. */
+export const NO_VECTOR = 0xffff;
+/** Guest MSI route as KVM keeps it (struct kvm_irq_routing_msi: address_lo, address_hi, data),
+ *  plus the vCPU the vector targeted before its last move, +1 (0: none). Linux keeps the old
+ *  vector alive until the first interrupt arrives at the new target (irq_complete_move); so does
+ *  the model, so an interrupt already posted to the old vCPU still finds its handler. */
+export const ROUTE_DWORDS = 4;
+/** Per assigned vector: raised, delivered, coalesced, lost (ghost counters for the properties). */
+export const VECTOR_COUNTERS = { raised: 0, delivered: 1, coalesced: 2, lost: 3 } as const;
+export const VECTOR_COUNTER_DWORDS = 4;
+/** The MSI capability registers a store of kind 'msi' keeps: Message Control, Address, Upper
+ *  Address, Data, Mask Bits, Pending Bits (PCIe 7.7.1, 64-bit with per-vector masking). */
+export const MSI_STORE_DWORDS = { control: 0, addrLo: 1, addrHi: 2, data: 3, mask: 4, pending: 5 };
+const MSI_STORE_SIZE = 6;
+/** Synthetic physical address of vCPU i's posted-interrupt descriptor: 4 GiB + 64 * i. KVM
+ *  allocates them anywhere in host memory; one fixed region lets the model map PDA back. */
+export const PID_REGION_HIGH = 0x1;
+
+export type StoreKind = 'msix' | 'ims' | 'msi' | 'intx';
+
+export interface SystemSpec {
+  readonly host: {
+    readonly cpus: number;
+    readonly x2apic: boolean;
+    readonly ir: boolean;
+    readonly posted: boolean;
+    readonly apicv: boolean;
+  };
+  readonly ports: readonly { readonly name: string; readonly requesterId: number }[];
+  readonly stores: readonly {
+    readonly name: string;
+    readonly kind: StoreKind;
+    readonly port: number;
+    readonly entries: number;
+  }[];
+  readonly vms: readonly {
+    readonly name: string;
+    readonly idle: 'poll' | 'halt';
+    /** pCPU each vCPU starts on. */
+    readonly pcpus: readonly number[];
+  }[];
+  readonly vectors: readonly VectorSpec[];
+}
+
+export interface VectorSpec {
+  readonly name: string;
+  readonly store: number;
+  readonly entry: number;
+  readonly vm: number;
+  /** vCPU index within the VM and guest vector the guest asked for. */
+  readonly vcpu: number;
+  readonly guestVector: number;
+  /** Host IRTE index, or -1 without interrupt remapping. */
+  readonly irte: number;
+  /** Host CPU and vector of the remapped (non-posted) path. */
+  readonly hostCpu: number;
+  readonly hostVector: number;
+  readonly hostIrq: number;
+  readonly guestIrq: number;
+}
+
+export interface StoreTopology {
+  readonly name: string;
+  readonly kind: StoreKind;
+  readonly port: number;
+  readonly entries: number;
+  /** Word offset of entry 0 (4 dwords per entry; MSI: the capability registers). */
+  readonly entriesAt: number;
+  /** Word offset of the pending bitmap (MSI-X PBA, IMS pending, INTx pending). */
+  readonly pendingAt: number;
+  /** Word offset of Message Control (MSI-X, MSI) or -1. */
+  readonly controlAt: number;
+  /** Word offset of the store's unplugged flag. */
+  readonly unpluggedAt: number;
+  /** `entryOwner[entry]` = the assigned vector using the entry, or -1. */
+  readonly entryOwner: Int32Array;
+}
+
+export interface PortTopology {
+  readonly name: string;
+  readonly requesterId: RequesterId;
+  readonly bus: number;
+  readonly device: number;
+  readonly function: number;
+  /** Word offset of the FIFO: count, then PORT_FIFO_DEPTH messages. */
+  readonly fifoAt: number;
+}
+
+export interface VcpuTopology {
+  readonly vm: number;
+  /** Index within its VM (its APIC ID in the guest). */
+  readonly index: number;
+  readonly name: string;
+}
+
+export interface VmTopology {
+  readonly name: string;
+  readonly idle: 'poll' | 'halt';
+  readonly firstVcpu: number;
+  readonly vcpus: number;
+  /** Assigned vectors of this VM (global indices). */
+  readonly vectors: readonly number[];
+}
+
+export interface SystemLayout {
+  readonly words: number;
+  readonly irt: number;
+  readonly iecValid: number;
+  readonly iecCopy: number;
+  readonly iecFlushPending: number;
+  readonly pcpuIrr: number;
+  readonly pcpuMode: number;
+  readonly vcpuPid: number;
+  readonly vcpuVirr: number;
+  readonly vcpuRun: number;
+  readonly vectorRoute: number;
+  readonly vectorCounters: number;
+}
+
+export interface SystemTopology {
+  readonly host: SystemSpec['host'];
+  /** IRTA_REG.S: the table has 2^(S+1) entries, just enough for the scenario's IRTEs. */
+  readonly irtaSize: number;
+  readonly irtEntries: number;
+  readonly ports: readonly PortTopology[];
+  readonly stores: readonly StoreTopology[];
+  readonly vms: readonly VmTopology[];
+  readonly vcpus: readonly VcpuTopology[];
+  /** pCPU each vCPU starts on. */
+  readonly initialPcpu: readonly number[];
+  readonly vectors: readonly VectorSpec[];
+  /** `hostVectorOwner[cpu * 256 + vector]` = assigned vector index, or -1. */
+  readonly hostVectorOwner: Int32Array;
+  /** `irteOwner[index]` = assigned vector index, or -1. */
+  readonly irteOwner: Int32Array;
+  readonly layout: SystemLayout;
+}
+
+/** Smallest IRTA.S whose table holds `entries` (at least 2 entries, S = 0). */
+export function irtaSizeFor(entries: number): number {
+  for (let s = 0; s <= IRTA_SIZE_MAX; s++) if (entriesForSize(s) >= entries) return s;
+  return IRTA_SIZE_MAX;
+}
+
+export function createSystemTopology(spec: SystemSpec): SystemTopology {
+  let next = 0;
+  const take = (n: number) => {
+    const at = next;
+    next += n;
+    return at;
+  };
+  const ports = spec.ports.map((p): PortTopology => {
+    const rid = p.requesterId as RequesterId;
+    const bdf = bdfOfRequesterId(rid);
+    assert(requesterIdOf(bdf) === rid, `port ${p.name}: requester ID round trip`);
+    return {
+      name: p.name,
+      requesterId: rid,
+      bus: bdf.bus,
+      device: bdf.device,
+      function: bdf.function,
+      fifoAt: take(1 + PORT_FIFO_DEPTH * MESSAGE_DWORDS),
+    };
+  });
+  const stores = spec.stores.map((s): StoreTopology => {
+    assert(s.port >= 0 && s.port < ports.length, `store ${s.name}: no port ${s.port}`);
+    const entryOwner = new Int32Array(s.entries).fill(-1);
+    return { ...s, ...storeRegions(s.kind, s.entries, take), entryOwner };
+  });
+  const maxIrte = spec.vectors.reduce((m, v) => Math.max(m, v.irte), -1);
+  const irtaSize = irtaSizeFor(maxIrte + 1);
+  const irtEntries = entriesForSize(irtaSize);
+  const vcpus: VcpuTopology[] = [];
+  const initialPcpu: number[] = [];
+  const vms = spec.vms.map((vm, v): VmTopology => {
+    const firstVcpu = vcpus.length;
+    vm.pcpus.forEach((pcpu, i) => {
+      assert(pcpu >= 0 && pcpu < spec.host.cpus, `${vm.name} vCPU ${i}: no pCPU ${pcpu}`);
+      vcpus.push({ vm: v, index: i, name: `${vm.name}/vcpu${i}` });
+      initialPcpu.push(pcpu);
+    });
+    const vectors = spec.vectors.flatMap((x, i) => (x.vm === v ? [i] : []));
+    return { name: vm.name, idle: vm.idle, firstVcpu, vcpus: vm.pcpus.length, vectors };
+  });
+  const cpus = spec.host.cpus;
+  const vectorCount = spec.vectors.length;
+  const layout: SystemLayout = {
+    irt: take(irtEntries * IRTE_DWORDS),
+    iecValid: take(bitmapDwords(irtEntries)),
+    iecCopy: take(irtEntries * IRTE_DWORDS),
+    iecFlushPending: take(bitmapDwords(irtEntries)),
+    pcpuIrr: take(cpus * APIC_REG_DWORDS),
+    pcpuMode: take(cpus),
+    vcpuPid: take(vcpus.length * PID_DWORDS),
+    vcpuVirr: take(vcpus.length * APIC_REG_DWORDS),
+    vcpuRun: take(vcpus.length),
+    vectorRoute: take(vectorCount * ROUTE_DWORDS),
+    vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
+    words: 0,
+  };
+  const topology: SystemTopology = {
+    host: spec.host,
+    irtaSize,
+    irtEntries,
+    ports,
+    stores,
+    vms,
+    vcpus,
+    initialPcpu,
+    vectors: spec.vectors,
+    hostVectorOwner: new Int32Array(cpus * 256).fill(-1),
+    irteOwner: new Int32Array(irtEntries).fill(-1),
+    layout: { ...layout, words: next },
+  };
+  indexVectors(topology);
+  return topology;
+}
+
+function storeRegions(kind: StoreKind, entries: number, take: (n: number) => number) {
+  switch (kind) {
+    case 'msix':
+      return {
+        controlAt: take(1),
+        entriesAt: take(entries * MSIX_ENTRY_DWORDS),
+        pendingAt: take(msixPbaDwords(entries)),
+        unpluggedAt: take(1),
+      };
+    case 'ims':
+      return {
+        controlAt: -1,
+        entriesAt: take(entries * IMS_ENTRY_DWORDS),
+        pendingAt: take(bitmapDwords(entries)),
+        unpluggedAt: take(1),
+      };
+    case 'msi': {
+      const at = take(MSI_STORE_SIZE);
+      return {
+        controlAt: at + MSI_STORE_DWORDS.control,
+        entriesAt: at,
+        pendingAt: at + MSI_STORE_DWORDS.pending,
+        unpluggedAt: take(1),
+      };
+    }
+    case 'intx':
+      return {
+        controlAt: -1,
+        entriesAt: take(MSIX_ENTRY_DWORDS),
+        pendingAt: take(1),
+        unpluggedAt: take(1),
+      };
+  }
+}
+
+function indexVectors(t: SystemTopology): void {
+  assert(t.vectors.length < NO_VECTOR, `${t.vectors.length} vectors: at most ${NO_VECTOR - 1}`);
+  t.vectors.forEach((v, i) => {
+    const store = t.stores[v.store];
+    assert(store !== undefined, `${v.name}: no store ${v.store}`);
+    assert(v.entry >= 0 && v.entry < store.entries, `${v.name}: entry ${v.entry} outside store`);
+    assert(store.entryOwner[v.entry] === -1, `${v.name}: entry ${v.entry} used twice`);
+    store.entryOwner[v.entry] = i;
+    assert(v.vm >= 0 && v.vm < t.vms.length, `${v.name}: no VM ${v.vm}`);
+    assert(v.vcpu >= 0 && v.vcpu < t.vms[v.vm].vcpus, `${v.name}: no vCPU ${v.vcpu}`);
+    if (v.irte >= 0) {
+      assert(t.irteOwner[v.irte] === -1, `${v.name}: IRTE ${v.irte} used twice`);
+      t.irteOwner[v.irte] = i;
+    }
+    if (v.hostVector >= 0) {
+      const slot = v.hostCpu * 256 + v.hostVector;
+      assert(t.hostVectorOwner[slot] === -1, `${v.name}: host vector used twice`);
+      t.hostVectorOwner[slot] = i;
+    }
+  });
+}
+
+/** Global vCPU index of vCPU `index` of VM `vm`. */
+export const vcpuId = (t: SystemTopology, vm: number, index: number): number =>
+  t.vms[vm].firstVcpu + index;

@@ -1,0 +1,232 @@
+// The whole-system model: host CPUs with LAPICs, the VT-d remapping unit (IR and posted
+// interrupts on or off), devices (MSI-X tables, IMS stores, MSI, INTx pins) with their requester
+// FIFOs, VMs whose vCPUs each have a posted-interrupt descriptor and a virtual APIC, and KVM's
+// MSI routes. It satisfies `Model<SystemState, SystemAction, EventLog>` of `sim/model.ts`
+// structurally (hv sits below sim and does not import it).
+//
+// One step = one action (system-actions.ts), applied in place; what happened is appended to the
+// event log. `systemEnabled` lists the system's own actions in an order fixed by the state
+// (kind, then index); workload inputs are injected by the engines.
+// Invariants (checked by `systemProperties`): for every assigned vector, delivered + coalesced +
+// lost never exceeds raised (nothing is delivered twice); at quiescence they are equal.
+// Not here: how the state is first programmed (scenario/build.ts, for now), timing and cost.
+
+import { assert } from '../hw/errors.js';
+import { ACTION, ACTION_NAMES, type SystemAction } from './system-actions.js';
+import {
+  iecInvalidate,
+  portDeliver,
+  portPending,
+  storeRaise,
+  vectorCounter,
+} from './system-delivery.js';
+import type { EventLog } from './system-events.js';
+import { testBit } from './system-fields.js';
+import {
+  cloneSystemState,
+  type SystemState,
+  VCPU_STATE,
+  vcpuPcpu,
+  vcpuState,
+} from './system-state.js';
+import { VECTOR_COUNTERS } from './system-topology.js';
+import {
+  guestHandle,
+  hotUnplug,
+  pcpuInterrupt,
+  pcpuIrrPending,
+  setAffinity,
+  setVectorMask,
+  vcpuEnter,
+  vcpuHalt,
+  vcpuMigrate,
+  vcpuVirrPending,
+} from './system-vcpu.js';
+
+/** Applies one action in place (the simulator's and the explorer's only way forward). */
+export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void {
+  switch (a.kind) {
+    case ACTION.raise:
+      storeRaise(s, log, a.a, a.b);
+      return;
+    case ACTION.deliver:
+      portDeliver(s, log, a.a);
+      return;
+    case ACTION.pcpuInterrupt:
+      pcpuInterrupt(s, log, a.a);
+      return;
+    case ACTION.vcpuEnter:
+      vcpuEnter(s, log, a.a);
+      return;
+    case ACTION.guestHandle:
+      guestHandle(s, log, a.a);
+      return;
+    case ACTION.vcpuHalt:
+      vcpuHalt(s, log, a.a);
+      return;
+    case ACTION.iecInvalidate:
+      iecInvalidate(s, log, a.a);
+      return;
+    case ACTION.mask:
+      setVectorMask(s, log, a.a, true);
+      return;
+    case ACTION.unmask:
+      setVectorMask(s, log, a.a, false);
+      return;
+    case ACTION.setAffinity:
+      setAffinity(s, log, a.a, a.b);
+      return;
+    case ACTION.vcpuMigrate:
+      vcpuMigrate(s, log, a.a, a.b);
+      return;
+    case ACTION.hotUnplug:
+      hotUnplug(s, log, a.a);
+      return;
+  }
+}
+
+/** Whether the system's own action `a` can happen in `s` (inputs: always). */
+export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
+  const t = s.topology;
+  switch (a.kind) {
+    case ACTION.raise:
+      return s.words[t.stores[a.a].unpluggedAt] === 0;
+    case ACTION.deliver:
+      return portPending(s, a.a) > 0;
+    case ACTION.pcpuInterrupt:
+      return pcpuIrrPending(s, a.a);
+    case ACTION.vcpuEnter:
+      return vcpuState(s, a.a) === VCPU_STATE.inHost;
+    case ACTION.guestHandle:
+      return vcpuState(s, a.a) === VCPU_STATE.inGuest && vcpuVirrPending(s, a.a);
+    case ACTION.vcpuHalt:
+      return (
+        t.vms[t.vcpus[a.a].vm].idle === 'halt' &&
+        vcpuState(s, a.a) === VCPU_STATE.inGuest &&
+        !vcpuVirrPending(s, a.a)
+      );
+    case ACTION.iecInvalidate:
+      return testBit(s.words, t.layout.iecFlushPending * 32 + a.a);
+    case ACTION.vcpuMigrate:
+      return !pcpuTakenByOther(s, a.a, a.b);
+    default:
+      return true;
+  }
+}
+
+function pcpuTakenByOther(s: SystemState, v: number, p: number): boolean {
+  const t = s.topology;
+  for (let other = 0; other < t.vcpus.length; other++) {
+    if (other !== v && vcpuPcpu(s, other) === p) return true;
+  }
+  return false;
+}
+
+/** Every enabled system action, in a fixed order: kind, then index. */
+export function systemEnabled(s: SystemState): SystemAction[] {
+  const t = s.topology;
+  const out: SystemAction[] = [];
+  const add = (kind: SystemAction['kind'], a: number, b = 0) => {
+    const candidate = { kind, a, b };
+    if (systemIsEnabled(s, candidate)) out.push(candidate);
+  };
+  t.vectors.forEach((v) => {
+    add(ACTION.raise, v.store, v.entry);
+  });
+  t.ports.forEach((_, p) => {
+    add(ACTION.deliver, p);
+  });
+  for (let p = 0; p < t.host.cpus; p++) add(ACTION.pcpuInterrupt, p);
+  t.vcpus.forEach((_, v) => {
+    add(ACTION.vcpuEnter, v);
+  });
+  t.vcpus.forEach((_, v) => {
+    add(ACTION.guestHandle, v);
+  });
+  t.vcpus.forEach((_, v) => {
+    add(ACTION.vcpuHalt, v);
+  });
+  for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecInvalidate, i);
+  return out;
+}
+
+export function describeSystemAction(s: SystemState, a: SystemAction): string {
+  const t = s.topology;
+  const name = ACTION_NAMES[a.kind];
+  switch (a.kind) {
+    case ACTION.raise:
+      return `${name} ${t.stores[a.a].name} entry ${a.b}`;
+    case ACTION.deliver:
+      return `${name} ${t.ports[a.a].name}`;
+    case ACTION.pcpuInterrupt:
+      return `${name} cpu${a.a}`;
+    case ACTION.vcpuEnter:
+    case ACTION.guestHandle:
+    case ACTION.vcpuHalt:
+      return `${name} ${t.vcpus[a.a].name}`;
+    case ACTION.iecInvalidate:
+      return `${name} IRTE ${a.a}`;
+    case ACTION.mask:
+    case ACTION.unmask:
+      return `${name} ${t.vectors[a.a].name}`;
+    case ACTION.setAffinity:
+      return `${name} ${t.vectors[a.a].name} -> vcpu${a.b}`;
+    case ACTION.vcpuMigrate:
+      return `${name} ${t.vcpus[a.a].name} -> cpu${a.b}`;
+    case ACTION.hotUnplug:
+      return `${name} ${t.stores[a.a].name}`;
+    default:
+      return name;
+  }
+}
+
+/** Per assigned vector: raised, delivered, coalesced, lost so far. */
+export function vectorOutcomes(s: SystemState, vector: number) {
+  return {
+    raised: vectorCounter(s, vector, VECTOR_COUNTERS.raised),
+    delivered: vectorCounter(s, vector, VECTOR_COUNTERS.delivered),
+    coalesced: vectorCounter(s, vector, VECTOR_COUNTERS.coalesced),
+    lost: vectorCounter(s, vector, VECTOR_COUNTERS.lost),
+  };
+}
+
+export const systemProperties = [
+  {
+    name: 'never-duplicated',
+    expect: 'always' as const,
+    holds(s: SystemState): boolean {
+      for (let v = 0; v < s.topology.vectors.length; v++) {
+        const o = vectorOutcomes(s, v);
+        if (o.delivered + o.coalesced + o.lost > o.raised) return false;
+      }
+      return true;
+    },
+  },
+  {
+    name: 'never-lost',
+    expect: 'always' as const,
+    holds(s: SystemState): boolean {
+      for (let v = 0; v < s.topology.vectors.length; v++) {
+        if (vectorCounter(s, v, VECTOR_COUNTERS.lost) > 0) return false;
+      }
+      return true;
+    },
+  },
+];
+
+/** The whole-system model over a programmed initial state (what scenario/build.ts produces). */
+export function systemModel(initial: SystemState) {
+  return {
+    init: (): SystemState => cloneSystemState(initial),
+    enabled: systemEnabled,
+    step: systemStep,
+    clone: cloneSystemState,
+    encode: (s: SystemState): Uint32Array => s.words,
+    decode(like: SystemState, words: Uint32Array): SystemState {
+      assert(words.length === like.words.length, 'decode: encoding of another topology');
+      return { topology: like.topology, words: words.slice() };
+    },
+    describeAction: describeSystemAction,
+    properties: systemProperties,
+  };
+}

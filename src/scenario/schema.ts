@@ -1,0 +1,288 @@
+// The scenario file's schema (zod v4): its shape, defaults and per-field limits, and, through
+// `z.toJSONSchema`, what `irqlab schema` prints for editors. Cross-field rules (IMS backing needs
+// host IR, ...) are not here: they are a table in `rules.ts`, checked after this schema passes.
+//
+// Sections: `host` (CPUs, IOMMU with IR and posted interrupts, x2APIC), `devices` (kind, BDF,
+// MSI/MSI-X/IMS sizes, VFs, subdevices), `vms` (vCPUs, vIOMMU, strategy, assignments with a
+// guest-facing representation and a host backing), `workload` (timed actions and rate-driven
+// interrupt sources), `run` (duration, seed, strategies, cost overrides).
+// Limits quoted from the specs are named once (MSI-X 2048 entries, MSI 32 vectors, ...).
+
+import { z } from 'zod';
+import { kernelSpecSchema } from '../kernel/kernel-spec.js';
+import { COST_NAMES, type CostName } from '../sim/cost-model.js';
+import { DURATION_PATTERN, durationNs, RATE_PATTERN, ratePerSecond } from './units.js';
+
+/** MSI-X Table Size is 11 bits, N-1 encoded (PCIe Base Spec, MSI-X Message Control). */
+export const MSIX_ENTRIES_MAX = 2048;
+/** MSI Multiple Message Capable: up to 32 vectors, a power of two. */
+export const MSI_VECTORS_MAX = 32;
+/** IDXD GENCAP max_ims_mult is 6 bits, times 256 entries (perf-anchors L5). */
+export const IMS_ENTRIES_MAX = 63 * 256;
+/** SR-IOV TotalVFs is a 16-bit field. */
+export const VFS_MAX = 0xffff;
+/** x2APIC IDs are 32 bits; irqlab bounds the host it will simulate. */
+export const HOST_CPUS_MAX = 1024;
+/** A guest's MSI route names its vCPU by an 8-bit compatibility-format destination ID. */
+export const VCPUS_MAX = 255;
+/** The seed feeds a 32-bit SplitMix32 state. */
+export const SEED_MAX = 0xffffffff;
+
+export const STRATEGIES = ['emulate', 'vir', 'vir-direct', 'pv', 'pv-batch'] as const;
+export const DEVICE_KINDS = [
+  'idxd',
+  'mlx5',
+  'virtio-net',
+  'virtio-blk',
+  'virtio-scsi',
+  'virtio-console',
+  'generic',
+] as const;
+export const GUEST_REPRESENTATIONS = ['msi', 'msix', 'ims'] as const;
+export const HOST_BACKINGS = ['intx', 'msi', 'msix', 'ims'] as const;
+
+const duration = z
+  .union([
+    z.number().int().min(0),
+    z.string().regex(DURATION_PATTERN, {
+      error: 'expected a duration such as 10ms, 250us, 2s, 100ns, or an integer number of ns',
+    }),
+  ])
+  .transform(durationNs)
+  .meta({ description: 'a duration: "10ms", "250us", "2s", "100ns" or integer nanoseconds' });
+
+const rate = z
+  .union([
+    z.number().positive(),
+    z.string().regex(RATE_PATTERN, { error: 'expected a rate such as 200k/s, 1.5M/s or 5000/s' }),
+  ])
+  .transform(ratePerSecond)
+  .meta({ description: 'interrupts per second: "200k/s", "1.5M/s" or a number' });
+
+const count = (max: number, description: string) =>
+  z.number().int().min(0).max(max).meta({ description });
+
+const bdf = z
+  .string()
+  .regex(/^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-1][0-9a-fA-F]\.[0-7]$/, {
+    error: 'expected a PCI address [dddd:]bb:dd.f in hex (device at most 1f)',
+  })
+  .meta({ description: 'PCI address of the physical function, [segment:]bus:device.function' });
+
+const host = z
+  .strictObject({
+    cpus: z.number().int().min(1).max(HOST_CPUS_MAX).meta({ description: 'host pCPUs' }),
+    x2apic: z.boolean().default(true).meta({ description: 'x2APIC mode (32-bit APIC IDs)' }),
+    apicv: z.boolean().default(true).meta({
+      description:
+        'APICv: virtual-interrupt delivery, posted-interrupt processing, EOI without exit',
+    }),
+    nested: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'the host itself is a guest: exits cost nestedExitMultiplier more' }),
+    kernel: kernelSpecSchema.optional().meta({
+      description: "the host kernel, when the scenario spells it out (irqlab show's kernel views)",
+    }),
+    iommu: z
+      .strictObject({
+        ir: z.boolean().default(true).meta({ description: 'VT-d interrupt remapping enabled' }),
+        posted: z
+          .boolean()
+          .default(true)
+          .meta({ description: 'VT-d posted interrupts used for assigned devices' }),
+      })
+      .prefault({}),
+  })
+  .meta({ description: 'the physical host' });
+
+const device = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, {
+      error: 'expected a lower-case name: letters, digits, - and _',
+    }),
+    kind: z.enum(DEVICE_KINDS).meta({ description: 'device model' }),
+    bdf,
+    msix: count(MSIX_ENTRIES_MAX, 'MSI-X Table Size of the PF (0: no MSI-X capability)').default(0),
+    msi: count(MSI_VECTORS_MAX, 'MSI Multiple Message Capable vectors (0: no MSI capability)')
+      .refine((n) => (n & (n - 1)) === 0, { error: 'MSI vectors must be a power of two' })
+      .default(0),
+    ims: count(
+      IMS_ENTRIES_MAX,
+      'IMS entries of the device (idxd: GENCAP max_ims_mult * 256)',
+    ).default(0),
+    vfs: count(VFS_MAX, 'SR-IOV VFs enabled (NumVFs)').default(0),
+    vfMsix: count(MSIX_ENTRIES_MAX, 'MSI-X Table Size of each VF').default(0),
+    vfOffset: z
+      .number()
+      .int()
+      .min(1)
+      .max(0xffff)
+      .default(1)
+      .meta({ description: 'SR-IOV First VF Offset (routing ID of VF 0 minus the PF)' }),
+    vfStride: z
+      .number()
+      .int()
+      .min(1)
+      .max(0xffff)
+      .default(1)
+      .meta({ description: 'SR-IOV VF Stride' }),
+    subdevices: count(4096, 'assignable subdevices (Scalable IOV ADIs; idxd: work queues)').default(
+      0,
+    ),
+  })
+  .meta({ description: 'a PCI device on the host' });
+
+const assignment = z
+  .strictObject({
+    device: z.string().meta({ description: 'name of a device in `devices`' }),
+    vf: z.number().int().min(0).optional().meta({ description: 'assign this VF' }),
+    subdevice: z.number().int().min(0).optional().meta({ description: 'assign this subdevice' }),
+    guest: z
+      .enum(GUEST_REPRESENTATIONS)
+      .meta({ description: 'how the interrupts look to the guest (its PCI capability)' }),
+    backing: z
+      .enum(HOST_BACKINGS)
+      .meta({ description: 'what backs them on the host (what the device really signals with)' }),
+    vectors: z.number().int().min(1).max(MSIX_ENTRIES_MAX).meta({ description: 'vectors used' }),
+  })
+  .meta({ description: 'a PF (neither vf nor subdevice), a VF or a subdevice given to the VM' });
+
+const vm = z
+  .strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, {
+      error: 'expected a lower-case name: letters, digits, - and _',
+    }),
+    vcpus: z.number().int().min(1).max(VCPUS_MAX),
+    viommu: z
+      .enum(['off', 'on', 'bypass'])
+      .default('off')
+      .meta({ description: 'virtual IOMMU: on (with interrupt remapping), bypass, or off' }),
+    strategy: z
+      .enum(STRATEGIES)
+      .optional()
+      .meta({ description: "interrupt setup strategy; default: the run's strategy" }),
+    idle: z
+      .enum(['poll', 'halt'])
+      .default('poll')
+      .meta({ description: 'what an idle vCPU does: stay in guest mode, or HLT and block' }),
+    pin: z
+      .array(z.number().int().min(0))
+      .optional()
+      .meta({ description: 'pCPU of each vCPU; default: spread round robin' }),
+    assign: z.array(assignment).default([]),
+    kernel: kernelSpecSchema.optional().meta({
+      description: "the guest kernel, when the scenario spells it out (irqlab show's kernel views)",
+    }),
+  })
+  .meta({ description: 'a guest' });
+
+const target = {
+  vm: z.string().meta({ description: 'name of a VM' }),
+  assign: z.number().int().min(0).meta({ description: "index into the VM's `assign` list" }),
+};
+
+const workloadAction = z.discriminatedUnion('do', [
+  z.strictObject({ at: duration, do: z.literal('probe'), ...target }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('request-irq'),
+    ...target,
+    vector: z.number().int().min(0),
+  }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('free-irq'),
+    ...target,
+    vector: z.number().int().min(0),
+  }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('set-affinity'),
+    ...target,
+    vector: z.number().int().min(0),
+    vcpu: z.number().int().min(0).meta({ description: 'new target vCPU of the vector' }),
+  }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('mask'),
+    ...target,
+    vector: z.number().int().min(0),
+  }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('unmask'),
+    ...target,
+    vector: z.number().int().min(0),
+  }),
+  z.strictObject({
+    at: duration,
+    do: z.literal('migrate-vcpu'),
+    vm: target.vm,
+    vcpu: z.number().int().min(0),
+    pcpu: z.number().int().min(0).meta({ description: 'host CPU the vCPU moves to' }),
+  }),
+  z.strictObject({ at: duration, do: z.literal('hot-unplug'), ...target }),
+]);
+
+const source = z
+  .strictObject({
+    ...target,
+    queue: z
+      .union([z.number().int().min(0), z.literal('all')])
+      .default('all')
+      .meta({ description: 'vector (queue) index within the assignment, or all of them' }),
+    rate,
+    distribution: z
+      .enum(['poisson', 'fixed'])
+      .default('poisson')
+      .meta({ description: 'inter-arrival times: exponential (Poisson) or constant' }),
+  })
+  .meta({ description: 'a rate-driven interrupt source per queue' });
+
+const costs = z
+  .strictObject(
+    Object.fromEntries(
+      COST_NAMES.map((name) => [name, z.number().positive().optional()]),
+    ) as Record<CostName, z.ZodOptional<z.ZodNumber>>,
+  )
+  .meta({ description: 'cost model overrides (see `irqlab run --help` for names and sources)' });
+
+const run = z
+  .strictObject({
+    duration: duration.meta({ description: 'simulated time to run' }),
+    seed: z.number().int().min(0).max(SEED_MAX).default(1),
+    strategies: z.array(z.enum(STRATEGIES)).min(1).default(['emulate']),
+    costs: costs.prefault({}),
+  })
+  .meta({ description: 'how to run the scenario' });
+
+export const scenarioSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    description: z.string().optional(),
+    host,
+    devices: z.array(device).default([]),
+    vms: z.array(vm).default([]),
+    workload: z
+      .strictObject({
+        actions: z.array(workloadAction).default([]),
+        sources: z.array(source).default([]),
+      })
+      .prefault({}),
+    run,
+  })
+  .meta({ title: 'irqlab scenario', description: 'an irqlab scenario file (YAML)' });
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioDevice = Scenario['devices'][number];
+export type ScenarioVm = Scenario['vms'][number];
+export type ScenarioAssignment = ScenarioVm['assign'][number];
+export type WorkloadAction = Scenario['workload']['actions'][number];
+export type WorkloadSource = Scenario['workload']['sources'][number];
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** The JSON Schema editors use to complete and validate scenario files (what is written). */
+export function scenarioJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(scenarioSchema, { io: 'input' }) as Record<string, unknown>;
+}

@@ -1,0 +1,578 @@
+// The simulator of the whole-system model: integer-nanosecond time, one event queue, a seeded
+// PRNG, the cost model. It advances the model only through `systemStep` (the contract of
+// model.ts) and decides WHEN actions happen: rate-driven sources schedule raises, workload inputs
+// fire at their times, and each event a step reports schedules the action it leads to after the
+// cost the cost model gives it (a message write before it reaches the remapping unit, an exit
+// before the re-entry, ...). It prices, counts and, if asked, records a trace.
+//
+// Invariants: same input, seed and costs => same sequence of steps, same result, same trace
+// (ties in time are broken by scheduling order, the only randomness is the PRNG); an action that
+// is no longer enabled when it comes due is skipped and counted (`staleActions`).
+// Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
+
+import { systemIsEnabled, systemStep, vectorOutcomes } from '../hv/system.js';
+import { ACTION, type ActionKind, type SystemAction } from '../hv/system-actions.js';
+import {
+  COALESCE_NAMES,
+  clearEvents,
+  createEventLog,
+  EVENT,
+  EVENT_ARGS,
+  type EventLog,
+  EXIT_REASON,
+  EXIT_REASON_NAMES,
+} from '../hv/system-events.js';
+import {
+  cloneSystemState,
+  POSTED_INTR_VECTOR,
+  POSTED_INTR_WAKEUP_VECTOR,
+  type SystemState,
+} from '../hv/system-state.js';
+import { NO_VECTOR } from '../hv/system-topology.js';
+import { vcpuVirrPending } from '../hv/system-vcpu.js';
+import type { Costs } from './cost-model.js';
+import {
+  createEventQueue,
+  type EventQueue,
+  emptyQueueEntry,
+  queuePop,
+  queuePush,
+} from './event-queue.js';
+import { createHistogram, type Histogram, histogramAdd, histogramPercentile } from './histogram.js';
+import { type PrngState, prngExponentialNs, prngFromSeed } from './prng.js';
+import type { TraceRecorder } from './trace-recorder.js';
+
+/** A workload input at a time: one model action. */
+export interface TimedInput {
+  readonly atNs: number;
+  readonly kind: ActionKind;
+  readonly a: number;
+  readonly b: number;
+}
+
+/** A rate-driven interrupt source: raises one assigned vector. */
+export interface RateSource {
+  readonly vector: number;
+  readonly ratePerSecond: number;
+  readonly distribution: 'poisson' | 'fixed';
+}
+
+export interface SimInput {
+  readonly initial: SystemState;
+  readonly inputs: readonly TimedInput[];
+  readonly sources: readonly RateSource[];
+}
+
+export interface SimOptions {
+  readonly durationNs: number;
+  readonly seed: number;
+  readonly costs: Costs;
+  readonly trace: TraceRecorder | null;
+  /** Called now and then with the simulated time reached. */
+  readonly progress?: (nowNs: number) => void;
+}
+
+export interface LatencySummary {
+  readonly count: number;
+  readonly meanNs: number;
+  readonly p50Ns: number;
+  readonly p90Ns: number;
+  readonly p99Ns: number;
+  readonly p999Ns: number;
+  readonly maxNs: number;
+}
+
+export interface SimResult {
+  readonly durationNs: number;
+  readonly seed: number;
+  readonly steps: number;
+  readonly interrupts: {
+    readonly raised: number;
+    readonly delivered: number;
+    readonly coalesced: number;
+    readonly lost: number;
+    /** Raised and not yet delivered, coalesced or lost when the run ended. */
+    readonly inFlight: number;
+  };
+  readonly coalescedAt: Readonly<Record<string, number>>;
+  readonly lostBy: Readonly<Record<string, number>>;
+  readonly exits: Readonly<Record<string, number>>;
+  readonly exitsTotal: number;
+  readonly counts: {
+    readonly posted: number;
+    readonly notifications: number;
+    readonly postedInGuest: number;
+    readonly hostIrqs: number;
+    readonly wakeups: number;
+    readonly ipis: number;
+    readonly spurious: number;
+    readonly guestSpurious: number;
+    readonly staleActions: number;
+  };
+  readonly latency: LatencySummary;
+  readonly vectors: readonly {
+    readonly name: string;
+    readonly raised: number;
+    readonly delivered: number;
+    readonly coalesced: number;
+    readonly lost: number;
+  }[];
+  readonly finalState: SystemState;
+}
+
+/** Queue kinds beyond the model's actions. */
+const SOURCE_TICK = 200;
+const PROGRESS_EVERY_STEPS = 1 << 16;
+
+interface Run {
+  readonly s: SystemState;
+  readonly q: EventQueue;
+  readonly log: EventLog;
+  readonly prng: PrngState;
+  readonly costs: Costs;
+  readonly trace: TraceRecorder | null;
+  readonly sources: readonly RateSource[];
+  readonly firstRaiseNs: Float64Array;
+  readonly flowOf: Float64Array;
+  readonly handleScheduled: Uint8Array;
+  readonly busyUntilNs: Float64Array;
+  readonly latency: Histogram;
+  readonly exits: Map<number, number>;
+  readonly coalescedAt: number[];
+  readonly lostBy: Map<number, number>;
+  readonly counts: {
+    posted: number;
+    notifications: number;
+    postedInGuest: number;
+    hostIrqs: number;
+    wakeups: number;
+    ipis: number;
+    spurious: number;
+    guestSpurious: number;
+    staleActions: number;
+  };
+  nowNs: number;
+  nextFlow: number;
+  raised: number;
+  delivered: number;
+}
+
+export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
+  const s = cloneSystemState(input.initial);
+  const t = s.topology;
+  const run: Run = {
+    s,
+    q: createEventQueue(),
+    log: createEventLog(),
+    prng: prngFromSeed(opts.seed),
+    costs: opts.costs,
+    trace: opts.trace,
+    sources: input.sources,
+    firstRaiseNs: new Float64Array(t.vectors.length).fill(-1),
+    flowOf: new Float64Array(t.vectors.length),
+    handleScheduled: new Uint8Array(t.vcpus.length),
+    busyUntilNs: new Float64Array(t.vcpus.length),
+    latency: createHistogram(),
+    exits: new Map(),
+    coalescedAt: COALESCE_NAMES.map(() => 0),
+    lostBy: new Map(),
+    counts: {
+      posted: 0,
+      notifications: 0,
+      postedInGuest: 0,
+      hostIrqs: 0,
+      wakeups: 0,
+      ipis: 0,
+      spurious: 0,
+      guestSpurious: 0,
+      staleActions: 0,
+    },
+    nowNs: 0,
+    nextFlow: 1,
+    raised: 0,
+    delivered: 0,
+  };
+  for (const input1 of input.inputs) queuePush(run.q, input1.atNs, input1.kind, input1.a, input1.b);
+  run.sources.forEach((src, i) => {
+    queuePush(run.q, interArrivalNs(run, src), SOURCE_TICK, i, 0);
+  });
+  t.vcpus.forEach((_, v) => {
+    scheduleIdle(run, v, 0);
+  });
+  const steps = loop(run, opts);
+  run.trace?.close();
+  return summarise(run, opts, steps);
+}
+
+function loop(run: Run, opts: SimOptions): number {
+  const entry = emptyQueueEntry();
+  const scratch: SystemAction = { kind: ACTION.raise, a: 0, b: 0 };
+  let steps = 0;
+  while (queuePop(run.q, entry)) {
+    if (entry.timeNs > opts.durationNs) break;
+    run.nowNs = entry.timeNs;
+    if (entry.kind === SOURCE_TICK) {
+      sourceTick(run, entry.a, scratch);
+    } else {
+      scratch.kind = entry.kind as ActionKind;
+      scratch.a = entry.a;
+      scratch.b = entry.b;
+      if (entry.kind === ACTION.guestHandle) run.handleScheduled[entry.a] = 0;
+      if (!systemIsEnabled(run.s, scratch)) {
+        run.counts.staleActions++;
+        continue;
+      }
+      step(run, scratch);
+    }
+    steps++;
+    if (opts.progress && (steps & (PROGRESS_EVERY_STEPS - 1)) === 0) opts.progress(run.nowNs);
+  }
+  return steps;
+}
+
+function sourceTick(run: Run, index: number, scratch: SystemAction): void {
+  const src = run.sources[index];
+  const v = run.s.topology.vectors[src.vector];
+  scratch.kind = ACTION.raise;
+  scratch.a = v.store;
+  scratch.b = v.entry;
+  if (systemIsEnabled(run.s, scratch)) step(run, scratch);
+  else return; // an unplugged store raises no more
+  queuePush(run.q, run.nowNs + interArrivalNs(run, src), SOURCE_TICK, index, 0);
+}
+
+function interArrivalNs(run: Run, src: RateSource): number {
+  const meanNs = 1e9 / src.ratePerSecond;
+  return src.distribution === 'fixed'
+    ? Math.max(1, Math.round(meanNs))
+    : Math.max(1, prngExponentialNs(run.prng, meanNs));
+}
+
+function step(run: Run, a: SystemAction): void {
+  clearEvents(run.log);
+  systemStep(run.s, a, run.log);
+  afterStep(run, a.kind);
+}
+
+/** Prices and follows up what the step reported. */
+function afterStep(run: Run, actionKind: number): void {
+  const { log, costs } = run;
+  const now = run.nowNs;
+  const hardwarePath = actionKind === ACTION.deliver;
+  let exitVcpu = -1;
+  let exitReason = 0;
+  let blocked = false;
+  let hostHandlerNs = 0;
+  let nextIrrDelayNs = 0;
+  let handlerPcpu = 0;
+  for (let i = 0; i < log.length; i++) {
+    const at = i * EVENT_ARGS;
+    const a = log.args[at];
+    const b = log.args[at + 1];
+    const c = log.args[at + 2];
+    const d = log.args[at + 3];
+    switch (log.kind[i]) {
+      case EVENT.raise:
+        onRaise(run, a, b, c);
+        break;
+      case EVENT.pendingSet:
+        run.trace?.record({ kind: 'pending-set', tsNs: now, store: a, entry: b, vector: c });
+        break;
+      case EVENT.coalesced:
+        run.coalescedAt[b]++;
+        run.trace?.record({ kind: 'coalesced', tsNs: now, vector: a, where: b });
+        break;
+      case EVENT.dropped:
+        bump(run.lostBy, -1);
+        run.trace?.record({ kind: 'dropped', tsNs: now, store: a, entry: b, vector: c });
+        break;
+      case EVENT.msiSent:
+        queuePush(run.q, now + costs.msiWriteNs, ACTION.deliver, a, 0);
+        run.trace?.record({
+          kind: 'msi-write',
+          tsNs: now,
+          port: a,
+          vector: b,
+          addrLo: c,
+          data: d,
+          durNs: costs.msiWriteNs,
+        });
+        break;
+      case EVENT.irFault:
+        bump(run.lostBy, b);
+        run.trace?.record({ kind: 'ir-fault', tsNs: now, port: a, reason: b, index: c, vector: d });
+        break;
+      case EVENT.posted:
+        run.counts.posted++;
+        run.trace?.record({
+          kind: 'posted',
+          tsNs: now,
+          vcpu: a,
+          vector: b,
+          tag: c,
+          notified: d === 1,
+        });
+        break;
+      case EVENT.piNotify:
+        run.counts.notifications++;
+        nextIrrDelayNs = hardwarePath ? costs.postedDeliveryNs : costs.ipiNs;
+        run.trace?.record({ kind: 'pi-notify', tsNs: now, pcpu: a, vector: b, vcpu: c });
+        break;
+      case EVENT.ipi:
+        run.counts.ipis++;
+        nextIrrDelayNs = costs.ipiNs;
+        run.trace?.record({ kind: 'ipi', tsNs: now, from: a, to: b, vector: c });
+        break;
+      case EVENT.hostIrrSet:
+        queuePush(run.q, now + nextIrrDelayNs, ACTION.pcpuInterrupt, a, 0);
+        nextIrrDelayNs = 0;
+        break;
+      case EVENT.piProcessed:
+        run.counts.postedInGuest++;
+        run.trace?.record({ kind: 'pi-processed', tsNs: now, pcpu: a, vcpu: b, moved: c });
+        scheduleHandle(run, b, now);
+        break;
+      case EVENT.pirSynced:
+        break;
+      case EVENT.vmExit:
+        exitVcpu = a;
+        exitReason = b;
+        bump(run.exits, b);
+        run.trace?.record({
+          kind: 'kvm-exit',
+          tsNs: now,
+          vcpu: a,
+          pcpu: c,
+          reason: b,
+          info: d,
+          durNs: costs.exitNs,
+        });
+        break;
+      case EVENT.vmEntry:
+        run.trace?.record({ kind: 'kvm-entry', tsNs: now, vcpu: a, pcpu: b });
+        scheduleIdle(run, a, now);
+        break;
+      case EVENT.hostIrq:
+        run.counts.hostIrqs++;
+        handlerPcpu = a;
+        if (d !== NO_VECTOR) hostHandlerNs = costs.hostIrqNs;
+        run.trace?.record({
+          kind: 'host-irq',
+          tsNs: now,
+          pcpu: a,
+          vector: b,
+          irq: c,
+          tag: d,
+          durNs: d !== NO_VECTOR ? costs.hostIrqNs : 0,
+        });
+        if (b === POSTED_INTR_WAKEUP_VECTOR) hostHandlerNs = 0;
+        break;
+      case EVENT.kvmMsiSetIrq:
+        run.trace?.record({
+          kind: 'kvm-msi-set-irq',
+          tsNs: now,
+          pcpu: handlerPcpu,
+          vcpu: a,
+          address: b,
+          data: c,
+        });
+        break;
+      case EVENT.vcpuWake:
+        run.counts.wakeups++;
+        queuePush(run.q, now + costs.wakeupNs, ACTION.vcpuEnter, a, 0);
+        run.trace?.record({ kind: 'vcpu-wake', tsNs: now, vcpu: a, pcpu: b });
+        break;
+      case EVENT.vcpuBlock:
+        blocked = true;
+        run.trace?.record({ kind: 'vcpu-block', tsNs: now, vcpu: a, pcpu: b });
+        break;
+      case EVENT.guestIrq:
+        onGuestIrq(run, a, b, c, d);
+        break;
+      case EVENT.irteUpdate:
+        queuePush(
+          run.q,
+          now + costs.irteUpdateNs + costs.iecInvalidationNs,
+          ACTION.iecInvalidate,
+          a,
+          0,
+        );
+        run.trace?.record({
+          kind: 'kvm-pi-irte-update',
+          tsNs: now,
+          irte: a,
+          vcpu: b,
+          gvec: c,
+          set: d === 1,
+          hostIrq: hostIrqOfIrte(run, a),
+          gsi: a,
+        });
+        break;
+      case EVENT.iecInvalidate:
+        run.trace?.record({ kind: 'iec-invalidate', tsNs: now, irte: a });
+        break;
+      case EVENT.vcpuMigrate:
+        run.trace?.record({ kind: 'vcpu-migrate', tsNs: now, vcpu: a, from: b, to: c });
+        break;
+      case EVENT.maskChanged:
+        run.trace?.record({
+          kind: 'mask',
+          tsNs: now,
+          store: a,
+          entry: b,
+          masked: c === 1,
+          vector: d,
+        });
+        break;
+      case EVENT.unplugged:
+        run.trace?.record({ kind: 'unplug', tsNs: now, store: a });
+        break;
+      case EVENT.spurious:
+        run.counts.spurious++;
+        run.trace?.record({ kind: 'spurious', tsNs: now, pcpu: a, vector: b });
+        break;
+    }
+  }
+  if (exitVcpu >= 0 && !blocked) {
+    const userspace = 0; // no exit of the initial model goes to the VMM (strategies add them)
+    const reentry = exitReason === EXIT_REASON.externalInterrupt ? hostHandlerNs : 0;
+    queuePush(run.q, now + costs.exitNs + userspace + reentry, ACTION.vcpuEnter, exitVcpu, 0);
+  }
+}
+
+function bump(m: Map<number, number>, key: number): void {
+  m.set(key, (m.get(key) ?? 0) + 1);
+}
+
+function hostIrqOfIrte(run: Run, irte: number): number {
+  const owner = run.s.topology.irteOwner[irte];
+  return owner < 0 ? -1 : run.s.topology.vectors[owner].hostIrq;
+}
+
+function onRaise(run: Run, store: number, entry: number, vector: number): void {
+  run.raised++;
+  let flow = 0;
+  if (vector !== NO_VECTOR && run.firstRaiseNs[vector] < 0) {
+    run.firstRaiseNs[vector] = run.nowNs;
+    flow = run.nextFlow++;
+    run.flowOf[vector] = flow;
+  }
+  run.trace?.record({ kind: 'raise', tsNs: run.nowNs, store, entry, vector, flow });
+}
+
+function onGuestIrq(run: Run, vcpu: number, vector: number, tag: number, irq: number): void {
+  const now = run.nowNs;
+  const handlerNs = run.costs.guestHandlerNs;
+  let flow = 0;
+  if (tag === NO_VECTOR) run.counts.guestSpurious++;
+  else {
+    run.delivered++;
+    if (run.firstRaiseNs[tag] >= 0) {
+      histogramAdd(run.latency, now - run.firstRaiseNs[tag]);
+      run.firstRaiseNs[tag] = -1;
+      flow = run.flowOf[tag];
+    }
+  }
+  run.busyUntilNs[vcpu] = now + handlerNs;
+  run.trace?.record({
+    kind: 'guest-irq',
+    tsNs: now,
+    vcpu,
+    vector,
+    tag,
+    irq,
+    durNs: handlerNs,
+    flow,
+  });
+  if (vcpuVirrPending(run.s, vcpu)) scheduleHandle(run, vcpu, now);
+  else scheduleIdle(run, vcpu, now + handlerNs);
+}
+
+/** The guest runs its next handler when the current one is done. */
+function scheduleHandle(run: Run, vcpu: number, now: number): void {
+  if (run.handleScheduled[vcpu]) return;
+  run.handleScheduled[vcpu] = 1;
+  queuePush(run.q, Math.max(now, run.busyUntilNs[vcpu]), ACTION.guestHandle, vcpu, 0);
+}
+
+/** A vCPU that enters (or finishes a handler) with work pending handles it; an idle vCPU of a
+ *  VM with `idle: halt` executes HLT. */
+function scheduleIdle(run: Run, vcpu: number, atNs: number): void {
+  if (vcpuVirrPending(run.s, vcpu)) {
+    scheduleHandle(run, vcpu, atNs);
+    return;
+  }
+  const t = run.s.topology;
+  if (t.vms[t.vcpus[vcpu].vm].idle === 'halt') queuePush(run.q, atNs, ACTION.vcpuHalt, vcpu, 0);
+}
+
+function summarise(run: Run, opts: SimOptions, steps: number): SimResult {
+  const t = run.s.topology;
+  const vectors = t.vectors.map((v, i) => ({ name: v.name, ...vectorOutcomes(run.s, i) }));
+  const sum = (k: 'coalesced' | 'lost') => vectors.reduce((n, v) => n + v[k], 0);
+  const coalesced = sum('coalesced');
+  const lost = sum('lost');
+  const exits: Record<string, number> = {};
+  for (const [reason, n] of [...run.exits].sort((x, y) => x[0] - y[0])) {
+    exits[EXIT_REASON_NAMES[reason] ?? `reason ${reason}`] = n;
+  }
+  const lostBy: Record<string, number> = {};
+  for (const [reason, n] of [...run.lostBy].sort((x, y) => x[0] - y[0])) {
+    lostBy[lossName(reason)] = n;
+  }
+  const coalescedAt: Record<string, number> = {};
+  COALESCE_NAMES.forEach((name, i) => {
+    if (run.coalescedAt[i] > 0) coalescedAt[name] = run.coalescedAt[i];
+  });
+  const h = run.latency;
+  return {
+    durationNs: opts.durationNs,
+    seed: opts.seed,
+    steps,
+    interrupts: {
+      raised: run.raised,
+      delivered: run.delivered,
+      coalesced,
+      lost,
+      inFlight: run.raised - run.delivered - coalesced - lost,
+    },
+    coalescedAt,
+    lostBy,
+    exits,
+    exitsTotal: [...run.exits.values()].reduce((a, b) => a + b, 0),
+    counts: { ...run.counts },
+    latency: {
+      count: h.count,
+      meanNs: h.count ? Math.round(h.sum / h.count) : 0,
+      p50Ns: histogramPercentile(h, 50),
+      p90Ns: histogramPercentile(h, 90),
+      p99Ns: histogramPercentile(h, 99),
+      p999Ns: histogramPercentile(h, 99.9),
+      maxNs: h.count ? h.max : 0,
+    },
+    vectors,
+    finalState: run.s,
+  };
+}
+
+/** Names of loss reasons: VT-d fault codes in hex as the spec writes them, and irqlab's own. */
+export function lossName(reason: number): string {
+  switch (reason) {
+    case -1:
+      return 'dropped by the device';
+    case 0:
+      return 'not an interrupt address';
+    case 0x100:
+      return 'posted to unknown memory';
+    case 0x101:
+      return 'no such destination';
+    default:
+      return `VT-d fault ${reason.toString(16)}h`;
+  }
+}
+
+/** The PI notification vectors, for reports. */
+export const NOTIFICATION_VECTORS = {
+  posted: POSTED_INTR_VECTOR,
+  wakeup: POSTED_INTR_WAKEUP_VECTOR,
+};

@@ -1,0 +1,62 @@
+// Small systems for the whole-system model tests, built through the real scenario builder.
+
+import { systemStep } from '../../src/hv/system.js';
+import { ACTION, type ActionKind } from '../../src/hv/system-actions.js';
+import { createEventLog, type EventLog, eventsOf } from '../../src/hv/system-events.js';
+import { cloneSystemState, type SystemState } from '../../src/hv/system-state.js';
+import { buildScenario } from '../../src/scenario/build.js';
+import { loadScenario } from '../../src/scenario/load.js';
+
+export function system(opts: {
+  posted?: boolean;
+  ir?: boolean;
+  apicv?: boolean;
+  x2apic?: boolean;
+  idle?: 'poll' | 'halt';
+  vectors?: number;
+  backing?: 'msix' | 'ims' | 'intx' | 'msi';
+}): SystemState {
+  const ir = opts.ir ?? true;
+  const backing = opts.backing ?? 'msix';
+  const assign =
+    backing === 'ims' || backing === 'intx'
+      ? `{ device: dsa0, subdevice: 0, guest: msix, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`
+      : `{ device: nic0, guest: ${backing === 'msi' ? 'msi' : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`;
+  const text = `
+host:
+  cpus: 4
+  x2apic: ${opts.x2apic ?? true}
+  apicv: ${opts.apicv ?? true}
+  iommu: { ir: ${ir}, posted: ${opts.posted ?? ir} }
+devices:
+  - { name: nic0, kind: generic, bdf: "0000:01:00.0", msix: 4, msi: 4 }
+  - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
+vms:
+  - name: vm0
+    vcpus: 2
+    viommu: on
+    idle: ${opts.idle ?? 'poll'}
+    assign: [${assign}]
+run: { duration: 1ms }
+`;
+  return cloneSystemState(buildScenario(loadScenario(text, 'test.yaml')).initial);
+}
+
+export function stepper(s: SystemState) {
+  const log: EventLog = createEventLog();
+  return {
+    log,
+    step(kind: ActionKind, a = 0, b = 0) {
+      const from = log.length;
+      systemStep(s, { kind, a, b }, log);
+      return eventsOf(log, from);
+    },
+    /** Raise assigned vector `vector` of the system. */
+    raise(vector = 0) {
+      const v = s.topology.vectors[vector];
+      return this.step(ACTION.raise, v.store, v.entry);
+    },
+  };
+}
+
+export const kinds = (events: { kind: string }[]) => events.map((e) => e.kind);
