@@ -1,12 +1,13 @@
 // `irqlab demo`: the main job on the default input, for `npm run demo`: the fixture tour (real
 // config spaces decoded, one real interrupt followed through VT-d), then the run summary of the
-// default scenario, scenarios/idxd-siov.yaml (the comparison table once strategies exist).
+// default scenario, scenarios/idxd-siov.yaml, and its comparison across the five strategies.
 
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
+import { compareScenarioFile } from './compare.js';
 import { fixtureTour } from './demo-fixtures.js';
 import type { CliIo } from './io.js';
 import { runScenarioFile } from './run.js';
@@ -30,6 +31,9 @@ export function registerDemo(program: Command, io: CliIo): void {
     .action(() => {
       io.out(fixtureTour());
       io.out(`\n== irqlab run scenarios/${DEFAULT_SCENARIO}\n\n`);
-      runScenarioFile(io, relative(process.cwd(), defaultScenarioPath()));
+      const file = relative(process.cwd(), defaultScenarioPath());
+      runScenarioFile(io, file);
+      io.out(`\n== irqlab compare scenarios/${DEFAULT_SCENARIO}\n\n`);
+      compareScenarioFile(io, file);
     });
 }

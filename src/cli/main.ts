@@ -4,6 +4,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { InputError, InvariantError, RuleError } from '../hw/errors.js';
+import { registerCompare } from './compare.js';
 import { registerDecode } from './decode.js';
 import { registerDemo } from './demo.js';
 import { type CliIo, EXIT, nodeIo } from './io.js';
@@ -20,6 +21,7 @@ export function buildProgram(io: CliIo): Command {
   registerDecode(program, io);
   registerDemo(program, io);
   registerRun(program, io);
+  registerCompare(program, io);
   registerShow(program, io);
   registerSchema(program, io);
   return program;

@@ -171,6 +171,10 @@ const vm = z
       .optional()
       .meta({ description: 'pCPU of each vCPU; default: spread round robin' }),
     assign: z.array(assignment).default([]),
+    hostile: z.boolean().default(false).meta({
+      description:
+        'an adversarial guest: writes arbitrary address/data into whatever it reaches directly',
+    }),
     kernel: kernelSpecSchema.optional().meta({
       description: "the guest kernel, when the scenario spells it out (irqlab show's kernel views)",
     }),

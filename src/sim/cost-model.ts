@@ -113,6 +113,13 @@ export const COST_PARAMETERS = [
     'M9: QEMU vfio_msix_enable, 8 ms for 65 vectors of the first VF ⇒ ≈123 µs/vector [d] (Longpeng, Mar 2022)',
   ),
   param(
+    'kvmRouteEntryCycles',
+    150,
+    'cycles',
+    'one GSI route copied and set up by KVM_SET_GSI_ROUTING (each update re-submits the whole table) or re-translated by the VMM on a vIOMMU IEC invalidation',
+    'assumption: systems.md §3 gives the linear growth, no per-route figure; override per scenario',
+  ),
+  param(
     'msiWriteNs',
     250,
     'ns',
@@ -153,6 +160,7 @@ export interface Costs {
   readonly irteUpdateNs: number;
   readonly iecInvalidationNs: number;
   readonly vfioSetIrqsNs: number;
+  readonly kvmRouteEntryNs: number;
   readonly msiWriteNs: number;
   readonly guestHandlerNs: number;
   /** The parameters the costs came from, overrides applied. */
@@ -183,6 +191,7 @@ export function resolveCosts(overrides: CostOverrides, opts: { nested: boolean }
     irteUpdateNs: ns(p.irteUpdateCycles),
     iecInvalidationNs: ns(p.iecInvalidationCycles),
     vfioSetIrqsNs: Math.round(p.vfioSetIrqsNs),
+    kvmRouteEntryNs: ns(p.kvmRouteEntryCycles),
     msiWriteNs: Math.round(p.msiWriteNs),
     guestHandlerNs: Math.round(p.guestHandlerNs),
     parameters: p,

@@ -1,0 +1,300 @@
+// The guest kernel's `KernelPlatform` as the hypervisor implements it under each strategy: the
+// guest's accesses land on a virtual function (config space + MSI-X table/PBA + IMS slice as plain
+// memory), each one that traps is an exit (`exits.ts`), and on the trapped writes that make a
+// vector live the hypervisor programs the host: a host entry through VFIO (VFIO_DEVICE_SET_IRQS:
+// the host kernel allocates an MSI-X/MSI/IMS entry, a host irq and vector, and a host IRTE), a KVM
+// GSI route, and the IRTE in posted format when the host posts interrupts.
+//   emulate     table trapped; a write that unmasks an entry with a message => VFIO + route;
+//               rewriting a live entry (affinity) => route update (the whole table re-submitted).
+//   vir         the guest composes remappable handles into its vIOMMU's IRTEs (guest memory); the
+//               table is still trapped; each IEC invalidation traps (QI doorbell) and the VMM
+//               re-translates EVERY MSI route (QEMU vtd_iec_notify_all -> kvm_update_msi_routes_all).
+//   vir-direct  table mapped; only the invalidation traps; the hv shadows the guest IRTE into the
+//               host IRTE at the SAME index (the guest's handle is valid on the host), inside a
+//               per-VM window of the host's table.
+//   pv          table mapped; one hypercall per vector returns a host-valid pair (host allocator).
+//   pv-batch    as pv; the hypervisor answers consecutive compose calls of one driver call as one
+//               batch (one exit per batch of at most PV_BATCH_VECTORS).
+// Invariants: every host allocation has one owner key (function#index) and is returned exactly
+// once (by a mask-all at disable, a free or a hot-unplug); the ledger counts never go negative.
+// Not modelled: the VMM's own bookkeeping latency beyond the cost model; INTx backing's status
+// register reads (host side, no guest exit) are counted, not timed.
+
+import { decode } from '../hw/bits.js';
+import { assert } from '../hw/errors.js';
+import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
+import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { composeRemappableMsi } from '../hw/x86/msi-message.js';
+import type { HwAccess, KernelPlatform, MemoryPlatform } from '../kernel/platform.js';
+import { memoryPlatform } from '../kernel/platform.js';
+import { type ExitCounts, emptyExits, exitOfAccess, type TrapPolicy } from './exits.js';
+
+export type StrategyName = 'emulate' | 'vir' | 'vir-direct' | 'pv' | 'pv-batch';
+
+/** KVM's routing table: KVM_MAX_IRQ_ROUTES (include/linux/kvm_host.h). */
+export const KVM_MAX_IRQ_ROUTES = 4096;
+/** VT-d interrupt remapping table entries (IRTA_REG.S = 0xf: 2^16). */
+export const HOST_IRTES = 65536;
+/** Per-VM window of the host IRT that `vir-direct` carves out for one guest's handle space. */
+export const VIR_DIRECT_WINDOW = 2048;
+/** Vectors one `pv-batch` hypercall answers (one 4-KiB page of 16-byte request/response slots
+ *  halved for both directions would be 128; irqlab uses 64 to leave room for the header). */
+export const PV_BATCH_VECTORS = 64;
+
+export type GuestRep = 'msi' | 'msix' | 'ims';
+export type HostBacking = 'intx' | 'msi' | 'msix' | 'ims';
+
+/** One guest-visible function the hypervisor presents for one assignment. */
+export interface VirtualFunction {
+  readonly bdf: string;
+  readonly guest: GuestRep;
+  readonly backing: HostBacking;
+  readonly vectors: number;
+}
+
+/** What the host has given out, live, per resource; and the work it did. */
+export interface HostLedger {
+  hostVectors: number;
+  irtes: number;
+  msixEntries: number;
+  imsEntries: number;
+  intxLines: number;
+  kvmRoutes: number;
+  /** Peak of each, over the run (what must have been available). */
+  readonly peak: { hostVectors: number; irtes: number; kvmRoutes: number; irteWindow: number };
+  /** VFIO_DEVICE_SET_IRQS calls, and vectors disabled/re-enabled by the noresize path. */
+  vfioSetIrqs: number;
+  vfioReenabledVectors: number;
+  /** Routes re-submitted by KVM_SET_GSI_ROUTING (each update sends the whole table). */
+  routesResubmitted: number;
+  /** Routes the VMM re-translated on a vIOMMU IEC invalidation (`vir`). */
+  routesRetranslated: number;
+  irteUpdates: number;
+}
+
+export interface StrategyHost {
+  readonly strategy: StrategyName;
+  /** Host has VT-d IR / posted interrupts / dynamic MSI-X in VFIO (Linux 6.5+). */
+  readonly hostIr: boolean;
+  readonly hostPosted: boolean;
+  readonly dynamicMsix: boolean;
+}
+
+export interface StrategyPlatform {
+  readonly platform: KernelPlatform;
+  readonly memory: MemoryPlatform;
+  readonly ledger: HostLedger;
+  /** Exits so far, by reason (control plane only). */
+  readonly exits: ExitCounts;
+  /** Exits per guest access, in access-log order (null: no exit), for tests to cross-check. */
+  readonly exitLog: { access: HwAccess; exit: string | null }[];
+  trapOf(bdf: string): TrapPolicy;
+  /** Record one guest access made through the kernel's log (called by the runner). */
+  account(access: HwAccess): void;
+  /** The host gives back everything owned by `bdf` (hot-unplug, VFIO release). */
+  release(bdf: string): void;
+}
+
+export function trapPolicy(strategy: StrategyName): TrapPolicy {
+  const mapped = strategy === 'vir-direct' || strategy === 'pv' || strategy === 'pv-batch';
+  return {
+    msixTableTrapped: !mapped,
+    imsTrapped: !mapped,
+    iecTrapped: strategy === 'vir' || strategy === 'vir-direct',
+  };
+}
+
+const emptyLedger = (): HostLedger => ({
+  hostVectors: 0,
+  irtes: 0,
+  msixEntries: 0,
+  imsEntries: 0,
+  intxLines: 0,
+  kvmRoutes: 0,
+  peak: { hostVectors: 0, irtes: 0, kvmRoutes: 0, irteWindow: 0 },
+  vfioSetIrqs: 0,
+  vfioReenabledVectors: 0,
+  routesResubmitted: 0,
+  routesRetranslated: 0,
+  irteUpdates: 0,
+});
+
+/** A host allocation for one guest vector (function#index). */
+interface HostEntry {
+  readonly bdf: string;
+  readonly backing: HostBacking;
+}
+
+export function createStrategyPlatform(
+  host: StrategyHost,
+  functions: readonly VirtualFunction[],
+  configSpaces: Record<string, ArrayLike<number>>,
+): StrategyPlatform {
+  const memory = memoryPlatform(configSpaces);
+  const ledger = emptyLedger();
+  const exits = emptyExits();
+  const exitLog: StrategyPlatform['exitLog'] = [];
+  const fnOf = new Map(functions.map((f) => [f.bdf, f]));
+  const live = new Map<string, HostEntry>();
+  const intxUsers = new Map<string, number>();
+  const trap = trapPolicy(host.strategy);
+  const handles = new Map<string, number>();
+  let batchOp = '';
+  let batchLeft = 0;
+
+  const bump = () => {
+    ledger.peak.hostVectors = Math.max(ledger.peak.hostVectors, ledger.hostVectors);
+    ledger.peak.irtes = Math.max(ledger.peak.irtes, ledger.irtes);
+    ledger.peak.kvmRoutes = Math.max(ledger.peak.kvmRoutes, ledger.kvmRoutes);
+  };
+  const usesRoute = host.strategy === 'emulate' || host.strategy === 'vir' || !host.hostPosted;
+
+  /** VFIO_DEVICE_SET_IRQS for one more vector, then the KVM route and the host IRTE. */
+  const allocate = (bdf: string, index: number) => {
+    const key = `${bdf}#${index}`;
+    if (live.has(key)) return;
+    const fn = fnOf.get(bdf);
+    assert(fn, `strategy platform: ${bdf} is not an assigned function`);
+    const mine = [...live.values()].filter((e) => e.bdf === bdf).length;
+    ledger.vfioSetIrqs++;
+    // Without dynamic MSI-X, growing the count disables MSI-X and re-enables every vector.
+    if (!host.dynamicMsix && fn.backing === 'msix' && mine > 0) ledger.vfioReenabledVectors += mine;
+    live.set(key, { bdf, backing: fn.backing });
+    if (fn.backing === 'intx') {
+      const n = intxUsers.get(bdf) ?? 0;
+      intxUsers.set(bdf, n + 1);
+      if (n === 0) {
+        ledger.intxLines++;
+        ledger.hostVectors++;
+        if (host.hostIr) ledger.irtes++;
+      }
+    } else {
+      ledger.hostVectors++;
+      if (host.hostIr) ledger.irtes++;
+      if (fn.backing === 'msix') ledger.msixEntries++;
+      if (fn.backing === 'ims') ledger.imsEntries++;
+    }
+    if (usesRoute) {
+      ledger.kvmRoutes++;
+      ledger.routesResubmitted += ledger.kvmRoutes;
+    }
+    if (host.strategy === 'vir-direct') {
+      ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index + 1);
+    }
+    bump();
+  };
+
+  const free = (key: string) => {
+    const e = live.get(key);
+    if (e === undefined) return;
+    live.delete(key);
+    if (e.backing === 'intx') {
+      const n = (intxUsers.get(e.bdf) ?? 1) - 1;
+      intxUsers.set(e.bdf, n);
+      if (n === 0) {
+        ledger.intxLines--;
+        ledger.hostVectors--;
+        if (host.hostIr) ledger.irtes--;
+      }
+    } else {
+      ledger.hostVectors--;
+      if (host.hostIr) ledger.irtes--;
+      if (e.backing === 'msix') ledger.msixEntries--;
+      if (e.backing === 'ims') ledger.imsEntries--;
+    }
+    if (usesRoute) {
+      ledger.kvmRoutes--;
+      ledger.routesResubmitted += ledger.kvmRoutes;
+    }
+  };
+
+  /** A trapped write to an entry's Vector Control (or its message while live). */
+  const onEntryWrite = (bdf: string, region: 'msix-table' | 'ims', offset: number) => {
+    const index = Math.floor(offset / MSIX_ENTRY_SIZE);
+    const dword = (offset % MSIX_ENTRY_SIZE) / 4;
+    const key = `${bdf}#${index}`;
+    const words = [0, 1, 2, 3].map((d) =>
+      memory.mmioRead(bdf, region, index * MSIX_ENTRY_SIZE + d * 4),
+    );
+    const entry = decode(MSIX_TABLE_ENTRY, words);
+    if (dword === MSIX_ENTRY_DWORD.vectorControl) {
+      // QEMU vfio_msix_vector_use on unmask of an entry with a message; kept while masked.
+      if (entry.mask === 0 && entry.messageAddress !== 0) allocate(bdf, index);
+      return;
+    }
+    if (live.has(key) && dword === MSIX_ENTRY_DWORD.data) {
+      // A live entry's message changed (affinity): KVM route update, host IRTE re-pointed.
+      if (usesRoute) ledger.routesResubmitted += ledger.kvmRoutes;
+      ledger.irteUpdates++;
+    }
+  };
+
+  const onMsiCapWrite = (bdf: string) => {
+    // MSI (not -X): QEMU's vfio_msi_enable sets up every enabled vector at once on Enable.
+    const fn = fnOf.get(bdf);
+    if (fn === undefined || fn.guest !== 'msi') return;
+    for (let i = 0; i < fn.vectors; i++) allocate(bdf, i);
+  };
+
+  const account = (a: HwAccess) => {
+    let kind = exitOfAccess(a, trap);
+    if (a.kind === 'hypercall' && host.strategy === 'pv-batch') {
+      // Consecutive compose calls of one driver call share one exit, PV_BATCH_VECTORS at most.
+      if (a.op === batchOp && batchLeft > 0) kind = null;
+      else {
+        batchOp = a.op;
+        batchLeft = PV_BATCH_VECTORS;
+      }
+      batchLeft--;
+    }
+    if (kind !== null) exits[kind]++;
+    exitLog.push({ access: a, exit: kind });
+    if (a.kind === 'iec-invalidate') {
+      if (host.strategy === 'vir') ledger.routesRetranslated += ledger.kvmRoutes;
+      if (host.strategy === 'vir' || host.strategy === 'vir-direct') ledger.irteUpdates++;
+    }
+    if (a.kind === 'hypercall' && a.call === 'msi-retarget') ledger.irteUpdates++;
+  };
+
+  const platform: KernelPlatform = {
+    cfgRead: (bdf, offset, size) => memory.cfgRead(bdf, offset, size),
+    cfgWrite(bdf, offset, size, value) {
+      memory.cfgWrite(bdf, offset, size, value);
+      onMsiCapWrite(bdf);
+    },
+    mmioRead: (bdf, region, offset) => memory.mmioRead(bdf, region, offset),
+    mmioWrite(bdf, region, offset, value) {
+      memory.mmioWrite(bdf, region, offset, value);
+      if (region !== 'msix-pba') onEntryWrite(bdf, region, offset);
+    },
+    irteWrite: (unit, index, dwords) => {
+      memory.irteWrite?.(unit, index, dwords);
+      if (host.strategy === 'vir-direct') {
+        ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index + 1);
+      }
+    },
+    iecInvalidate: () => {},
+    hypercallComposeMsi(req) {
+      // The host-side allocator: VFIO entry + host IRTE for (function, index); the pair returned
+      // names the host IRTE, so the guest writes it straight into the device.
+      allocate(req.bdf, req.index);
+      const key = `${req.bdf}#${req.index}`;
+      if (!handles.has(key)) handles.set(key, handles.size);
+      const handle = handles.get(key) as number;
+      return composeRemappableMsi({ handle, shv: 1, subhandle: 0, dontCare: 0 });
+    },
+  };
+
+  return {
+    platform,
+    memory,
+    ledger,
+    exits,
+    exitLog,
+    trapOf: () => trap,
+    account,
+    release(bdf) {
+      for (const key of [...live.keys()]) if (key.startsWith(`${bdf}#`)) free(key);
+    },
+  };
+}

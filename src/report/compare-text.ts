@@ -1,0 +1,71 @@
+// The text table of `irqlab compare`: strategies as columns, one row per measured quantity, a
+// strategy the rules reject shown as its rule; then the notes (pv fallback, isolation findings).
+
+import { EXIT_KINDS } from '../hv/exits.js';
+import type { CompareEntry, CompareResult, StrategyColumn } from './compare.js';
+
+type Row = readonly [label: string, value: (c: StrategyColumn) => string | number];
+
+const ROWS: readonly Row[] = [
+  ['exits / vector set up', (c) => c.exits.perVectorSetup],
+  ['exits / interrupt delivered', (c) => c.exits.perDelivery],
+  ['exits / mask+unmask', (c) => c.exits.perMaskUnmask],
+  ['exits / affinity change', (c) => c.exits.perAffinityChange],
+  ['exits / vCPU migration', (c) => c.exits.perMigration],
+  ...EXIT_KINDS.map((k): Row => [`  ${k}`, (c) => c.exits.byReason[k]]),
+  ['setup latency p50 (ns)', (c) => c.latencyNs.setup.p50],
+  ['setup latency p99 (ns)', (c) => c.latencyNs.setup.p99],
+  ['delivery latency p50 (ns)', (c) => c.latencyNs.delivery.p50],
+  ['delivery latency p99 (ns)', (c) => c.latencyNs.delivery.p99],
+  ['host vectors', (c) => c.resources.hostVectors],
+  ['host IRTEs', (c) => c.resources.irtes],
+  ['host IRT window (vir-direct)', (c) => c.resources.irteWindow],
+  ['MSI-X entries', (c) => c.resources.msixEntries],
+  ['IMS entries', (c) => c.resources.imsEntries],
+  ['KVM GSI routes', (c) => c.resources.kvmRoutes],
+  ['routes re-submitted', (c) => c.hostWork.routesResubmitted],
+  ['routes re-translated (IEC)', (c) => c.hostWork.routesRetranslated],
+  ['subdevices that fit', (c) => c.capacity.subdevices],
+  ['  limited by', (c) => c.capacity.limitedBy],
+  ['interrupts raised', (c) => c.interrupts.raised],
+  ['delivered', (c) => c.interrupts.delivered],
+  ['lost', (c) => c.interrupts.lost],
+  ['duplicated', (c) => c.interrupts.duplicated],
+  ['misdirected', (c) => c.interrupts.misdirected],
+  [
+    'hostile writes reaching another VM',
+    (c) => (c.isolation ? c.isolation.counts.deliveredOtherVm : '-'),
+  ],
+];
+
+const isError = (e: CompareEntry): e is Extract<CompareEntry, { error: unknown }> => 'error' in e;
+const column = (e: CompareEntry): StrategyColumn | null => (isError(e) ? null : e);
+
+export function renderCompareText(r: CompareResult): string {
+  const names = Object.keys(r.strategies);
+  const cells = ROWS.map(([label, f]) => [
+    label,
+    ...names.map((n) => {
+      const e = r.strategies[n];
+      const c = column(e);
+      return c === null ? `(${isError(e) ? e.error.rule : ''})` : String(f(c));
+    }),
+  ]);
+  const header = ['', ...names];
+  const widths = header.map((_, i) => Math.max(...[header, ...cells].map((row) => row[i].length)));
+  const line = (row: readonly string[]) =>
+    row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const out = [`irqlab compare: ${r.scenario}`, '', line(header), ...cells.map(line), ''];
+  for (const n of names) {
+    const e = r.strategies[n];
+    const c = column(e);
+    if (c === null) out.push(`${n}: cannot run: ${isError(e) ? e.error.message : ''}`);
+    else {
+      for (const note of c.notes) out.push(`${n}: ${note}`);
+      if (c.isolation && !c.isolation.isolated) {
+        out.push(`${n}: finding: a hostile guest's writes are not isolated (see --json isolation)`);
+      }
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
