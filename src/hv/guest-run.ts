@@ -8,6 +8,9 @@
 // call, plus the next interrupt when the kernel defers the move to it, as x86 MSI without IR
 // does), `teardown` (free, disable, release). A migration has no guest access: its exits are the
 // delivery model's (`system-vcpu.ts vcpuMigrate`), counted by the caller.
+// `pv`/`pv-batch` negotiate through the pv ABI (pv-guest.ts pvGuestNegotiate -> the platform's
+// VMCALL into pv-host.ts); `setupGuests` is the same boot + probe with a host backend behind each
+// platform (what `scenario/build.ts` runs to program the system state).
 // Invariants: after teardown the host ledger is back to zero; a `pv` VM whose negotiation the
 // hypervisor refuses runs `emulate` and says so in `notes`.
 // Not modelled: the guest's boot-time accesses outside the assigned functions.
@@ -22,12 +25,15 @@ import type { KernelState, PlatformKind } from '../kernel/kernel-state.js';
 import { freeIrq, handleVector, irqSetAffinity, irqTarget } from '../kernel/manage.js';
 import { pciFreeIrqVectors } from '../kernel/pci-msi-api.js';
 import { withOp } from '../kernel/platform.js';
-import { cpuMask } from '../kernel/types.js';
+import { type CpuId, cpuMask, type Vector } from '../kernel/types.js';
 import type { Costs } from '../sim/cost-model.js';
 import { type ExitCounts, emptyExits, exitsCostNs } from './exits.js';
+import { encodeCpuid } from './pv-abi.js';
+import { pvGuestNegotiate } from './pv-guest.js';
 import {
   createStrategyPlatform,
   type HostLedger,
+  type StrategyBackend,
   type StrategyName,
   type StrategyPlatform,
   type VirtualFunction,
@@ -38,6 +44,10 @@ export type Phase = (typeof PHASES)[number];
 
 /** Linux version the guests run (per-device MSI domains, dynamic MSI-X: 6.2+). */
 export const GUEST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
+/** QEMU's IOAPIC: 24 pins, source-id ff:00.0 as the vIOMMU's DMAR device scope names it
+ *  (include/hw/i386/pc.h / q35.h: Q35_PSEUDO_BUS_PLATFORM 0xff, Q35_PSEUDO_DEVFN_IOAPIC 0). */
+const GUEST_IOAPIC_PINS = 24;
+const GUEST_IOAPIC_SOURCE_ID = 0xff00;
 /** First guest PCI slot for assigned functions (QEMU q35: 00:01 is VGA, 00:02.. are free). */
 const FIRST_GUEST_SLOT = 4;
 
@@ -78,6 +88,10 @@ export interface ControlPlaneVmSpec {
   readonly name: string;
   readonly vcpus: number;
   readonly strategy: StrategyName;
+  /** The VM has a vIOMMU with interrupt remapping (scenario `viommu: on`). Under `emulate` its
+   *  guest kernel then remaps too (Linux enables IR on any DMAR unit it finds), which is what
+   *  lets it drive IMS (rule ims-needs-guest-ir); the table stays trapped. Default: none. */
+  readonly viommu?: boolean;
   readonly assign: readonly {
     readonly guest: 'msi' | 'msix' | 'ims';
     readonly backing: 'intx' | 'msi' | 'msix' | 'ims';
@@ -98,20 +112,14 @@ export interface ControlPlaneHost {
   readonly dynamicMsix: boolean;
 }
 
-const platformKind = (s: StrategyName): PlatformKind =>
+const platformKind = (s: StrategyName, viommu: boolean): PlatformKind =>
   s === 'emulate'
-    ? 'guest-emulated-msi'
+    ? viommu
+      ? 'guest-vir'
+      : 'guest-emulated-msi'
     : s === 'vir' || s === 'vir-direct'
       ? 'guest-vir'
       : 'guest-hypercall';
-
-/** The hypervisor's answer to the pv capability negotiation: it needs host IR, since the pair it
- *  hands out names a host IRTE. Refused => the guest runs `emulate`. */
-export function pvNegotiate(host: ControlPlaneHost): { ok: true } | { ok: false; reason: string } {
-  return host.ir
-    ? { ok: true }
-    : { ok: false, reason: 'the host has no interrupt remapping: no host-valid pair to hand out' };
-}
 
 const guestBdf = (a: number) => `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
 
@@ -128,43 +136,104 @@ function guestDevice(a: ControlPlaneVmSpec['assign'][number], i: number): Kernel
   } as KernelDeviceSpec;
 }
 
-function bootVm(spec: ControlPlaneVmSpec, host: ControlPlaneHost, notes: string[]) {
-  let strategy = spec.strategy;
-  if (strategy === 'pv' || strategy === 'pv-batch') {
-    const r = pvNegotiate(host);
-    if (!r.ok) {
-      notes.push(`${spec.name}: pv negotiation refused (${r.reason}); falling back to emulate`);
-      strategy = 'emulate';
-    }
-  }
+function bootVm(
+  spec: ControlPlaneVmSpec,
+  host: ControlPlaneHost,
+  notes: string[],
+  backend?: StrategyBackend,
+) {
   const devices = spec.assign.map(guestDevice);
   const spaces = Object.fromEntries(devices.map((d) => [d.bdf, configSpaceFor(d)]));
   const functions = spec.assign.map((a, i) => ({ bdf: guestBdf(i), ...a }));
-  const sp = createStrategyPlatform(
-    {
-      strategy,
-      hostIr: host.ir,
-      hostPosted: host.posted,
-      dynamicMsix: host.dynamicMsix,
-    },
-    functions,
-    Object.fromEntries(Object.entries(spaces).map(([bdf, s]) => [bdf, s.bytes])),
-  );
+  const platformFor = (strategy: StrategyName) =>
+    createStrategyPlatform(
+      {
+        strategy,
+        hostIr: host.ir,
+        hostPosted: host.posted,
+        dynamicMsix: host.dynamicMsix,
+        vcpus: spec.vcpus,
+      },
+      functions,
+      Object.fromEntries(Object.entries(spaces).map(([bdf, s]) => [bdf, s.bytes])),
+      backend,
+    );
+  let strategy = spec.strategy;
+  let sp = platformFor(strategy);
+  if (strategy === 'pv' || strategy === 'pv-batch') {
+    // Discovery (CPUID) and NEGOTIATE through the pv ABI (pv-guest.ts -> pv-host.ts); a refusal
+    // or an absent capability leaves the guest on emulate, and a refused batch on plain pv.
+    const choice = pvGuestNegotiate({
+      cpuid: encodeCpuid(sp.pvCaps),
+      want: { batch: strategy === 'pv-batch' },
+      vmcall: sp.vmcall,
+    });
+    if (choice.strategy !== 'emulate') sp.usePv(choice);
+    if (choice.strategy !== strategy) {
+      notes.push(
+        `${spec.name}: pv negotiation refused (${choice.reason}, ${choice.calls} NEGOTIATE call(s)); falling back to ${choice.strategy}`,
+      );
+      strategy = choice.strategy;
+      if (strategy === 'emulate') sp = platformFor(strategy);
+    }
+  }
   const k = createKernel({
     name: spec.name,
     version: GUEST_KERNEL_VERSION,
-    platform: platformKind(strategy),
+    platform: platformKind(strategy, spec.viommu ?? false),
     cpus: spec.vcpus,
     apicMode: 'x2apic-phys',
     legacyPic: false,
     ia32Emulation: true,
     hypervisorCallback: true,
     mce: false,
-    ioapic: null,
+    // QEMU q35's IOAPIC (24 pins): its GSIs keep irqs 0..23, so MSI irqs start at 24 as in the
+    // recorded guests (`qemu-q35-noir/proc-interrupts.txt`).
+    ioapic: { pins: GUEST_IOAPIC_PINS, mapping: 'legacy', sourceId: GUEST_IOAPIC_SOURCE_ID },
     devices: devices.map((d) => pciFunctionInfo(d, spaces[d.bdf])),
   });
   onlineCpus(k);
   return { name: spec.name, strategy, kernel: k, sp, functions };
+}
+
+/** Boots every VM's guest kernel on its strategy platform and probes every assigned function
+ *  (the setup phase alone), with `backendOf(vm)` as the host side behind each platform: what
+ *  `build.ts` runs to program the system state. */
+export function setupGuests(
+  specs: readonly ControlPlaneVmSpec[],
+  host: ControlPlaneHost,
+  backendOf: (vm: number, functions: readonly VirtualFunction[]) => StrategyBackend,
+): { vms: ControlPlaneVm[]; notes: string[]; failures: string[] } {
+  const notes: string[] = [];
+  const failures: string[] = [];
+  const vms = specs.map((s, v) => {
+    const functions = s.assign.map((a, i) => ({ bdf: guestBdf(i), ...a }));
+    return bootVm(s, host, notes, backendOf(v, functions));
+  });
+  const setup = { exits: emptyExits(), operations: 0, costNs: 0 };
+  for (const vm of vms) {
+    vm.functions.forEach((_, i) => {
+      inPhase(vm, setup, () => probeFunction(vm, i, failures));
+    });
+  }
+  return { vms, notes, failures };
+}
+
+/** The guest kernel takes `vector` on its CPU `vcpu` (the data plane's guest-handle step): its
+ *  flow handler runs and counts the irq in its /proc/interrupts. Returns the irq, or -1. */
+export function guestInterrupt(vm: ControlPlaneVm, vcpu: number, vector: number): number {
+  const r = handleVector(vm.kernel, vm.sp.platform, vcpu as CpuId, vector as Vector);
+  return r.kind === 'spurious' ? -1 : r.irq;
+}
+
+/** Every VM's driver frees its irqs and disables its functions; the ledger gives back. */
+export function teardownGuests(vms: readonly ControlPlaneVm[]): void {
+  const phase = { exits: emptyExits(), operations: 0, costNs: 0 };
+  for (const vm of vms) {
+    vm.functions.forEach((_, i) => {
+      inPhase(vm, phase, () => teardownFunction(vm, i));
+    });
+  }
 }
 
 /** Runs `body`, accounting every access it logged to `phase`. */

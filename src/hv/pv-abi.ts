@@ -17,7 +17,7 @@
 // `PV_BATCH_ENTRIES_MAX` entries (one 4-KiB guest page of 16-byte entries).
 // Not modelled: AMD's VMMCALL vs Intel's VMCALL (same ABI), 32-bit guests, hypercall continuations.
 
-import { type Decoded, decode, defineLayout, encode } from '../hw/bits.js';
+import { decode, defineLayout, encode } from '../hw/bits.js';
 import { InputError } from '../hw/errors.js';
 import type { Bdf } from '../hw/pci/bdf.js';
 
@@ -440,5 +440,3 @@ export function encodeBatchRequest(a: PvGetMsgArgs): number[] {
     destination: a.vcpu,
   });
 }
-
-export type PvBatchRequestFields = Decoded<(typeof PV_BATCH_REQUEST)['fields']>;

@@ -23,6 +23,7 @@ import {
 } from '../hw/bits.js';
 import { InputError } from '../hw/errors.js';
 import {
+  encodeFeatures,
   PAGE_SIZE,
   PV_ARG_BATCH_COUNT,
   PV_ARG_BATCH_PAGE,
@@ -430,7 +431,7 @@ function negotiateRegs(caps: PvHostCaps, vm: PvVmState, regs: PvRegs): PvRegs {
       reason: PV_REFUSAL.featureUnsupported,
       maxVersion: caps.maxVersion,
     });
-    out.rcx = encode(PV_ARG_FEATURES, featureBitsOf(caps.features));
+    out.rcx = encodeFeatures(caps.features);
     return out;
   }
   const r = pvNegotiate(caps, vm, {
@@ -439,7 +440,7 @@ function negotiateRegs(caps: PvHostCaps, vm: PvVmState, regs: PvRegs): PvRegs {
   });
   if (r.ok) {
     const out = statusRegs('success');
-    out.rbx = encode(PV_ARG_FEATURES, featureBitsOf(r.features));
+    out.rbx = encodeFeatures(r.features);
     out.rcx = encode(PV_ARG_VERSION, { version: r.version });
     return out;
   }
@@ -448,14 +449,9 @@ function negotiateRegs(caps: PvHostCaps, vm: PvVmState, regs: PvRegs): PvRegs {
     reason: r.reason === null ? 0 : PV_REFUSAL[r.reason],
     maxVersion: r.maxVersion,
   });
-  out.rcx = encode(PV_ARG_FEATURES, featureBitsOf(r.supported));
+  out.rcx = encodeFeatures(r.supported);
   return out;
 }
-
-const featureBitsOf = (f: PvFeatures) => ({
-  allByHypercall: f.allByHypercall ? 1 : 0,
-  batch: f.batch ? 1 : 0,
-});
 
 /** RBX/RCX(/RDX) decoded, or the argument error. */
 function decodeEntryRegs(regs: PvRegs, withTarget: boolean): PvGetMsgArgs | null {

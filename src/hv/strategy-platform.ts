@@ -12,9 +12,13 @@
 //   vir-direct  table mapped; only the invalidation traps; the hv shadows the guest IRTE into the
 //               host IRTE at the SAME index (the guest's handle is valid on the host), inside a
 //               per-VM window of the host's table.
-//   pv          table mapped; one hypercall per vector returns a host-valid pair (host allocator).
+//   pv          table mapped; one hypercall per vector returns a host-valid pair: the guest kernel's
+//               compose goes through the pv ABI's registers (pv-guest.ts GET_MSG / RETARGET ->
+//               pv-host.ts), whose backend here is the ledger plus the host side (`backend`).
 //   pv-batch    as pv; the hypervisor answers consecutive compose calls of one driver call as one
 //               batch (one exit per batch of at most PV_BATCH_VECTORS).
+// `backend` (optional): the real host behind the ledger (`build.ts`: VFIO on the host kernel,
+// programming the system state); without it the pairs are stand-in handles (control plane only).
 // Invariants: every host allocation has one owner key (function#index) and is returned exactly
 // once (by a mask-all at disable, a free or a hot-unplug); the ledger counts never go negative.
 // Not modelled: the VMM's own bookkeeping latency beyond the cost model; INTx backing's status
@@ -22,12 +26,23 @@
 
 import { decode } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';
+import { parseBdf } from '../hw/pci/bdf.js';
 import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
-import type { HwAccess, KernelPlatform, MemoryPlatform } from '../kernel/platform.js';
+import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
 import { type ExitCounts, emptyExits, exitOfAccess, type TrapPolicy } from './exits.js';
+import { PAGE_SIZE, PV_MSI_VERSION, type PvPair, pvDeviceHandle } from './pv-abi.js';
+import type { PvGuestChoice, PvVmcall } from './pv-guest.js';
+import {
+  type PvHostBackend,
+  type PvHostCaps,
+  type PvVmState,
+  pvHostHypercall,
+  pvVmCreate,
+} from './pv-host.js';
+import { type PvKernelHooks, pvKernelHooks } from './pv-kernel-hooks.js';
 
 export type StrategyName = 'emulate' | 'vir' | 'vir-direct' | 'pv' | 'pv-batch';
 
@@ -78,6 +93,8 @@ export interface StrategyHost {
   readonly hostIr: boolean;
   readonly hostPosted: boolean;
   readonly dynamicMsix: boolean;
+  /** vCPUs of the VM (the pv ABI checks a GET_MSG's destination against them). */
+  readonly vcpus: number;
 }
 
 export interface StrategyPlatform {
@@ -93,7 +110,33 @@ export interface StrategyPlatform {
   account(access: HwAccess): void;
   /** The host gives back everything owned by `bdf` (hot-unplug, VFIO release). */
   release(bdf: string): void;
+  /** The pv ABI's host side for this VM (`pv-host.ts`), and the VMCALL into it: present on every
+   *  platform (a guest may negotiate and be refused); GET_MSG works only once negotiated. */
+  readonly pv: PvVmState;
+  readonly pvCaps: PvHostCaps;
+  readonly vmcall: PvVmcall;
+  /** The guest negotiated `choice` (pv / pv-batch): from now on the kernel's hypercall hooks
+   *  (compose, and batch under pv-batch) go through `pv-kernel-hooks.ts` over `vmcall`. */
+  usePv(choice: PvGuestChoice): void;
 }
+
+/** Guest-physical address of the page GET_MSG_BATCH uses (a frame of guest RAM; irqlab's). */
+export const PV_BATCH_PAGE_GPA = 0x1000;
+
+/** What this host offers the pv capability: version 1 with batching, for VMs the policy allows.
+ *  The pair GET_MSG returns names a host IRTE, so a host without interrupt remapping has none to
+ *  give: its policy refuses (`policy`), and the guest falls back to emulate. */
+export function pvHostCaps(host: StrategyHost): PvHostCaps {
+  return {
+    present: true,
+    maxVersion: PV_MSI_VERSION,
+    features: { allByHypercall: true, batch: true },
+    allow: host.hostIr,
+  };
+}
+
+/** The pv ABI handle of a guest function (its BDF, `pvDeviceHandle`). */
+export const pvHandleOf = (bdf: string): number => pvDeviceHandle(parseBdf(bdf));
 
 export function trapPolicy(strategy: StrategyName): TrapPolicy {
   const mapped = strategy === 'vir-direct' || strategy === 'pv' || strategy === 'pv-batch';
@@ -125,10 +168,21 @@ interface HostEntry {
   readonly backing: HostBacking;
 }
 
+/** The host side behind the ledger (`build.ts`: host kernel + VFIO on the system state). */
+export interface StrategyBackend {
+  /** VFIO_DEVICE_SET_IRQS for vector `index` of `bdf` just happened: the host-valid pair the host
+   *  entry now holds (what a `pv` hypercall hands back to the guest). */
+  vectorLive(bdf: string, index: number): { addrLo: number; addrHi: number; data: number };
+  /** A guest write to a table / IMS slice the strategy maps into the guest: it reaches the
+   *  device's entry as written, unfiltered (pv, pv-batch; vir-direct's shadowing is not wired). */
+  directWrite?(bdf: string, region: 'msix-table' | 'ims', offset: number, value: number): void;
+}
+
 export function createStrategyPlatform(
   host: StrategyHost,
   functions: readonly VirtualFunction[],
   configSpaces: Record<string, ArrayLike<number>>,
+  backend?: StrategyBackend,
 ): StrategyPlatform {
   const memory = memoryPlatform(configSpaces);
   const ledger = emptyLedger();
@@ -139,6 +193,7 @@ export function createStrategyPlatform(
   const intxUsers = new Map<string, number>();
   const trap = trapPolicy(host.strategy);
   const handles = new Map<string, number>();
+  const hostPairs = new Map<string, { addrLo: number; addrHi: number; data: number }>();
   let batchOp = '';
   let batchLeft = 0;
 
@@ -160,6 +215,7 @@ export function createStrategyPlatform(
     // Without dynamic MSI-X, growing the count disables MSI-X and re-enables every vector.
     if (!host.dynamicMsix && fn.backing === 'msix' && mine > 0) ledger.vfioReenabledVectors += mine;
     live.set(key, { bdf, backing: fn.backing });
+    if (backend) hostPairs.set(key, backend.vectorLive(bdf, index));
     if (fn.backing === 'intx') {
       const n = intxUsers.get(bdf) ?? 0;
       intxUsers.set(bdf, n + 1);
@@ -229,6 +285,56 @@ export function createStrategyPlatform(
     }
   };
 
+  const fnOfHandle = new Map(functions.map((f) => [pvHandleOf(f.bdf), f]));
+  const pvCaps = pvHostCaps(host);
+  const pv = pvVmCreate({
+    vm: 0,
+    vcpuCount: host.vcpus,
+    devices: functions.map((f) => ({
+      handle: pvHandleOf(f.bdf),
+      name: f.bdf,
+      entries: {
+        msi: f.guest === 'msi' ? f.vectors : 0,
+        msix: f.guest === 'msix' ? f.vectors : 0,
+        ims: f.guest === 'ims' ? f.vectors : 0,
+      },
+    })),
+  });
+  /** pv-host.ts delegates the host work here: VFIO + host IRTE (the ledger and the backend). */
+  const pvBackend: PvHostBackend = {
+    allocate(req) {
+      const fn = fnOfHandle.get(req.dev.handle);
+      assert(fn, `pv: device handle ${req.dev.handle} is not an assigned function`);
+      allocate(fn.bdf, req.index);
+      return pairOf(fn.bdf, req.index);
+    },
+    release(req) {
+      const fn = fnOfHandle.get(req.dev.handle);
+      if (fn) free(`${fn.bdf}#${req.index}`);
+    },
+    retarget() {
+      ledger.irteUpdates++;
+      return null;
+    },
+  };
+  /** The guest page GET_MSG_BATCH requests and responses go through (any guest frame will do). */
+  const batchPage = { gpa: PV_BATCH_PAGE_GPA, dwords: new Array<number>(PAGE_SIZE / 4).fill(0) };
+  const guestMemory = {
+    page: (gpa: number) => (gpa === batchPage.gpa ? batchPage.dwords : null),
+  };
+  const vmcall: PvVmcall = (regs) => pvHostHypercall(pvCaps, pv, pvBackend, regs, guestMemory);
+  let pvHooks: PvKernelHooks | null = null;
+  /** The host-valid pair of a live vector: the backend's (the host entry's), else a stand-in
+   *  handle per (function, index) for a platform run without a host behind it. */
+  const pairOf = (bdf: string, index: number): PvPair => {
+    const key = `${bdf}#${index}`;
+    const pair = hostPairs.get(key);
+    if (pair) return pair;
+    if (!handles.has(key)) handles.set(key, handles.size);
+    const handle = handles.get(key) as number;
+    return composeRemappableMsi({ handle, shv: 1, subhandle: 0, dontCare: 0 });
+  };
+
   const onMsiCapWrite = (bdf: string) => {
     // MSI (not -X): QEMU's vfio_msi_enable sets up every enabled vector at once on Enable.
     const fn = fnOf.get(bdf);
@@ -238,7 +344,9 @@ export function createStrategyPlatform(
 
   const account = (a: HwAccess) => {
     let kind = exitOfAccess(a, trap);
-    if (a.kind === 'hypercall' && host.strategy === 'pv-batch') {
+    if (a.kind === 'hypercall' && a.call === 'msi-compose-batch') {
+      batchLeft = 0; // one GET_MSG_BATCH: one exit, however many vectors it carries
+    } else if (a.kind === 'hypercall' && host.strategy === 'pv-batch') {
       // Consecutive compose calls of one driver call share one exit, PV_BATCH_VECTORS at most.
       if (a.op === batchOp && batchLeft > 0) kind = null;
       else {
@@ -265,7 +373,11 @@ export function createStrategyPlatform(
     mmioRead: (bdf, region, offset) => memory.mmioRead(bdf, region, offset),
     mmioWrite(bdf, region, offset, value) {
       memory.mmioWrite(bdf, region, offset, value);
-      if (region !== 'msix-pba') onEntryWrite(bdf, region, offset);
+      if (region === 'msix-pba') return;
+      onEntryWrite(bdf, region, offset);
+      const mapped = region === 'ims' ? !trap.imsTrapped : !trap.msixTableTrapped;
+      const passes = host.strategy === 'pv' || host.strategy === 'pv-batch';
+      if (mapped && passes) backend?.directWrite?.(bdf, region, offset, value);
     },
     irteWrite: (unit, index, dwords) => {
       memory.irteWrite?.(unit, index, dwords);
@@ -275,13 +387,27 @@ export function createStrategyPlatform(
     },
     iecInvalidate: () => {},
     hypercallComposeMsi(req) {
-      // The host-side allocator: VFIO entry + host IRTE for (function, index); the pair returned
-      // names the host IRTE, so the guest writes it straight into the device.
-      allocate(req.bdf, req.index);
-      const key = `${req.bdf}#${req.index}`;
-      if (!handles.has(key)) handles.set(key, handles.size);
-      const handle = handles.get(key) as number;
-      return composeRemappableMsi({ handle, shv: 1, subhandle: 0, dontCare: 0 });
+      // The guest kernel's pv-ir domain asks for the pair of (function, index, vCPU, vector):
+      // GET_MSG the first time, RETARGET once the entry holds a pair, through the pv ABI's
+      // registers (pv-kernel-hooks -> pv-guest -> VMCALL -> pv-host -> pvBackend).
+      assert(pvHooks !== null, `strategy platform: ${req.bdf} composes before pv was negotiated`);
+      return pvHooks.hypercallComposeMsi(req);
+    },
+    get hypercallBatch() {
+      const batch = pvHooks?.hypercallBatch;
+      if (batch === undefined) return undefined;
+      // The irqs of one MSI block share their entry (index 0): one request per entry, each irq
+      // of the block gets the entry's pair (pv-kernel-hooks would ask twice and be refused).
+      return {
+        max: batch.max,
+        composeMsi(reqs: readonly MsiHypercall[]) {
+          const key = (r: MsiHypercall) => `${r.bdf}#${r.index}`;
+          const unique = [...new Map(reqs.map((r) => [key(r), r])).values()];
+          const pairs = batch.composeMsi(unique);
+          const byKey = new Map(unique.map((r, i) => [key(r), pairs[i]]));
+          return reqs.map((r) => byKey.get(key(r)) as PvPair);
+        },
+      };
     },
   };
 
@@ -293,6 +419,21 @@ export function createStrategyPlatform(
     exitLog,
     trapOf: () => trap,
     account,
+    pv,
+    pvCaps,
+    vmcall,
+    usePv(choice) {
+      pvHooks = pvKernelHooks({
+        vmcall,
+        choice,
+        deviceOf(bdf) {
+          const fn = fnOf.get(bdf);
+          assert(fn, `pv: ${bdf} is not an assigned function`);
+          return { handle: pvHandleOf(bdf), type: fn.guest };
+        },
+        batchPage,
+      });
+    },
     release(bdf) {
       for (const key of [...live.keys()]) if (key.startsWith(`${bdf}#`)) free(key);
     },

@@ -198,7 +198,41 @@ export function storeRaise(s: SystemState, log: EventLog, storeIndex: number, en
     }
     return;
   }
+  if (st.kind === 'intx') {
+    intxAssert(s, log, st, entryIndex, vector);
+    return;
+  }
   sendEntry(s, log, st, entryIndex, vector);
+}
+
+/** A source of a subdevice on a shared INTx line: its status bit latches; the line asserts (the
+ *  IOAPIC sends the pin's message) only if no unmasked source had it asserted already: the host
+ *  handler that runs for the line reads every bit set by then. */
+function intxAssert(
+  s: SystemState,
+  log: EventLog,
+  st: StoreTopology,
+  entryIndex: number,
+  vector: number,
+): void {
+  const w = s.words;
+  const bit = st.pendingAt * 32 + entryIndex;
+  if (testBit(w, bit)) {
+    coalesce(s, log, vector, COALESCE_AT.device);
+    return;
+  }
+  const asserted = intxLineAsserted(w, st);
+  setBit(w, bit);
+  emit(log, EVENT.pendingSet, st.port, entryIndex, vector);
+  if (!asserted) sendEntry(s, log, st, 0, vector);
+}
+
+/** Some unmasked source has its status bit set: the line is asserted. */
+export function intxLineAsserted(w: Uint32Array, st: StoreTopology): boolean {
+  for (let e = 0; e < st.entries; e++) {
+    if (testBit(w, st.pendingAt * 32 + e) && !testBit(w, st.controlAt * 32 + e)) return true;
+  }
+  return false;
 }
 
 const ownerTag = (st: StoreTopology, entryIndex: number) => {
@@ -221,7 +255,9 @@ export function entryMasked(w: Uint32Array, st: StoreTopology, entryIndex: numbe
         getField(w, st.entriesAt + entryIndex * MSIX_ENTRY_DWORDS, ENTRY.mask) === 1
       );
     case 'intx':
-      return getField(w, st.entriesAt + entryIndex * MSIX_ENTRY_DWORDS, ENTRY.mask) === 1;
+      return (
+        getField(w, st.entriesAt, ENTRY.mask) === 1 || testBit(w, st.controlAt * 32 + entryIndex)
+      );
     case 'ims':
       return getField(w, st.entriesAt + entryIndex * IMS_ENTRY_DWORDS, IMS_MASK) === 1;
     case 'msi':

@@ -59,6 +59,9 @@ export const EVENT = {
   unplugged: 23,
   /** An interrupt with no handler (spurious) reached a pCPU: pCPU, vector. */
   spurious: 24,
+  /** The host's INTx handler read a subdevice's interrupt status register (and cleared what it
+   *  read, write-1-to-clear): pCPU, store, status bits read, sources injected. */
+  intxStatusRead: 25,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

@@ -24,7 +24,8 @@ import {
   PID_CONTROL_DWORD,
   PID_DWORDS,
 } from '../hw/x86/posted-descriptor.js';
-import { fieldPos, getField, setBit, setField } from './system-fields.js';
+import { FIRST_EXTERNAL_VECTOR } from '../kernel/x86-vector.js';
+import { clearBit, fieldPos, getField, setBit, setField } from './system-fields.js';
 import {
   MSI_STORE_DWORDS,
   PID_REGION_HIGH,
@@ -71,8 +72,12 @@ export function resetSystemState(topology: SystemTopology): SystemState {
 
 function resetStore(s: SystemState, store: StoreTopology): void {
   switch (store.kind) {
-    case 'msix':
     case 'intx':
+      // The pin masked (its RTE at reset), every source masked in the device.
+      MSIX_TABLE_ENTRY.accessors.mask.set(s.words, 1, store.entriesAt);
+      for (let e = 0; e < store.entries; e++) setBit(s.words, store.controlAt * 32 + e);
+      return;
+    case 'msix':
       for (let e = 0; e < store.entries; e++) {
         MSIX_TABLE_ENTRY.accessors.mask.set(s.words, 1, store.entriesAt + e * MSIX_ENTRY_DWORDS);
       }
@@ -186,6 +191,14 @@ export function programStoreEntry(
   MSIX_TABLE_ENTRY.accessors.messageData.set(s.words, msg.data, at);
 }
 
+/** A source of a shared INTx line masked or enabled in the subdevice's mask register. */
+export function setIntxSourceMask(s: SystemState, store: number, source: number, masked: boolean) {
+  const st = s.topology.stores[store];
+  assert(st.kind === 'intx' && source < st.entries, `${st.name}: no INTx source ${source}`);
+  if (masked) setBit(s.words, st.controlAt * 32 + source);
+  else clearBit(s.words, st.controlAt * 32 + source);
+}
+
 export function writeHostIrte(s: SystemState, index: number, irte: ArrayLike<number>): void {
   assert(index >= 0 && index < s.topology.irtEntries, `IRTE ${index} outside the table`);
   const at = s.topology.layout.irt + index * IRTE_DWORDS;
@@ -225,9 +238,9 @@ export const ROUTE_PREVIOUS = defineLayout(
   { complete: true },
 );
 
-/** Guest vectors Linux hands to devices start here in the recorded guests
- *  (`qemu-q35-noir/msix-tables.txt`: data 0x22..0x25); the kernel issue's vector matrix replaces
- *  this allocation. */
-export const FIRST_DEVICE_VECTOR = 0x22;
+/** Vectors Linux hands to devices start here: FIRST_EXTERNAL_VECTOR, free since Linux 6.6 dropped
+ *  IRQ_MOVE_CLEANUP_VECTOR (`kernel/x86-vector.ts`; the recorded older guests start at 0x22). The
+ *  kernels allocate; the data plane uses this bound to find a free guest vector on a move. */
+export const FIRST_DEVICE_VECTOR = FIRST_EXTERNAL_VECTOR;
 /** Vectors at and above this are Linux system vectors (LOCAL_TIMER_VECTOR 0xec). */
 export const FIRST_SYSTEM_VECTOR = 0xec;

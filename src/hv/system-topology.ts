@@ -69,6 +69,9 @@ export interface SystemSpec {
     readonly pcpus: readonly number[];
   }[];
   readonly vectors: readonly VectorSpec[];
+  /** Size the remapping table for at least this many entries (the build's staging state is made
+   *  before the host kernel has allocated any IRTE, and must keep the final layout). */
+  readonly irtEntriesMin?: number;
 }
 
 export interface VectorSpec {
@@ -93,11 +96,13 @@ export interface StoreTopology {
   readonly kind: StoreKind;
   readonly port: number;
   readonly entries: number;
-  /** Word offset of entry 0 (4 dwords per entry; MSI: the capability registers). */
+  /** Word offset of entry 0 (4 dwords per entry; MSI: the capability registers; INTx: the
+   *  line's one message, whatever the number of sources). */
   readonly entriesAt: number;
-  /** Word offset of the pending bitmap (MSI-X PBA, IMS pending, INTx pending). */
+  /** Word offset of the pending bitmap (MSI-X PBA, IMS pending, INTx: the status register). */
   readonly pendingAt: number;
-  /** Word offset of Message Control (MSI-X, MSI) or -1. */
+  /** Word offset of Message Control (MSI-X, MSI), of the per-source mask register (INTx), or
+   *  -1 (IMS). */
   readonly controlAt: number;
   /** Word offset of the store's unplugged flag. */
   readonly unpluggedAt: number;
@@ -197,7 +202,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     return { ...s, ...storeRegions(s.kind, s.entries, take), entryOwner };
   });
   const maxIrte = spec.vectors.reduce((m, v) => Math.max(m, v.irte), -1);
-  const irtaSize = irtaSizeFor(maxIrte + 1);
+  const irtaSize = irtaSizeFor(Math.max(maxIrte + 1, spec.irtEntriesMin ?? 0));
   const irtEntries = entriesForSize(irtaSize);
   const vcpus: VcpuTopology[] = [];
   const initialPcpu: number[] = [];
@@ -271,10 +276,13 @@ function storeRegions(kind: StoreKind, entries: number, take: (n: number) => num
       };
     }
     case 'intx':
+      // One line shared by `entries` interrupt sources of a subdevice: the message the IOAPIC
+      // sends for the pin (with the RTE's mask as its Mask Bit), the device's interrupt status
+      // register (one bit per source: the pending bitmap), and its per-source mask register.
       return {
-        controlAt: -1,
         entriesAt: take(MSIX_ENTRY_DWORDS),
-        pendingAt: take(1),
+        pendingAt: take(bitmapDwords(entries)),
+        controlAt: take(bitmapDwords(entries)),
         unpluggedAt: take(1),
       };
   }

@@ -30,6 +30,7 @@ import { PID_CONTROL, PID_PIR_DWORDS } from '../hw/x86/posted-descriptor.js';
 import {
   countOutcome,
   entryMasked,
+  intxLineAsserted,
   lapicRequest,
   NO_SUCH_DESTINATION,
   sendEntry,
@@ -139,7 +140,31 @@ function hostHandler(s: SystemState, log: EventLog, p: number, vector: number): 
     return;
   }
   emit(log, EVENT.hostIrq, p, vector, t.vectors[owner].hostIrq, owner);
-  kvmSetMsi(s, log, owner, p);
+  const st = t.stores[t.vectors[owner].store];
+  if (st.kind === 'intx') intxFanOut(s, log, p, t.vectors[owner].store);
+  else kvmSetMsi(s, log, owner, p);
+}
+
+/** VFIO's INTx handler for a line shared by a subdevice's sources (the subdevice driver style):
+ *  read the device's interrupt status register, clear the bits it read (write 1 to clear, which
+ *  deasserts the line), and inject each unmasked source's guest vector through its route. A
+ *  masked source's bit stays latched until it is unmasked. */
+function intxFanOut(s: SystemState, log: EventLog, p: number, store: number): void {
+  const st = s.topology.stores[store];
+  const w = s.words;
+  let read = 0;
+  let injected = 0;
+  for (let e = 0; e < st.entries; e++) {
+    const bit = st.pendingAt * 32 + e;
+    if (!testBit(w, bit) || testBit(w, st.controlAt * 32 + e)) continue;
+    read++;
+    clearBit(w, bit);
+    const owner = st.entryOwner[e];
+    if (owner < 0) continue;
+    kvmSetMsi(s, log, owner, p);
+    injected++;
+  }
+  emit(log, EVENT.intxStatusRead, p, store, read, injected);
 }
 
 /** pi_wakeup_handler: every vCPU blocked on `p` whose descriptor has ON set becomes runnable. */
@@ -433,8 +458,20 @@ export function setVectorMask(s: SystemState, log: EventLog, vector: number, mas
   const st = t.stores[spec.store];
   const w = s.words;
   switch (st.kind) {
+    case 'intx': {
+      // The source's bit in the subdevice's mask register; unmasking a latched source asserts
+      // the line if nothing else holds it asserted.
+      const bit = st.controlAt * 32 + spec.entry;
+      const asserted = intxLineAsserted(w, st);
+      if (masked) setBit(w, bit);
+      else clearBit(w, bit);
+      emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
+      if (!masked && !asserted && intxLineAsserted(w, st) && !entryMasked(w, st, spec.entry)) {
+        sendEntry(s, log, st, 0, vector);
+      }
+      return;
+    }
     case 'msix':
-    case 'intx':
       MSIX_TABLE_ENTRY.accessors.mask.set(
         w,
         masked ? 1 : 0,

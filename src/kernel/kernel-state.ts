@@ -124,8 +124,12 @@ export interface IrChipData {
 }
 
 export interface PvIrChipData {
-  /** The pair the host gave for this irq at the last hypercall. */
+  /** The pair the host gave for this (device, index); kept until the irq is freed. */
   msg: { addrLo: number; addrHi: number; data: number } | null;
+  /** The (vector, destination) the host last aimed the pair at; null before the first call. */
+  target: { vector: number; destApicId: number } | null;
+  /** Activated inside an open batch window: the pair comes with the window's batch call. */
+  pending: boolean;
 }
 
 export interface IoapicChipData {
@@ -302,6 +306,8 @@ export interface KernelState {
   events: KernelEvent[];
   /** Label of the API call in progress (tags accesses). */
   currentOp: string;
+  /** PV-IR: irqs activated while a batch window is open (`pvIrBatched`); absent when closed. */
+  pvBatch?: number[];
 }
 
 export const desc = (k: KernelState, irq: number): IrqDesc | undefined => k.descs[irq];

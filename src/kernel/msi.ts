@@ -28,6 +28,7 @@ import {
 } from './irqdomain.js';
 import type { KernelState, MsiDesc, MsiDomainSlot, PciDev } from './kernel-state.js';
 import type { KernelPlatform } from './platform.js';
+import { pvIrUnder } from './pv-ir.js';
 import {
   cpumaskAnd,
   type DomainId,
@@ -78,7 +79,10 @@ export interface VirqFlags {
 /** `msi_init_virq`. */
 function msiInitVirq(k: KernelState, p: KernelPlatform, virq: number, flags: VirqFlags): IrqResult {
   const d = descOf(k, virq);
-  if (!flags.canReserve) {
+  // `msi_check_reservation_mode`: only parents that set MSI_FLAG_MUST_REACTIVATE (x86 vector,
+  // Intel IR) reserve; a paravirtual parent (Hyper-V vPCI, irqlab's PV-IR) does not.
+  const canReserve = flags.canReserve && !pvIrUnder(k, d);
+  if (!canReserve) {
     d.state.canReserve = false;
     if (flags.activate && d.state.managed && cpumaskAnd(d.affinity, k.online).length === 0) {
       d.state.managedShutdown = true;
@@ -86,10 +90,10 @@ function msiInitVirq(k: KernelState, p: KernelPlatform, virq: number, flags: Vir
     }
   }
   if (!flags.activate) return OK;
-  const r = irqDomainActivateIrq(k, p, d, flags.canReserve);
+  const r = irqDomainActivateIrq(k, p, d, canReserve);
   if (!r.ok) return r;
   // Reservation mode: clear the activated bit so that request_irq assigns the final vector.
-  if (flags.canReserve) d.state.activated = false;
+  if (canReserve) d.state.activated = false;
   return OK;
 }
 

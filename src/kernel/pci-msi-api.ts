@@ -42,6 +42,7 @@ import {
 } from './pci-msi.js';
 import { pciMsiDomainFor } from './pci-msi-domain.js';
 import { hwCfgRead, hwCfgWrite, type KernelPlatform, withOp } from './platform.js';
+import { pvIrBatched } from './pv-ir.js';
 import { fail, type IrqFailure, type IrqResult, OK, type Virq } from './types.js';
 
 export interface PciIrqFlags {
@@ -131,17 +132,17 @@ function msixCapabilityInit(
     msiInsertDesc(dev, 'msix', msixDesc(i, ctrl, masks?.[i] ?? null));
   }
   const domain = pciMsiDomainFor(k, dev, 'msix');
-  const r = msiDomainAllocIrqsRange(
-    k,
-    p,
-    dev,
-    'msix',
-    domain,
-    { first: 0, last: nvec - 1 },
-    {
-      activate: true,
-      canReserve: true,
-    },
+  // pv-batch: the pairs of every vector of this call come from one batch hypercall.
+  const r = pvIrBatched(k, p, () =>
+    msiDomainAllocIrqsRange(
+      k,
+      p,
+      dev,
+      'msix',
+      domain,
+      { first: 0, last: nvec - 1 },
+      { activate: true, canReserve: true },
+    ),
   );
   if (!r.ok) {
     msiDomainFreeAll(k, p, dev, 'msix');
@@ -186,14 +187,8 @@ function msiCapabilityInit(
   msiInsertDesc(dev, 'msi', desc);
   pciMsiMaskVector(k, p, dev, desc, msiMultiMask(desc));
   const domain = pciMsiDomainFor(k, dev, 'msi');
-  const r = msiDomainAllocIrqsRange(
-    k,
-    p,
-    dev,
-    'msi',
-    domain,
-    { first: 0, last: 0 },
-    virqFlags(desc),
+  const r = pvIrBatched(k, p, () =>
+    msiDomainAllocIrqsRange(k, p, dev, 'msi', domain, { first: 0, last: 0 }, virqFlags(desc)),
   );
   if (!r.ok) {
     pciMsiUnmaskVector(k, p, dev, desc, msiMultiMask(desc));

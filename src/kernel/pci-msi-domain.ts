@@ -41,6 +41,7 @@ import {
 } from './kernel-state.js';
 import { pciMsiMaskVector, pciMsiUnmaskVector, pciWriteMsiMsg } from './pci-msi.js';
 import type { KernelPlatform } from './platform.js';
+import { pvIrPending } from './pv-ir.js';
 import {
   type CpuId,
   type CpuMask,
@@ -224,6 +225,8 @@ export const pciMsiDomainOps: IrqDomainOps = {
     irqDomainFreeIrqsParent(k, p, dom, virq, nrIrqs);
   },
   activate(k, p, d, level) {
+    // PV-IR batch window: the pair arrives with the window's batch call, written then.
+    if (pvIrPending(k, d)) return OK;
     pciMsiDomainWriteMsg(k, p, d, irqChipComposeMsiMsg(k, p, d, level));
     return OK;
   },

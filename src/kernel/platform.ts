@@ -64,6 +64,13 @@ export interface MsiHypercall {
   readonly destApicId: number;
 }
 
+/** The address/data pair a hypercall returns (host-valid: it names a host IRTE). */
+export interface MsiPair {
+  readonly addrLo: number;
+  readonly addrHi: number;
+  readonly data: number;
+}
+
 export interface KernelPlatform {
   cfgRead(bdf: string, offset: number, size: CfgSize): number;
   cfgWrite(bdf: string, offset: number, size: CfgSize, value: number): void;
@@ -75,7 +82,13 @@ export interface KernelPlatform {
   iecInvalidate?(unit: string, index: number, count: number): void;
   ioapicWrite?(pin: number, rte: IoapicRte): void;
   /** guest-hypercall: the host composes the pair the device must send. */
-  hypercallComposeMsi?(req: MsiHypercall): { addrLo: number; addrHi: number; data: number };
+  hypercallComposeMsi?(req: MsiHypercall): MsiPair;
+  /** guest-hypercall with batching (`pv-batch`): one hypercall composes up to `max` pairs, in
+   *  request order. Absent: the kernel composes one pair per hypercall. */
+  readonly hypercallBatch?: {
+    readonly max: number;
+    composeMsi(reqs: readonly MsiHypercall[]): MsiPair[];
+  };
   /** Is `vector` pending in the IRR of `cpu`'s local APIC (`lapic_vector_set_in_irr`)? */
   lapicIrrTest?(cpu: CpuId, vector: Vector): boolean;
   /** A self/other IPI on `vector` (retrigger of an interrupt, `apic_retrigger_irq`). */

@@ -13,6 +13,7 @@ const ROWS: readonly Row[] = [
   ['exits / affinity change', (c) => c.exits.perAffinityChange],
   ['exits / vCPU migration', (c) => c.exits.perMigration],
   ...EXIT_KINDS.map((k): Row => [`  ${k}`, (c) => c.exits.byReason[k]]),
+  ['  of which: registers on table page', (c) => c.exits.tablePageRegisterAccesses],
   ['setup latency p50 (ns)', (c) => c.latencyNs.setup.p50],
   ['setup latency p99 (ns)', (c) => c.latencyNs.setup.p99],
   ['delivery latency p50 (ns)', (c) => c.latencyNs.delivery.p50],

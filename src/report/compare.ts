@@ -5,34 +5,45 @@
 //   data plane     the simulator on the whole-system model (`sim/system-sim.ts`): exits per
 //                  interrupt delivered, delivery latency, lost/duplicated/misdirected.
 //   migration      exits of one vCPU migration, from the delivery model's own step.
+//   capacity       `hv/capacity.ts` on the scenario's shape: subdevices that fit, and the
+//                  resource one more would exceed (KVM routes included).
+//   interrupts     the data plane's per-vector ghost counters (raised, delivered, coalesced,
+//                  lost): lost = dropped or faulted; duplicated = outcomes beyond the raises of
+//                  that vector (a raise delivered twice: the `never-duplicated` property broken);
+//                  misdirected = a guest handler ran for a vIRR vector that no assigned vector
+//                  of that vCPU was, or is being moved, routed to (the delivery model counts it
+//                  as a guest spurious interrupt). Coalesced raises (merged into a pending bit,
+//                  PIR or vIRR) are neither: the interrupt model allows them.
+//   table page     a device whose MSI-X table shares its 4-KiB page with registers: where the
+//                  strategy traps the table (emulate, vir) the registers on that page trap too,
+//                  unless the table is relocated (QEMU x-msix-relocation); counted from the
+//                  device's `tablePageRegisterRate` over the run, each an msixTableAccess exit.
 //   isolation      the hostile VMs' reach (`hv/isolation.ts`): findings, never a crash.
 // A strategy the scenario's rules reject carries `{ error: { rule, message } }` and nothing else.
 // Not here: rendering (`compare-text.ts`).
 
-import { addExits, dataPlaneExits, EXIT_KINDS, type ExitCounts, emptyExits } from '../hv/exits.js';
+import { capacityShapeOf, subdevicesThatFit } from '../hv/capacity.js';
+import {
+  addExits,
+  dataPlaneExits,
+  EXIT_KINDS,
+  type ExitCounts,
+  emptyExits,
+  exitCostNs,
+} from '../hv/exits.js';
 import { type ControlAction, type ControlPlaneResult, runControlPlane } from '../hv/guest-run.js';
 import { analyzeIsolation, type IsolationSummary } from '../hv/isolation.js';
-import {
-  HOST_IRTES,
-  KVM_MAX_IRQ_ROUTES,
-  type StrategyName,
-  VIR_DIRECT_WINDOW,
-} from '../hv/strategy-platform.js';
+import { type StrategyName, trapPolicy, VIR_DIRECT_WINDOW } from '../hv/strategy-platform.js';
 import { systemStep } from '../hv/system.js';
 import { ACTION } from '../hv/system-actions.js';
 import { createEventLog, EVENT } from '../hv/system-events.js';
-import {
-  cloneSystemState,
-  FIRST_DEVICE_VECTOR,
-  FIRST_SYSTEM_VECTOR,
-  vcpuPcpu,
-} from '../hv/system-state.js';
+import { cloneSystemState, vcpuPcpu } from '../hv/system-state.js';
 import { RuleError } from '../hw/errors.js';
 import { buildScenario } from '../scenario/build.js';
 import { loadScenario } from '../scenario/load.js';
 import { type Scenario, STRATEGIES, type Strategy } from '../scenario/schema.js';
-import { resolveCosts } from '../sim/cost-model.js';
-import { simulateSystem } from '../sim/system-sim.js';
+import { type Costs, resolveCosts } from '../sim/cost-model.js';
+import { type SimResult, simulateSystem } from '../sim/system-sim.js';
 
 export interface StrategyColumn {
   readonly exits: {
@@ -41,6 +52,8 @@ export interface StrategyColumn {
     readonly perMaskUnmask: number;
     readonly perAffinityChange: number;
     readonly perMigration: number;
+    /** Guest accesses to device registers on a trapped MSI-X table page (in byReason too). */
+    readonly tablePageRegisterAccesses: number;
     readonly byReason: ExitCounts;
   };
   readonly latencyNs: {
@@ -101,7 +114,14 @@ export function compareScenario(
       throw e;
     }
     name = scenario.name ?? name;
-    out[strategy] = runStrategy(scenario, strategy);
+    try {
+      out[strategy] = runStrategy(scenario, strategy);
+    } catch (e) {
+      // A combination the guest kernel or the hypervisor refuses (a RuleError deeper than the
+      // scenario rules) is a finding for this column, not a crash of the command.
+      if (!(e instanceof RuleError)) throw e;
+      out[strategy] = { error: { rule: e.rule, message: e.message.split('\n')[0] } };
+    }
   }
   return { scenario: name, strategies: out };
 }
@@ -157,11 +177,12 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
   const migration = migrationExits(built.initial);
   const byReason = addExits(emptyExits(), data);
   for (const phase of Object.values(cp.phases)) addExits(byReason, phase.exits);
+  const tablePage = tablePageRegisterExits(s, strategy, costs);
+  byReason.msixTableAccess += tablePage.exits;
   const sumExits = (e: ExitCounts) => EXIT_KINDS.reduce((n, k) => n + e[k], 0);
   const hostile = s.vms.flatMap((vm, i) => (vm.hostile ? [i] : []));
   const isolation =
     hostile.length > 0 ? analyzeIsolation(built.initial, { strategy, hostile }).summary : null;
-  const duplicated = 0; // the ghost counters: delivered never exceeds raised (never-duplicated)
   return {
     exits: {
       perVectorSetup: per(sumExits(cp.phases.setup.exits), cp.phases.setup.operations),
@@ -169,6 +190,7 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       perMaskUnmask: per(sumExits(cp.phases.maskUnmask.exits), cp.phases.maskUnmask.operations),
       perAffinityChange: per(sumExits(cp.phases.affinity.exits), cp.phases.affinity.operations),
       perMigration: migration,
+      tablePageRegisterAccesses: tablePage.exits,
       byReason,
     },
     latencyNs: {
@@ -184,12 +206,12 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       irteWindow: strategy === 'vir-direct' ? s.vms.length * VIR_DIRECT_WINDOW : 0,
       intxLines: cp.peak.intxLines,
     },
-    capacity: capacityOf(s, strategy, cp),
+    capacity: capacityOf(s, strategy),
     interrupts: {
       raised: sim.interrupts.raised,
       delivered: sim.interrupts.delivered,
       lost: sim.interrupts.lost,
-      duplicated,
+      duplicated: duplicatedOf(sim),
       misdirected: sim.counts.guestSpurious,
     },
     hostWork: {
@@ -199,7 +221,7 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       routesRetranslated: sum(cp, (l) => l.routesRetranslated),
     },
     isolation,
-    notes: [...cp.notes, ...cp.failures],
+    notes: [...cp.notes, ...cp.failures, ...tablePage.notes],
   };
 }
 
@@ -208,8 +230,10 @@ const sum = (
   f: (l: ControlPlaneResult['vms'][number]['sp']['ledger']) => number,
 ) => cp.vms.reduce((n, vm) => n + f(vm.sp.ledger), 0);
 
-/** VFIO resizes MSI-X without a disable/re-enable from Linux 6.5 (dynamic MSI-X). */
+/** VFIO resizes MSI-X without a disable/re-enable from Linux 6.5 (dynamic MSI-X), unless the
+ *  scenario says (`host.dynamicMsix`). */
 function hostHasDynamicMsix(s: Scenario): boolean {
+  if (s.host.dynamicMsix !== undefined) return s.host.dynamicMsix;
   const v = s.host.kernel?.version;
   if (v === undefined) return true;
   const [major, minor] = v.split('.').map(Number);
@@ -230,39 +254,39 @@ function migrationExits(initial: Parameters<typeof cloneSystemState>[0]): number
   return n;
 }
 
-/** How many more subdevices of the scenario's first assignment's shape fit, and the resource that
- *  runs out first: KVM routes (per VM), host IRTEs, host vectors, the device's MSI-X or IMS
- *  entries, the vir-direct windows of the host IRT. */
-function capacityOf(
-  s: Scenario,
-  strategy: StrategyName,
-  cp: ControlPlaneResult,
-): { subdevices: number; limitedBy: string } {
-  const a = s.vms[0]?.assign[0];
-  if (a === undefined) return { subdevices: 0, limitedBy: 'no assignment' };
-  const device = s.devices.find((d) => d.name === a.device);
-  const n = a.vectors;
-  const hostVectors = (FIRST_SYSTEM_VECTOR - FIRST_DEVICE_VECTOR) * s.host.cpus;
-  const usesRoutes = strategy === 'emulate' || strategy === 'vir' || !s.host.iommu.posted;
-  const limits: [string, number][] = [
-    ['hostVectors', Math.floor((hostVectors - cp.peak.hostVectors) / n)],
-  ];
-  if (s.host.iommu.ir) {
-    limits.push(
-      strategy === 'vir-direct'
-        ? ['irteWindows', Math.floor(HOST_IRTES / VIR_DIRECT_WINDOW) - s.vms.length]
-        : ['irtes', Math.floor((HOST_IRTES - cp.peak.irtes) / n)],
-    );
+/** Subdevices of the scenario's shape that fit before a resource runs out (`hv/capacity.ts`). */
+function capacityOf(s: Scenario, strategy: StrategyName) {
+  const shape = capacityShapeOf(s, strategy);
+  if (shape === null) return { subdevices: 0, limitedBy: 'no assignment' };
+  const r = subdevicesThatFit(shape);
+  return { subdevices: r.subdevices, limitedBy: r.limitedBy };
+}
+
+/** Per vector, outcomes (delivered, coalesced, lost) beyond its raises: each is a raise that
+ *  reached the guest twice. 0 while the model keeps `never-duplicated`. */
+const duplicatedOf = (sim: SimResult): number =>
+  sim.vectors.reduce((n, v) => n + Math.max(0, v.delivered + v.coalesced + v.lost - v.raised), 0);
+
+/** Register accesses on a trapped MSI-X table page: the device shares the page (and the table is
+ *  not relocated), the guest sees the device's own MSI-X table (guest and backing `msix`, so the
+ *  BAR layout is the device's), and the strategy traps the table. One msixTableAccess exit per
+ *  access at the device's `tablePageRegisterRate` over the run, per such assignment. */
+function tablePageRegisterExits(s: Scenario, strategy: StrategyName, costs: Costs) {
+  const notes: string[] = [];
+  let exits = 0;
+  if (!trapPolicy(strategy).msixTableTrapped) return { exits, notes };
+  const costNs = exitCostNs('msixTableAccess', costs);
+  for (const vm of s.vms) {
+    for (const a of vm.assign) {
+      const d = s.devices.find((x) => x.name === a.device);
+      if (!d?.msixTableSharesPage || d.relocateMsix) continue;
+      if (a.guest !== 'msix' || a.backing !== 'msix') continue;
+      const n = Math.round(((d.tablePageRegisterRate ?? 0) * s.run.duration) / 1e9);
+      exits += n;
+      notes.push(
+        `${vm.name}/${d.name}: the MSI-X table shares its page with registers: each register access on it traps (${Math.round(costNs)} ns), ${n} in this run; relocateMsix: true avoids it`,
+      );
+    }
   }
-  if (usesRoutes) limits.push(['kvmRoutes', Math.floor(KVM_MAX_IRQ_ROUTES / n)]);
-  if (device && a.backing === 'ims') {
-    limits.push(['imsEntries', Math.floor((device.ims - cp.peak.imsEntries) / n)]);
-  }
-  if (device && a.backing === 'msix' && a.subdevice !== undefined) {
-    limits.push(['msixEntries', Math.floor((device.msix - cp.peak.msixEntries) / n)]);
-  }
-  if (device && a.vf !== undefined) limits.push(['vfs', device.vfs - s.vms.length]);
-  limits.sort((x, y) => x[1] - y[1]);
-  const [limitedBy, fit] = limits[0];
-  return { subdevices: Math.max(0, fit), limitedBy };
+  return { exits, notes };
 }

@@ -2,59 +2,74 @@
 // and interrupt stores for the functions used, one assigned vector per guest vector, and the
 // workload as timed actions and rate-driven sources.
 //
-// THE SEAM (for now): `programDirectly` writes what the host kernel, VFIO and KVM would have
-// written by the time the guest's driver has probed and requested its interrupts: each store
-// enabled, each host IRTE (posted format when the host has posted interrupts, else remapped to a
-// host vector on the pCPU of the target vCPU), each device entry pointing at its IRTE (or, without
-// IR, a compatibility-format pair), each KVM route. The kernel and hypervisor issues replace it
-// with the real flows (irqdomain allocation, VFIO_DEVICE_SET_IRQS, trapped table writes per
-// strategy); everything downstream of the programmed state stays as it is.
-// Allocation policy of the seam: IRTEs first-fit from 0 (multi-MSI blocks aligned, as Linux's
-// alloc_irte); guest and host vectors per CPU from FIRST_DEVICE_VECTOR upwards; guest vector i of
-// an assignment on vCPU i mod vcpus; host IRQ and guest IRQ numbers from FIRST_DYNAMIC_IRQ.
+// The flows program the system (no seam): the staging state is built first (ports, stores, the
+// remapping table; no vector bound yet), then
+//   1. the HOST kernel boots (host-ir / host-noir) on `host-platform.ts`, whose config/MMIO/IRTE/
+//      IEC/IOAPIC accesses write the staging words; a subdevice parent's own driver enables MSI-X
+//      and takes entry 0 for itself (idxd's misc interrupt, drivers/dma/idxd/irq.c);
+//   2. each VM's GUEST kernel boots on its strategy platform (`guest-run.ts setupGuests`) and its
+//      driver probes every assigned function; at the moment the strategy makes a vector live (the
+//      trapped unmask under emulate/vir, MSI Enable, the pv hypercall) the platform's backend runs
+//      VFIO_DEVICE_SET_IRQS on the host kernel (`vfio.ts`): the host allocates the backing entry,
+//      its irq, vector and IRTE, and request_irq writes them into the state;
+//   3. KVM's irq bypass turns each host IRTE into posted format for the guest's target vCPU and
+//      vector (when the host posts), and each KVM route is the guest's (vCPU, vector).
+// The topology is then created with the bindings the flows made (entry, IRTE, host CPU/vector/irq
+// from the host kernel; vCPU, vector, irq from the guest kernel) over the same layout, and the
+// staging words are its state. Nothing is invented here: every number comes from a kernel.
+// Not modelled: the vir-direct shadowing of guest IRTEs into the host table (the host handle is
+// the host kernel's, as under pv); the guest's direct writes under the mapped strategies (they
+// write the pair the host gave, so the store words are the same).
 
+import {
+  type ControlPlaneVm,
+  guestInterrupt,
+  irqOfVector,
+  setupGuests,
+  teardownGuests,
+} from '../hv/guest-run.js';
+import { createHostPlatform, type HostPlatform } from '../hv/host-platform.js';
+import type { StrategyName } from '../hv/strategy-platform.js';
 import { systemStep } from '../hv/system.js';
 import { ACTION } from '../hv/system-actions.js';
-import { createEventLog } from '../hv/system-events.js';
+import { createEventLog, type SystemEvent } from '../hv/system-events.js';
 import {
-  FIRST_DEVICE_VECTOR,
-  FIRST_SYSTEM_VECTOR,
-  pidAddress,
-  programStoreEntry,
   resetSystemState,
   type SystemState,
+  setIntxSourceMask,
   setRoute,
-  setStoreEnabled,
-  writeHostIrte,
 } from '../hv/system-state.js';
 import {
   createSystemTopology,
+  MSI_STORE_DWORDS,
   type StoreKind,
   type SystemSpec,
   type VectorSpec,
-  vcpuId,
 } from '../hv/system-topology.js';
-import { assert } from '../hw/errors.js';
 import {
-  encodeIrtePosted,
-  encodeIrteRemapped,
-  irteDestinationId,
-  pdaFields,
-  SOURCE_VALIDATION_TYPE,
-} from '../hw/vtd/irte.js';
+  type HostBinding,
+  kvmPiUpdateIrte,
+  type VfioHost,
+  vfioDisableVector,
+  vfioEnableVector,
+} from '../hv/vfio.js';
+import { assert } from '../hw/errors.js';
+import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { DELIVERY_MODE, DEST_MODE } from '../hw/x86/lapic.js';
-import { composeCompatMsi, composeRemappableMsi } from '../hw/x86/msi-message.js';
+import { composeCompatMsi } from '../hw/x86/msi-message.js';
+import { configSpaceFor, pciFunctionInfo } from '../kernel/boot.js';
+import { createKernel, onlineCpus } from '../kernel/kernel.js';
+import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
+import type { KernelState, PciFunctionInfo } from '../kernel/kernel-state.js';
+import { irqTarget, requestIrq } from '../kernel/manage.js';
+import { pciAllocIrqVectors } from '../kernel/pci-msi-api.js';
 import type { RateSource, SimInput, TimedInput } from '../sim/system-sim.js';
 import { functionRoutingIds } from './rules.js';
 import type { Scenario, ScenarioAssignment, ScenarioDevice, WorkloadAction } from './schema.js';
 
-/** IRQ numbers after the 24 IOAPIC GSIs (`proc-interrupts.txt`: MSI irqs start at 24). */
-export const FIRST_DYNAMIC_IRQ = 24;
 /** Source-id of the IOAPIC that turns an INTx line into an interrupt request: a typical Intel DMAR
  *  device scope (bus f0, device 1f, function 0). */
 export const IOAPIC_REQUESTER_ID = 0xf0f8;
-/** idxd keeps MSI-X entry 0 for its own error/misc interrupt (drivers/dma/idxd/irq.c). */
-const IDXD_HOST_MSIX_ENTRIES = 1;
 
 export interface BuiltScenario {
   readonly scenario: Scenario;
@@ -65,37 +80,95 @@ export interface BuiltScenario {
   readonly strategies: readonly string[];
   /** Per VM, per assignment: the indices of its vectors in `spec.vectors`. */
   readonly assignmentVectors: readonly (readonly (readonly number[])[])[];
+  /** The kernels and bindings the flows left (tests read the host kernel and guests here). */
+  readonly flows: BuildFlows;
 }
 
 export function buildScenario(scenario: Scenario, opts: { strategy?: string } = {}): BuiltScenario {
+  const strategies = scenario.vms.map(
+    (vm) => (opts.strategy ?? vm.strategy ?? scenario.run.strategies[0]) as StrategyName,
+  );
   const plan = planSystem(scenario);
-  const topology = createSystemTopology(plan.spec);
+  const flows = runFlows(scenario, plan, strategies);
+  const topology = createSystemTopology(flows.spec);
   const state = resetSystemState(topology);
-  programDirectly(state, plan);
+  state.words.set(flows.staging.words);
+  flows.host.platform.retarget(state);
+  flows.spec.vectors.forEach((v, i) => {
+    setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
+    // The subdevice driver enables a source of a shared INTx line when VFIO sets it up.
+    if (topology.stores[v.store].kind === 'intx') setIntxSourceMask(state, v.store, v.entry, false);
+  });
   enterAllVcpus(state);
+  const built = { spec: flows.spec, vectorsOf: plan.vectorsOf, storeOf: plan.storeOf };
   return {
     scenario,
-    spec: plan.spec,
+    spec: flows.spec,
     initial: state,
     sim: {
       initial: state,
-      inputs: workloadInputs(scenario, plan),
-      sources: rateSources(scenario, plan),
+      inputs: workloadInputs(scenario, built),
+      sources: rateSources(scenario, built),
     },
-    strategies: scenario.vms.map(
-      (vm) => opts.strategy ?? vm.strategy ?? scenario.run.strategies[0],
-    ),
+    strategies,
     assignmentVectors: plan.vectorsOf,
+    flows: { host: flows.host, guests: flows.guests, bindings: flows.bindings },
   };
 }
 
+/** Device teardown (hot-unplug / VM shutdown) through the same flows: every guest driver frees
+ *  its irqs and disables its functions, then VFIO releases every vector on the host kernel (free_irq,
+ *  the entry back, MSI-X/MSI disabled with the last one), writing `built.initial`. */
+export function teardownBuilt(built: BuiltScenario): void {
+  teardownGuests(built.flows.guests.vms);
+  for (const b of built.flows.bindings) vfioDisableVector(built.flows.host.vfio, b);
+}
+
+/** The guest side of the data plane's `guestIrq` events: each handled vector runs the guest
+ *  kernel's flow handler on that vCPU (so the guest's /proc/interrupts counts it). Returns the
+ *  guest irqs, in event order (-1: the guest kernel found no irq on that vector). */
+export function guestHandleEvents(built: BuiltScenario, events: readonly SystemEvent[]): number[] {
+  const t = built.initial.topology;
+  const out: number[] = [];
+  for (const e of events) {
+    if (e.kind !== 'guestIrq') continue;
+    const vcpu = t.vcpus[e.args[0]];
+    out.push(guestInterrupt(built.flows.guests.vms[vcpu.vm], vcpu.index, e.args[1]));
+  }
+  return out;
+}
+
+/** One guest vector before the flows bind it: where it lives and whose it is. */
+interface VectorSlot {
+  readonly name: string;
+  readonly vm: number;
+  readonly assign: number;
+  readonly index: number;
+  readonly store: number;
+}
+
 interface Plan {
-  readonly spec: SystemSpec;
+  readonly spec: Omit<SystemSpec, 'vectors'>;
+  readonly slots: readonly VectorSlot[];
   /** Per VM, per assignment: the global indices of its vectors, in order. */
   readonly vectorsOf: number[][][];
   /** Per VM, per assignment: the store its vectors live in. */
   readonly storeOf: number[][];
-  readonly requesterOfStore: number[];
+  /** Host PCI functions: their config-space spec and stores. */
+  readonly hostFunctions: readonly {
+    device: KernelDeviceSpec;
+    msix: number;
+    msi: number;
+    ims: number;
+    /** Some subdevice is backed by this function's MSI-X (its parent driver owns entry 0). */
+    subdeviceMsix: boolean;
+  }[];
+  /** Per VM, per assignment: the host function (index in hostFunctions). */
+  readonly hostFunctionOf: number[][];
+  /** IOAPIC pin -> INTx stores it feeds. */
+  readonly intxPins: Map<number, number[]>;
+  /** Upper bound on the host IRTEs the flows can use (sizes the remapping table). */
+  readonly irteBound: number;
 }
 
 function planSystem(s: Scenario): Plan {
@@ -103,7 +176,6 @@ function planSystem(s: Scenario): Plan {
   const stores: { name: string; kind: StoreKind; port: number; entries: number }[] = [];
   const portFor = new Map<number, number>();
   const storeFor = new Map<string, number>();
-  const nextEntry = new Map<number, number>();
   const port = (name: string, rid: number) => {
     if (!portFor.has(rid)) portFor.set(rid, ports.push({ name, requesterId: rid }) - 1);
     return portFor.get(rid) as number;
@@ -117,66 +189,108 @@ function planSystem(s: Scenario): Plan {
   };
   const deviceOf = new Map(s.devices.map((d) => [d.name, d]));
   const pcpus = pinVcpus(s);
-  const vectors: VectorSpec[] = [];
+  const slots: VectorSlot[] = [];
   const vectorsOf: number[][][] = [];
   const storeOf: number[][] = [];
-  const alloc = allocators(s);
+  const fnIndex = new Map<string, number>();
+  const hostFunctions: Plan['hostFunctions'][number][] = [];
+  const hostFunctionOf: number[][] = [];
+  const intxPins = new Map<number, number[]>();
+  let irteBound = 1;
   s.vms.forEach((vm, v) => {
     vectorsOf.push([]);
     storeOf.push([]);
-    vm.assign.forEach((a) => {
+    hostFunctionOf.push([]);
+    vm.assign.forEach((a, ai) => {
       const device = deviceOf.get(a.device);
       assert(device, `build: ${a.device} passed the rules`);
       const where = storeForAssignment(device, a, port, store);
       storeOf[v].push(where);
-      const first =
-        nextEntry.get(where) ??
-        (stores[where].kind === 'msix' && device.kind === 'idxd' && a.vf === undefined
-          ? IDXD_HOST_MSIX_ENTRIES
-          : 0);
-      const block = a.backing === 'msi' ? alloc.irteBlock(a.vectors) : -1;
-      const mine: number[] = [];
-      for (let i = 0; i < a.vectors; i++) {
-        const vcpu = i % vm.vcpus;
-        const hostCpu = pcpus[v][vcpu];
-        mine.push(vectors.length);
-        vectors.push({
-          name: `${vm.name}/${assignmentName(a)}/${i}`,
-          store: where,
-          entry: first + i,
-          vm: v,
-          vcpu,
-          guestVector: alloc.guestVector(v, vcpu),
-          irte: s.host.iommu.ir ? (block >= 0 ? block + i : alloc.irte()) : -1,
-          hostCpu,
-          hostVector: alloc.hostVector(hostCpu),
-          hostIrq: alloc.hostIrq(),
-          guestIrq: alloc.guestIrq(v),
+      const rid = functionRoutingIds(device)[a.vf === undefined ? 0 : a.vf + 1];
+      const bdf = formatBdf(bdfOfRequesterId(rid), { withSegment: true });
+      if (!fnIndex.has(bdf)) {
+        fnIndex.set(bdf, hostFunctions.length);
+        hostFunctions.push({
+          device: hostDeviceSpec(bdf, device, a.vf !== undefined),
+          msix: -1,
+          msi: -1,
+          ims: -1,
+          subdeviceMsix: false,
         });
       }
-      nextEntry.set(where, first + a.vectors);
+      const f = fnIndex.get(bdf) as number;
+      hostFunctionOf[v].push(f);
+      const kind = stores[where].kind;
+      if (kind === 'intx') {
+        const gsi = hostFunctions[f].device.intx?.gsi ?? 0;
+        intxPins.set(gsi, [...(intxPins.get(gsi) ?? []), where]);
+      } else {
+        hostFunctions[f] = {
+          ...hostFunctions[f],
+          [kind]: where,
+          subdeviceMsix:
+            hostFunctions[f].subdeviceMsix || (kind === 'msix' && a.subdevice !== undefined),
+        };
+      }
+      irteBound += a.backing === 'msi' ? 2 * 2 ** Math.ceil(Math.log2(a.vectors)) : a.vectors;
+      const mine: number[] = [];
+      for (let i = 0; i < a.vectors; i++) {
+        mine.push(slots.length);
+        slots.push({
+          name: `${vm.name}/${assignmentName(a)}/${i}`,
+          vm: v,
+          assign: ai,
+          index: i,
+          store: where,
+        });
+      }
       vectorsOf[v].push(mine);
     });
   });
-  const spec: SystemSpec = {
-    host: {
-      cpus: s.host.cpus,
-      x2apic: s.host.x2apic,
-      ir: s.host.iommu.ir,
-      posted: s.host.iommu.posted,
-      apicv: s.host.apicv,
-    },
-    ports,
-    stores,
-    vms: s.vms.map((vm, v) => ({ name: vm.name, idle: vm.idle, pcpus: pcpus[v] })),
-    vectors,
-  };
   return {
-    spec,
+    spec: {
+      host: {
+        cpus: s.host.cpus,
+        x2apic: s.host.x2apic,
+        ir: s.host.iommu.ir,
+        posted: s.host.iommu.posted,
+        apicv: s.host.apicv,
+      },
+      ports,
+      stores,
+      vms: s.vms.map((vm, v) => ({ name: vm.name, idle: vm.idle, pcpus: pcpus[v] })),
+      irtEntriesMin: irteBound + intxPins.size,
+    },
+    slots,
     vectorsOf,
     storeOf,
-    requesterOfStore: stores.map((st) => ports[st.port].requesterId),
+    hostFunctions,
+    hostFunctionOf,
+    intxPins,
+    irteBound: irteBound + intxPins.size,
   };
+}
+
+/** Bytes per guest MSI-X / IMS entry (PCIe 7.7.2: 16; the IMS entry layout alike). */
+const GUEST_ENTRY_BYTES = 16;
+
+/** GSI of the first PCI INTx line (ACPI _PRT: PIRQ A..H on IOAPIC pins 16..23). */
+const FIRST_PCI_GSI = 16;
+const IOAPIC_PINS = 24;
+
+/** The host's view of a function: its interrupt capabilities as the scenario sizes them. */
+function hostDeviceSpec(bdf: string, d: ScenarioDevice, vf: boolean): KernelDeviceSpec {
+  const msix = vf ? d.vfMsix : d.msix;
+  const msi = vf ? 0 : d.msi;
+  return {
+    bdf,
+    msix,
+    ...(msi > 0
+      ? { msi: { vectors: 2 ** Math.ceil(Math.log2(msi)), is64: true, perVectorMask: true } }
+      : {}),
+    ims: vf ? 0 : d.ims,
+    ...(vf ? {} : { intx: { gsi: FIRST_PCI_GSI + (requesterIdOf(parseBdf(bdf)) % 8) } }),
+  } as KernelDeviceSpec;
 }
 
 const assignmentName = (a: ScenarioAssignment) =>
@@ -232,7 +346,8 @@ function storeForAssignment(
     case 'intx': {
       const p = port('ioapic', IOAPIC_REQUESTER_ID);
       const key = `${assignmentName(a)}/intx`;
-      return store(key, () => ({ name: key, kind: 'intx', port: p, entries: 1 }));
+      // One line, one status bit per source (each guest vector of the subdevice).
+      return store(key, () => ({ name: key, kind: 'intx', port: p, entries: a.vectors }));
     }
   }
 }
@@ -251,92 +366,157 @@ function pinVcpus(s: Scenario): number[][] {
   });
 }
 
-function allocators(s: Scenario) {
-  const perCpu = new Map<string, number>();
-  const nextVector = (key: string) => {
-    const v = perCpu.get(key) ?? FIRST_DEVICE_VECTOR;
-    assert(v < FIRST_SYSTEM_VECTOR, `build: ${key} ran out of device vectors`);
-    perCpu.set(key, v + 1);
-    return v;
+/** The host kernel, VFIO and KVM under each VM's strategy, on the staging system state. */
+export interface BuildFlows {
+  readonly host: { kernel: KernelState; platform: HostPlatform; vfio: VfioHost };
+  readonly guests: ReturnType<typeof setupGuests>;
+  /** Host binding of each assigned vector (same order as `spec.vectors`). */
+  readonly bindings: readonly HostBinding[];
+}
+
+function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) {
+  const staging = resetSystemState(createSystemTopology({ ...plan.spec, vectors: [] }));
+  const spaces = plan.hostFunctions.map((f) => configSpaceFor(f.device));
+  const infos = plan.hostFunctions.map((f, i) => pciFunctionInfo(f.device, spaces[i]));
+  const platform = createHostPlatform(
+    staging,
+    plan.hostFunctions.map((f, i) => ({ info: infos[i], msix: f.msix, msi: f.msi, ims: f.ims })),
+    Object.fromEntries(infos.map((info, i) => [info.bdf, spaces[i].bytes])),
+    plan.intxPins,
+  );
+  const kernel = bootHostKernel(s, infos);
+  plan.hostFunctions.forEach((f, i) => {
+    if (f.subdeviceMsix) hostParentProbe(kernel, platform, infos[i].bdf);
+  });
+  const vfio: VfioHost = { k: kernel, p: platform, posted: s.host.iommu.posted };
+  const bindings: (HostBinding | undefined)[] = plan.slots.map(() => undefined);
+  const bind = (vm: number, assign: number, index: number): HostBinding => {
+    const slot = plan.vectorsOf[vm][assign][index];
+    const existing = bindings[slot];
+    if (existing) return existing;
+    const a = s.vms[vm].assign[assign];
+    const f = plan.hostFunctions[plan.hostFunctionOf[vm][assign]];
+    const b = vfioEnableVector(vfio, {
+      bdf: f.device.bdf,
+      backing: a.backing,
+      index,
+      count: a.vectors,
+      subdevice: a.subdevice !== undefined,
+    });
+    bindings[slot] = b;
+    return b;
   };
-  let irte = 0;
-  let hostIrq = FIRST_DYNAMIC_IRQ;
-  const guestIrq = s.vms.map(() => FIRST_DYNAMIC_IRQ);
+  const guests = setupGuests(
+    s.vms.map((vm, v) => ({
+      name: vm.name,
+      vcpus: vm.vcpus,
+      strategy: strategies[v],
+      viommu: vm.viommu === 'on',
+      assign: vm.assign.map((a) => ({ guest: a.guest, backing: a.backing, vectors: a.vectors })),
+    })),
+    { ir: s.host.iommu.ir, posted: s.host.iommu.posted, dynamicMsix: true },
+    (vm, functions) => ({
+      vectorLive(bdf, index) {
+        const assign = functions.findIndex((f) => f.bdf === bdf);
+        const b = bind(vm, assign, index);
+        return hostPair(staging, plan.slots[plan.vectorsOf[vm][assign][index]].store, b);
+      },
+      directWrite(bdf, _region, offset, value) {
+        // The guest's entry i is the device entry behind it: the function's own entry i for a
+        // whole function, the host-chosen entry once bound for a slice; a write to a slice entry
+        // the host has not backed reaches nothing of the VM's.
+        const assign = functions.findIndex((f) => f.bdf === bdf);
+        const index = Math.floor(offset / GUEST_ENTRY_BYTES);
+        const slot = plan.vectorsOf[vm][assign][index];
+        const a = s.vms[vm].assign[assign];
+        const whole = a.subdevice === undefined && a.backing === 'msix';
+        const entry = slot === undefined ? -1 : (bindings[slot]?.entry ?? (whole ? index : -1));
+        if (entry < 0) return;
+        const store = plan.storeOf[vm][assign];
+        platform.deviceWrite(store, entry, (offset % GUEST_ENTRY_BYTES) / 4, value);
+      },
+    }),
+  );
+  const vectors = plan.slots.map((slot, i): VectorSpec => {
+    // A vector the guest never made live (its probe failed) is still backed, so the system has
+    // every vector the scenario names; the failure is in `guests.failures`.
+    const b = bindings[i] ?? bind(slot.vm, slot.assign, slot.index);
+    const g = guestTarget(guests.vms[slot.vm], slot.assign, slot.index);
+    const firstVcpu = s.vms.slice(0, slot.vm).reduce((n, vm) => n + vm.vcpus, 0);
+    kvmPiUpdateIrte(vfio, b, firstVcpu + g.vcpu, g.vector);
+    // An INTx line is one host irq, vector and IRTE for all the sources it fans out to: the
+    // first source owns them; each source is its bit in the device's status register.
+    const sharedLine = b.backing === 'intx' && slot.index > 0;
+    return {
+      name: slot.name,
+      store: slot.store,
+      entry: b.backing === 'intx' ? slot.index : b.entry,
+      vm: slot.vm,
+      vcpu: g.vcpu,
+      guestVector: g.vector,
+      irte: sharedLine ? -1 : b.irte,
+      hostCpu: b.cpu,
+      hostVector: sharedLine ? -1 : b.vector,
+      hostIrq: b.irq,
+      guestIrq: g.irq,
+    };
+  });
   return {
-    guestVector: (vm: number, vcpu: number) => nextVector(`vm${vm}/${vcpu}`),
-    hostVector: (cpu: number) => nextVector(`cpu${cpu}`),
-    irte: () => irte++,
-    /** An aligned block of IRTEs for multi-MSI (alloc_irte: power-of-two count, aligned). */
-    irteBlock: (n: number) => {
-      const size = 2 ** Math.ceil(Math.log2(n));
-      irte = Math.ceil(irte / size) * size;
-      const first = irte;
-      irte += size;
-      return first;
-    },
-    hostIrq: () => hostIrq++,
-    guestIrq: (vm: number) => guestIrq[vm]++,
+    spec: { ...plan.spec, vectors } as SystemSpec,
+    staging,
+    host: { kernel, platform, vfio },
+    guests,
+    bindings: bindings as HostBinding[],
   };
 }
 
-/** The seam: what the host kernel, VFIO and KVM would have programmed by now. */
-function programDirectly(s: SystemState, plan: Plan): void {
-  const t = s.topology;
-  const host = t.host;
-  t.stores.forEach((_, i) => {
-    setStoreEnabled(s, i, true);
+/** The host Linux: IR per the scenario, every CPU online, an IOAPIC behind IR for INTx lines. */
+function bootHostKernel(s: Scenario, devices: readonly PciFunctionInfo[]): KernelState {
+  const k = createKernel({
+    name: 'host',
+    version: HOST_KERNEL_VERSION,
+    platform: s.host.iommu.ir ? 'host-ir' : 'host-noir',
+    cpus: s.host.cpus,
+    apicMode: s.host.x2apic ? 'x2apic-phys' : 'xapic-phys',
+    legacyPic: false,
+    ia32Emulation: true,
+    hypervisorCallback: false,
+    mce: false,
+    ioapic: { pins: IOAPIC_PINS, mapping: 'dynamic', sourceId: IOAPIC_REQUESTER_ID },
+    devices,
   });
-  t.vectors.forEach((v, i) => {
-    const vcpu = vcpuId(t, v.vm, v.vcpu);
-    const requesterId = plan.requesterOfStore[v.store];
-    const storeKind = t.stores[v.store].kind;
-    if (v.irte >= 0) {
-      const sid = {
-        sourceId: requesterId,
-        sourceIdQualifier: 0,
-        sourceValidationType: SOURCE_VALIDATION_TYPE.requesterId,
-      };
-      const irte = host.posted
-        ? encodeIrtePosted({
-            present: 1,
-            virtualVector: v.guestVector,
-            ...pdaFields(pidAddress(vcpu)),
-            ...sid,
-          })
-        : encodeIrteRemapped({
-            present: 1,
-            destinationMode: DEST_MODE.physical,
-            deliveryMode: DELIVERY_MODE.fixed,
-            vector: v.hostVector,
-            destinationId: irteDestinationId(v.hostCpu, { eime: host.x2apic }),
-            ...sid,
-          });
-      writeHostIrte(s, v.irte, irte);
-    }
-    const isMsiBlock = storeKind === 'msi';
-    if (!isMsiBlock || v.entry === 0) {
-      const handle = isMsiBlock ? v.irte - v.entry : v.irte;
-      const msg =
-        v.irte >= 0
-          ? composeRemappableMsi({ handle, shv: 1, subhandle: 0, dontCare: 0 })
-          : composeCompatMsi({
-              destinationId: v.hostCpu,
-              extendedDestinationId: 0,
-              destinationMode: DEST_MODE.physical,
-              redirectionHint: 0,
-              dontCare: 0,
-              vector: v.hostVector,
-              deliveryMode: DELIVERY_MODE.fixed,
-              level: 0,
-              triggerMode: 0,
-            });
-      programStoreEntry(s, v.store, v.entry, msg);
-    }
-    setRoute(s, i, guestMsi(v.vcpu, v.guestVector));
-    const log = createEventLog();
-    systemStep(s, { kind: ACTION.unmask, a: i, b: 0 }, log);
-  });
+  onlineCpus(k);
+  return k;
 }
+
+/** The parent's own driver (idxd) at probe: MSI-X enabled with entry 0 for its misc interrupt. */
+function hostParentProbe(k: KernelState, p: HostPlatform, bdf: string): void {
+  const a = pciAllocIrqVectors(k, p, bdf, { min: 1, max: 1, flags: { msix: true } });
+  assert(a.ok, `host: ${bdf} MSI-X enable at probe`);
+  const irq = k.devices[bdf].descs.msix[0].irq;
+  const r = requestIrq(k, p, irq, `idxd-misc(${bdf})`);
+  assert(r.ok, `host: ${bdf} misc irq`);
+}
+
+/** The pair the host entry holds for a binding (what a pv hypercall returns). */
+function hostPair(s: SystemState, store: number, b: HostBinding) {
+  const st = s.topology.stores[store];
+  const at =
+    st.kind === 'msi' ? st.entriesAt + MSI_STORE_DWORDS.addrLo : st.entriesAt + b.entry * 4;
+  const data = s.words[st.kind === 'msi' ? st.entriesAt + MSI_STORE_DWORDS.data : at + 2];
+  return { addrLo: s.words[at], addrHi: s.words[at + 1], data };
+}
+
+/** Where the guest kernel sends vector `index` of assignment `assign`: vCPU, vector, irq. */
+function guestTarget(vm: ControlPlaneVm, assign: number, index: number) {
+  const irq = irqOfVector(vm.kernel, vm.functions[assign].bdf, index);
+  const t = irqTarget(vm.kernel, irq);
+  assert(t, `${vm.name}: guest irq ${irq} has no vector`);
+  return { vcpu: t.cpu as number, vector: t.vector as number, irq };
+}
+
+/** Linux version of the host (dynamic MSI-X in VFIO: 6.5+). */
+export const HOST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
 
 /** The pair the guest programs (compatibility format: its vCPU's APIC ID, its vector), which is
  *  what KVM's route holds once the VMM has handled the guest's write. */
@@ -362,19 +542,19 @@ function enterAllVcpus(s: SystemState): void {
   });
 }
 
-function workloadInputs(s: Scenario, plan: Plan): TimedInput[] {
+function workloadInputs(s: Scenario, plan: Placement): TimedInput[] {
   const out: TimedInput[] = [];
   const vmIndex = new Map(s.vms.map((vm, i) => [vm.name, i]));
   for (const w of s.workload.actions) out.push(...inputsOf(w, vmIndex.get(w.vm) ?? -1, plan, s));
   return out.sort((x, y) => x.atNs - y.atNs);
 }
 
-function inputsOf(w: WorkloadAction, vm: number, plan: Plan, s: Scenario): TimedInput[] {
+function inputsOf(w: WorkloadAction, vm: number, plan: Placement, s: Scenario): TimedInput[] {
   const at = w.at;
   const vectorsOf = (assign: number) => plan.vectorsOf[vm][assign];
   switch (w.do) {
     case 'probe':
-      return []; // the seam above has already probed every assigned function
+      return []; // the flows have probed every assigned function and requested its vectors
     case 'request-irq':
     case 'unmask':
       return [{ atNs: at, kind: ACTION.unmask, a: vectorsOf(w.assign)[w.vector], b: 0 }];
@@ -393,7 +573,13 @@ function inputsOf(w: WorkloadAction, vm: number, plan: Plan, s: Scenario): Timed
 const vcpuOf = (s: Scenario, vm: number, index: number) =>
   s.vms.slice(0, vm).reduce((n, x) => n + x.vcpus, 0) + index;
 
-function rateSources(s: Scenario, plan: Plan): RateSource[] {
+/** Where each assignment's vectors and store ended up. */
+interface Placement {
+  readonly vectorsOf: readonly (readonly (readonly number[])[])[];
+  readonly storeOf: readonly (readonly number[])[];
+}
+
+function rateSources(s: Scenario, plan: Placement): RateSource[] {
   const vmIndex = new Map(s.vms.map((vm, i) => [vm.name, i]));
   return s.workload.sources.flatMap((src) => {
     const vectors = plan.vectorsOf[vmIndex.get(src.vm) ?? -1][src.assign];

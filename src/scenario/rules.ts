@@ -8,7 +8,13 @@
 // reference themselves and the others skip what they cannot resolve.
 
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
-import type { Scenario, ScenarioAssignment, ScenarioDevice, ScenarioVm } from './schema.js';
+import {
+  type Scenario,
+  type ScenarioAssignment,
+  type ScenarioDevice,
+  type ScenarioVm,
+  XAPIC_DEST_VCPUS,
+} from './schema.js';
 
 export interface RuleViolation {
   readonly rule: string;
@@ -46,6 +52,7 @@ const usesStrategy = (s: Scenario, vm: ScenarioVm, names: readonly string[]) =>
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
 const DIRECT_STRATEGIES = ['vir-direct', 'pv', 'pv-batch'];
 const HYPERCALL_STRATEGIES = ['pv', 'pv-batch'];
+const VIR_STRATEGIES = ['vir', 'vir-direct'];
 /** idxd reserves MSI-X entry 0 for its own misc/error interrupt (drivers/dma/idxd/irq.c). */
 const IDXD_HOST_MSIX_ENTRIES = 1;
 
@@ -242,14 +249,18 @@ export const RULES: readonly ScenarioRule[] = [
   },
   {
     name: 'ims-needs-guest-ir',
-    why: 'a guest driving IMS needs IR in the guest (a vIOMMU) or the pv hypercall (DESIGN §2)',
+    why: 'a guest driving IMS needs IR in the guest (a vIOMMU with IR: vir, vir-direct) or the pv hypercall (DESIGN §1 fact 4, §2)',
     check(s, ctx, report) {
       for (const { vm, assign, path } of assignments(s, ctx)) {
-        const hypercall = HYPERCALL_STRATEGIES.includes(strategyOf(s, vm));
-        if (assign.guest === 'ims' && vm.viommu !== 'on' && !hypercall) {
+        if (assign.guest !== 'ims') continue;
+        const strategy = strategyOf(s, vm);
+        // Under emulate the guest's vIOMMU (if any) remaps DMA only: the guest kernel sits on
+        // emulated MSI, which does not isolate, so it refuses an IMS domain.
+        const guestIr = VIR_STRATEGIES.includes(strategy) && vm.viommu === 'on';
+        if (!guestIr && !HYPERCALL_STRATEGIES.includes(strategy)) {
           report(
             [...path, 'guest'],
-            `"ims" in the guest needs a vIOMMU with interrupt remapping (viommu: on) or the pv strategy; ${vm.name} has viommu: ${vm.viommu}`,
+            `"ims" in the guest needs interrupt remapping in the guest (strategy vir or vir-direct with viommu: on) or the pv strategy; ${vm.name} runs ${strategy} with viommu: ${vm.viommu}`,
           );
         }
       }
@@ -357,6 +368,35 @@ export const RULES: readonly ScenarioRule[] = [
           );
         }
       }
+    },
+  },
+  {
+    name: 'same-type-passthrough-needs-hypercall',
+    why: 'a guest that writes the real entry needs a host-valid pair, which only a hypercall path hands out: the host IRTE it names (DESIGN §1 fact 3)',
+    check(s, _ctx, report) {
+      s.vms.forEach((vm, v) => {
+        if (!usesStrategy(s, vm, DIRECT_STRATEGIES) || s.host.iommu.ir) return;
+        report(
+          ['host', 'iommu', 'ir'],
+          `${vm.name} drives its entries directly (${DIRECT_STRATEGIES.join(', ')}): the pair it writes must name a host IRTE, obtained by hypercall (pv) or by the shadowed vIOMMU invalidation (vir-direct); a host without interrupt remapping has none to give (vms[${v}]: use emulate or vir, or iommu.ir: true)`,
+        );
+      });
+    },
+  },
+  {
+    name: 'vcpus-above-255-need-eim-or-ext-dest-id',
+    why: 'an 8-bit MSI destination names at most 255 vCPUs; more need x2APIC interrupt remapping (a vIOMMU with EIM) or the extended destination ID (reference/systems.md §3)',
+    check(s, _ctx, report) {
+      s.vms.forEach((vm, v) => {
+        if (vm.vcpus <= XAPIC_DEST_VCPUS) return;
+        const eim = vm.viommu === 'on' && vm.eim;
+        if (!eim && !vm.extDestId) {
+          report(
+            ['vms', v, 'vcpus'],
+            `${vm.vcpus} vCPUs: a compatibility-format MSI reaches APIC IDs up to ${XAPIC_DEST_VCPUS - 1}; give ${vm.name} a vIOMMU with x2APIC interrupt remapping (viommu: on, eim: true) or the extended destination ID (extDestId: true)`,
+          );
+        }
+      });
     },
   },
   {

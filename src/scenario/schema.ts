@@ -23,8 +23,11 @@ export const IMS_ENTRIES_MAX = 63 * 256;
 export const VFS_MAX = 0xffff;
 /** x2APIC IDs are 32 bits; irqlab bounds the host it will simulate. */
 export const HOST_CPUS_MAX = 1024;
-/** A guest's MSI route names its vCPU by an 8-bit compatibility-format destination ID. */
-export const VCPUS_MAX = 255;
+/** vCPUs of one VM: bounded by the host the model simulates (one vCPU per pCPU). Above
+ *  `XAPIC_DEST_VCPUS` the guest needs x2APIC IR or the extended destination ID (rules.ts). */
+export const VCPUS_MAX = HOST_CPUS_MAX;
+/** A compatibility-format MSI names its destination by an 8-bit APIC ID (0xff is broadcast). */
+export const XAPIC_DEST_VCPUS = 255;
 /** The seed feeds a 32-bit SplitMix32 state. */
 export const SEED_MAX = 0xffffffff;
 
@@ -93,6 +96,10 @@ const host = z
           .meta({ description: 'VT-d posted interrupts used for assigned devices' }),
       })
       .prefault({}),
+    dynamicMsix: z.boolean().optional().meta({
+      description:
+        'VFIO grows MSI-X without disabling it (Linux 6.5+, no VFIO_IRQ_INFO_NORESIZE); default: from host.kernel.version, else true',
+    }),
   })
   .meta({ description: 'the physical host' });
 
@@ -130,6 +137,18 @@ const device = z
     subdevices: count(4096, 'assignable subdevices (Scalable IOV ADIs; idxd: work queues)').default(
       0,
     ),
+    msixTableSharesPage: z.boolean().default(false).meta({
+      description:
+        'the MSI-X table shares its 4-KiB page with device registers: where the table is trapped, so are they',
+    }),
+    relocateMsix: z.boolean().default(false).meta({
+      description:
+        'the VMM relocates the MSI-X table to a page of its own (QEMU vfio-pci x-msix-relocation)',
+    }),
+    tablePageRegisterRate: rate.optional().meta({
+      description:
+        'guest driver accesses per second to the registers on the MSI-X table page, per assigned function',
+    }),
   })
   .meta({ description: 'a PCI device on the host' });
 
@@ -171,6 +190,14 @@ const vm = z
       .optional()
       .meta({ description: 'pCPU of each vCPU; default: spread round robin' }),
     assign: z.array(assignment).default([]),
+    eim: z.boolean().default(true).meta({
+      description:
+        "the vIOMMU's interrupt remapping supports x2APIC (ECAP.EIM; QEMU intel-iommu eim=on)",
+    }),
+    extDestId: z.boolean().default(false).meta({
+      description:
+        'the hypervisor offers the extended destination ID (KVM_FEATURE_MSI_EXT_DEST_ID): 15-bit MSI destinations without IR',
+    }),
     hostile: z.boolean().default(false).meta({
       description:
         'an adversarial guest: writes arbitrary address/data into whatever it reaches directly',

@@ -169,6 +169,43 @@ describe('negotiation and fallback', () => {
   });
 });
 
+describe('NEGOTIATE at register level', () => {
+  const call = (rbx: number[], rcx: number[]) => {
+    const r = zeroRegs();
+    r.rax = encode(PV_RAX_CALL, { nr: PV_CALL.negotiate });
+    r.rbx = rbx;
+    r.rcx = rcx;
+    return r;
+  };
+
+  it('v1 with both features: RAX 0, RBX = accepted features 0b11, RCX = version 1', () => {
+    const s = setup();
+    const out = s.vmcall(call([1, 0], [3, 0]));
+    expect([out.rax, out.rbx, out.rcx]).toEqual([
+      [0, 0],
+      [3, 0],
+      [1, 0],
+    ]);
+  });
+
+  it('v2 on a v1 host: RAX refused (12), RBX reason 1 | max version 1 << 16, RCX supported', () => {
+    const s = setup();
+    const out = s.vmcall(call([2, 0], [1, 0]));
+    expect([out.rax, out.rbx, out.rcx]).toEqual([
+      [12, 0],
+      [0x0001_0001, 0],
+      [3, 0],
+    ]);
+    expect(s.vm.negotiated).toBeNull();
+  });
+
+  it('a reserved feature bit is refused as featureUnsupported (reason 2)', () => {
+    const s = setup();
+    const out = s.vmcall(call([1, 0], [1 | (1 << 5), 0]));
+    expect([out.rax[0], out.rbx[0]]).toEqual([12, 0x0001_0002]);
+  });
+});
+
 describe('GET_MSG', () => {
   it('returns the remappable pair of the host IRTE the backend allocated, one call', () => {
     const s = negotiated();

@@ -242,6 +242,21 @@ const BREAKS: Record<string, (s: Base) => void> = {
   'direct-needs-same-type': (s) => {
     s.vms[0].strategy = 'vir-direct';
   },
+  'same-type-passthrough-needs-hypercall': (s) => {
+    s.host.iommu = { ir: false, posted: false };
+    s.vms[0].assign.splice(0, 1); // the IMS one would also break ims-needs-host-ir
+    s.workload.sources[0].assign = 0;
+    s.workload.actions[0].assign = 0;
+    s.vms[0].strategy = 'pv';
+  },
+  'vcpus-above-255-need-eim-or-ext-dest-id': (s) => {
+    s.host.cpus = 300;
+    s.vms[0].vcpus = 256;
+    s.vms[0].viommu = 'bypass';
+    s.vms[0].assign.splice(0, 1); // idxd needs a vIOMMU
+    s.workload.sources[0].assign = 0;
+    s.workload.actions[0].assign = 0;
+  },
   'vir-needs-viommu': (s) => {
     s.vms[0].strategy = 'vir';
     s.vms[0].viommu = 'bypass';

@@ -1,0 +1,120 @@
+// INTx backing: one host line (an IOAPIC pin, through IR) fans out to a subdevice's guest vectors
+// through the device's interrupt status register, as a subdevice driver does: the sources latch
+// their status bits, the line asserts once while any unmasked bit is set, the host handler reads
+// the register, clears what it read (write 1 to clear) and injects each source's guest vector.
+// Built through the flows (host kernel: mp_map_gsi_to_irq + request_irq on the IR-IO-APIC).
+// The rules table allows one vector per INTx assignment (rule vector-counts); the fan-out of
+// several sources is built here from a validated one-vector scenario with more sources.
+
+import { describe, expect, it } from 'vitest';
+import { systemEnabled, systemStep } from '../../src/hv/system.js';
+import { ACTION } from '../../src/hv/system-actions.js';
+import { createEventLog, eventsOf, type SystemEvent } from '../../src/hv/system-events.js';
+import type { SystemState } from '../../src/hv/system-state.js';
+import { vcpuId } from '../../src/hv/system-topology.js';
+import { IRTE_DWORDS, IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
+import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
+import { buildScenario, IOAPIC_REQUESTER_ID } from '../../src/scenario/build.js';
+import { loadScenario } from '../../src/scenario/load.js';
+
+const TEXT = `
+host:
+  cpus: 4
+  x2apic: true
+  iommu: { ir: true, posted: true }
+devices:
+  - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
+vms:
+  - name: vm0
+    vcpus: 2
+    viommu: on
+    strategy: emulate
+    assign: [{ device: dsa0, subdevice: 1, guest: msix, backing: intx, vectors: 1 }]
+run: { duration: 1ms }
+`;
+
+function build(sources: number) {
+  const s = structuredClone(loadScenario(TEXT, 'intx.yaml'));
+  const vm = s.vms[0];
+  s.vms[0] = { ...vm, assign: [{ ...vm.assign[0], vectors: sources }] };
+  return buildScenario(s);
+}
+
+function step(s: SystemState, kind: number, a: number, b = 0): SystemEvent[] {
+  const log = createEventLog();
+  systemStep(s, { kind: kind as 0, a, b }, log);
+  return eventsOf(log);
+}
+
+function drain(s: SystemState): SystemEvent[] {
+  const out: SystemEvent[] = [];
+  for (let n = 0; n < 100; n++) {
+    const next = systemEnabled(s).find(
+      (a) => a.kind !== ACTION.raise && a.kind !== ACTION.vcpuHalt,
+    );
+    if (!next) break;
+    out.push(...step(s, next.kind, next.a, next.b));
+  }
+  return out;
+}
+
+const of = (events: SystemEvent[], kind: string) => events.filter((e) => e.kind === kind);
+
+describe('INTx backing fans one host line out to the guest vectors', () => {
+  it('one host irq, vector and remapped IRTE (never posted) for the line, sourced by the IOAPIC', () => {
+    const b = build(3);
+    const t = b.initial.topology;
+    const st = t.stores[t.vectors[0].store];
+    expect(st.kind).toBe('intx');
+    expect(new Set(b.flows.bindings.map((x) => x.irq)).size).toBe(1);
+    // The pin's message: remappable format naming the line's IRTE (VT-d 5.1.5.1).
+    const w = b.initial.words;
+    const msg = decodeMsiMessage(w[st.entriesAt], w[st.entriesAt + 1], w[st.entriesAt + 2]);
+    expect(msg.format).toBe('remappable');
+    const irte = t.vectors[0].irte;
+    if (msg.format === 'remappable') expect(msg.handle).toBe(irte);
+    const at = t.layout.irt + irte * IRTE_DWORDS;
+    // INTx goes through VFIO's handler and the irqfd: remapped format, SID = the IOAPIC.
+    expect(IRTE_REMAPPED.accessors.irteMode.get(w, at)).toBe(0);
+    expect(IRTE_REMAPPED.accessors.sourceId.get(w, at)).toBe(IOAPIC_REQUESTER_ID);
+    expect(t.vectors.slice(1).every((v) => v.irte === -1 && v.hostVector === -1)).toBe(true);
+  });
+
+  it('two sources raised before the host runs: one line assertion, one status read, both injected', () => {
+    const b = build(3);
+    const s = b.initial;
+    const t = s.topology;
+    const store = t.vectors[0].store;
+    const first = step(s, ACTION.raise, store, 0);
+    const second = step(s, ACTION.raise, store, 2);
+    expect(of(first, 'msiSent')).toHaveLength(1);
+    expect(of(second, 'msiSent')).toHaveLength(0); // the line is already asserted
+    const rest = drain(s);
+    expect(of(rest, 'hostIrq').filter((e) => e.args[3] === 0)).toHaveLength(1);
+    const reads = of(rest, 'intxStatusRead');
+    expect(reads).toHaveLength(1);
+    expect(reads[0].args.slice(2)).toEqual([2, 2]);
+    const handled = of(rest, 'guestIrq').map((e) => [e.args[0], e.args[1]]);
+    const expected = [0, 2].map((i) => [vcpuId(t, 0, t.vectors[i].vcpu), t.vectors[i].guestVector]);
+    expect(handled.sort()).toEqual(expected.sort());
+    // Write 1 to clear: the status register is empty again.
+    expect(s.words[t.stores[store].pendingAt]).toBe(0);
+    expect(b.flows.guests.vms[0].kernel.descs[t.vectors[0].guestIrq]).toBeDefined();
+  });
+
+  it('a masked source latches; unmasking it asserts the line and it is delivered once', () => {
+    const b = build(2);
+    const s = b.initial;
+    const t = s.topology;
+    const store = t.vectors[0].store;
+    step(s, ACTION.mask, 1);
+    const raised = step(s, ACTION.raise, store, 1);
+    expect(of(raised, 'msiSent')).toHaveLength(0);
+    expect(of(drain(s), 'guestIrq')).toHaveLength(0);
+    const unmasked = step(s, ACTION.unmask, 1);
+    expect(of(unmasked, 'msiSent')).toHaveLength(1);
+    const handled = of(drain(s), 'guestIrq');
+    expect(handled).toHaveLength(1);
+    expect(handled[0].args[1]).toBe(t.vectors[1].guestVector);
+  });
+});
