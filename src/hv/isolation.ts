@@ -35,9 +35,9 @@ import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { IR_FAULT_REASON, IR_FAULT_REASON_TEXT } from '../hw/vtd/interrupt-remapping.js';
 import { IRTE_ENTRIES_MAX } from '../hw/vtd/remapping-table.js';
-import { APIC_FIRST_LEGAL_VECTOR, DELIVERY_MODE, DEST_MODE } from '../hw/x86/lapic.js';
+import { APIC_FIRST_LEGAL_VECTOR } from '../hw/x86/lapic.js';
 import {
-  composeCompatMsi,
+  composeCompatMsiPhysical,
   composeRemappableMsi,
   MSI_DATA_REMAPPABLE,
   MSI_HANDLE_MAX,
@@ -360,18 +360,7 @@ function foreignOnPages(s: SystemState, st: StoreTopology, vm: number, entries: 
 const remappable = (handle: number, shv: number, subhandle: number) =>
   composeRemappableMsi({ handle, shv, subhandle, dontCare: 0 });
 
-const compat = (apicId: number, vector: number) =>
-  composeCompatMsi({
-    destinationId: apicId,
-    extendedDestinationId: 0,
-    destinationMode: DEST_MODE.physical,
-    redirectionHint: 0,
-    dontCare: 0,
-    vector,
-    deliveryMode: DELIVERY_MODE.fixed,
-    level: 0,
-    triggerMode: 0,
-  });
+const compat = composeCompatMsiPhysical;
 
 /** The messages a hostile guest of VM `vm` tries, each labelled with what it aims at. */
 export function adversarialMessages(s: SystemState, vm: number): ProbeMessage[] {

@@ -55,8 +55,7 @@ import {
 } from '../hv/vfio.js';
 import { assert } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
-import { DELIVERY_MODE, DEST_MODE } from '../hw/x86/lapic.js';
-import { composeCompatMsi } from '../hw/x86/msi-message.js';
+import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
 import { configSpaceFor, pciFunctionInfo } from '../kernel/boot.js';
 import { createKernel, onlineCpus } from '../kernel/kernel.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
@@ -521,17 +520,7 @@ export const HOST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
 /** The pair the guest programs (compatibility format: its vCPU's APIC ID, its vector), which is
  *  what KVM's route holds once the VMM has handled the guest's write. */
 function guestMsi(vcpu: number, vector: number) {
-  return composeCompatMsi({
-    destinationId: vcpu,
-    extendedDestinationId: 0,
-    destinationMode: DEST_MODE.physical,
-    redirectionHint: 0,
-    dontCare: 0,
-    vector,
-    deliveryMode: DELIVERY_MODE.fixed,
-    level: 0,
-    triggerMode: 0,
-  });
+  return composeCompatMsiPhysical(vcpu, vector);
 }
 
 /** The VMs are running when the scenario starts: every vCPU enters the guest. */

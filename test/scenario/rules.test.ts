@@ -20,14 +20,21 @@ interface Spec {
   device: 'mlx5-vf' | 'idxd-sub';
   guest: 'msi' | 'msix' | 'ims';
   backing: 'intx' | 'msi' | 'msix' | 'ims';
+  vectors?: number;
 }
 
 function scenario(p: Spec): string {
   const ir = p.ir ?? true;
   const assign =
     p.device === 'mlx5-vf'
-      ? { device: 'cx0', vf: 0, guest: p.guest, backing: p.backing, vectors: 2 }
-      : { device: 'dsa0', subdevice: 0, guest: p.guest, backing: p.backing, vectors: 2 };
+      ? { device: 'cx0', vf: 0, guest: p.guest, backing: p.backing, vectors: p.vectors ?? 2 }
+      : {
+          device: 'dsa0',
+          subdevice: 0,
+          guest: p.guest,
+          backing: p.backing,
+          vectors: p.vectors ?? 2,
+        };
   return stringify({
     host: { cpus: p.cpus ?? 4, iommu: { ir, posted: ir } },
     devices: [
@@ -148,5 +155,20 @@ test('compare: a strategy the rules reject is a column carrying only its rule an
   const r = compareScenario(text, 's.yaml', ['pv']);
   expect(r.strategies.pv).toEqual({
     error: { rule: 'same-type-passthrough-needs-hypercall', message: expect.any(String) },
+  });
+});
+
+describe('an INTx backing fans one line out through a 32-bit status register', () => {
+  test('up to 32 guest vectors are accepted, 33 are not (vector-counts)', () => {
+    const intx = (vectors: number): Spec => ({
+      device: 'idxd-sub',
+      guest: 'msix',
+      backing: 'intx',
+      viommu: 'on',
+      vectors,
+    });
+    expect(rulesBroken(intx(2), 'emulate')).not.toContain('vector-counts');
+    expect(rulesBroken(intx(32), 'emulate')).not.toContain('vector-counts');
+    expect(rulesBroken(intx(33), 'emulate')).toContain('vector-counts');
   });
 });

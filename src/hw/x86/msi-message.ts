@@ -17,6 +17,7 @@
 
 import { decode, defineLayout, encode, reservedBitsSet } from '../bits.js';
 import { InputError } from '../errors.js';
+import { DELIVERY_MODE, DEST_MODE } from './lapic.js';
 
 /** Address bits 31:20 of every x86 interrupt message (the SDM's 0FEEH). */
 export const MSI_ADDRESS_BASE = 0xfee;
@@ -264,6 +265,21 @@ export function composeCompatMsi(f: CompatMsiFields): MsiMessage {
     triggerMode: f.triggerMode,
   });
   return { addrLo, addrHi: 0, data };
+}
+
+/** The common case: fixed delivery, edge, physical destination `apicId` (8-bit xAPIC ID). */
+export function composeCompatMsiPhysical(apicId: number, vector: number): MsiMessage {
+  return composeCompatMsi({
+    destinationId: apicId,
+    extendedDestinationId: 0,
+    destinationMode: DEST_MODE.physical,
+    redirectionHint: 0,
+    dontCare: 0,
+    vector,
+    deliveryMode: DELIVERY_MODE.fixed,
+    level: 0,
+    triggerMode: 0,
+  });
 }
 
 /** A remappable-format message (what Linux's intel IR `fill_msi_msg` writes: SHV 1, subhandle 0
