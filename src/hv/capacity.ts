@@ -13,10 +13,12 @@
 //    `vir-direct` the device sends the guest's handles as-is, so each guest gets a window of the
 //    host table the size of its virtual table (a power of two, IRTA.S: 2^(S+1) >= 2 entries)
 //    holding all its vectors: windows, not vectors, are what runs out;
-//  - host vectors: a remapped (non-posted) IRTE or a compatibility-format message lands on a host
-//    vector, one per guest vector (Linux: FIRST_EXTERNAL_VECTOR..FIRST_SYSTEM_VECTOR minus the
-//    system vectors there, ~203 per CPU); a posted IRTE needs none. An INTx backing is one host
-//    line (its vector and IRTE) shared by every subdevice of the parent, never posted;
+//  - host vectors: one per guest vector (Linux: FIRST_EXTERNAL_VECTOR..FIRST_SYSTEM_VECTOR minus
+//    the system vectors there, ~203 per CPU), posted or not: VFIO request_irq()s a host irq for
+//    every vector it backs, and irq bypass only turns that irq's IRTE into posted format
+//    (intel_ir_set_vcpu_affinity); the host vector stays allocated for when posting is turned off
+//    (the flows in vfio.ts do the same). An INTx backing is one host line (its vector and IRTE)
+//    shared by every subdevice of the parent, never posted;
 //  - KVM GSI routes: one per guest vector, at most KVM_MAX_IRQ_ROUTES (4096) per VM
 //    (reference/systems.md §3 pain point 3), wherever KVM injects from a route: under `emulate`
 //    and `vir` always (the posted IRTE itself is derived from the irqfd's route, irq bypass), under
@@ -140,7 +142,7 @@ export function capacityUsage(shape: CapacityShape, n: number): Record<CapacityR
     // One MSI capability per function: a VF's own block, or one block the subdevices share.
     'msi-vectors': b !== 'msi' ? 0 : vf ? any * nextPowerOfTwo(v) : any * nextPowerOfTwo(n * v),
     irtes: irtesUsed(shape, n),
-    'host-vectors': b === 'intx' ? any : remapped ? n * v : 0,
+    'host-vectors': b === 'intx' ? any : n * v,
     'kvm-routes': b === 'intx' || !isDirect(shape.strategy) || remapped ? fullestVm * v : 0,
     'requester-ids': vf ? n : 0,
   };

@@ -34,10 +34,23 @@ describe('host vectors per CPU', () => {
 });
 
 describe('subdevicesThatFit', () => {
-  it('IMS-backed subdevices, posted: the 2,048 IMS entries run out first (2048 / 2 = 1024)', () => {
-    // IRTEs: 65,536 / 2 = 32,768; KVM routes: 4,096 / 2 per VM = 2,048 per VM, 2 VMs = 4,096;
-    // host vectors: none (posted). So IMS: floor(2048 / 2) = 1,024.
+  it('posting does not save host vectors: 8 CPUs x 203 = 1,624 host vectors / 2 = 812', () => {
+    // VFIO request_irq()s a host irq per backed vector; irq bypass only makes its IRTE posted
+    // (intel_ir_set_vcpu_affinity), the vector stays allocated. IMS would allow 2,048 / 2 = 1,024.
     const r = subdevicesThatFit(shape({ backing: 'ims' }));
+    expect(r).toMatchObject({ subdevices: 812, limitedBy: 'host-vectors' });
+    expect(r.perResource['host-vectors']).toEqual({
+      available: 1624,
+      used: 1624,
+      usedOneMore: 1626,
+    });
+  });
+
+  it('with 16 CPUs (3,248 host vectors) the 2,048 IMS entries run out first: 2048 / 2 = 1,024', () => {
+    // IRTEs: 65,536 / 2 = 32,768; KVM routes: 4,096 / 2 per VM = 2,048 per VM, 2 VMs = 4,096.
+    const r = subdevicesThatFit(
+      shape({ backing: 'ims', host: { cpus: 16, ir: true, posted: true } }),
+    );
     expect(r).toMatchObject({ subdevices: 1024, limitedBy: 'ims-entries' });
     expect(r.perResource['ims-entries']).toEqual({
       available: 2048,
@@ -55,10 +68,12 @@ describe('subdevicesThatFit', () => {
 
   it('MSI-X-backed subdevices of an idxd: 2,048 entries minus entry 0, 3 vectors each: 682', () => {
     // MSI-X Table Size is 11 bits, N-1 (PCIe): 2,048 entries; idxd keeps entry 0: 2,047 / 3 = 682.
+    // 16 CPUs: 3,248 host vectors >= 682 x 3 = 2,046, so the table binds, not the vectors.
     const r = subdevicesThatFit(
       shape({
         backing: 'msix',
         vectorsPerSubdevice: 3,
+        host: { cpus: 16, ir: true, posted: true },
         parent: {
           msixEntries: 2048,
           msixReserved: 1,
@@ -73,12 +88,13 @@ describe('subdevicesThatFit', () => {
 
   it('VFs with 257 vectors to one VM: KVM_MAX_IRQ_ROUTES 4,096 / 257 = 15 (CH issue 7081)', () => {
     // reference/systems.md §3 pain point 3: "257 MSI-X x 17 VFs > 4096"; 15 x 257 = 3,855 fits,
-    // 16 x 257 = 4,112 does not.
+    // 16 x 257 = 4,112 does not. 32 CPUs: 6,496 host vectors, more than the routes allow.
     const r = subdevicesThatFit(
       shape({
         backing: 'msix',
         kind: 'vf',
         vms: 1,
+        host: { cpus: 32, ir: true, posted: true },
         vectorsPerSubdevice: 257,
         parent: {
           msixEntries: 257,
@@ -143,6 +159,8 @@ describe('subdevicesThatFit', () => {
         strategy,
         vms: 3,
         vectorsPerSubdevice: 8,
+        // 512 CPUs: 103,936 host vectors >= 8,192 x 8 = 65,536, so the IRTEs bind.
+        host: { cpus: 512, ir: true, posted: true },
         parent: {
           msixEntries: 8,
           msixReserved: 0,
@@ -198,10 +216,10 @@ describe('capacityShapeOf', () => {
       vms: 2,
       parent: { imsEntries: 2048, msixEntries: 9, msixReserved: 1 },
     });
-    // 2,048 / 2 = 1,024 IMS-wise; nothing else is closer (see the first case above).
+    // 2,048 / 2 = 1,024 IMS-wise, but the host's 8 CPUs x 203 = 1,624 vectors / 2 = 812 first.
     expect(subdevicesThatFit(s as CapacityShape)).toMatchObject({
-      subdevices: 1024,
-      limitedBy: 'ims-entries',
+      subdevices: 812,
+      limitedBy: 'host-vectors',
     });
   });
 
@@ -215,10 +233,11 @@ describe('capacityShapeOf', () => {
       vms: 2,
       parent: { msixEntries: 8, routingIdsLeft: 50_430 },
     });
-    // KVM routes: 4,096 / 4 = 1,024 per VM, 2 VMs: 2,048; IRTEs: 65,536 / 4 = 16,384.
+    // KVM routes: 4,096 / 4 = 1,024 per VM, 2 VMs: 2,048; IRTEs: 65,536 / 4 = 16,384; but the
+    // host's 8 CPUs x 203 = 1,624 vectors / 4 = 406 VFs first.
     expect(subdevicesThatFit(s as CapacityShape)).toMatchObject({
-      subdevices: 2048,
-      limitedBy: 'kvm-routes',
+      subdevices: 406,
+      limitedBy: 'host-vectors',
     });
   });
 });
