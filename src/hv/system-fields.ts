@@ -18,7 +18,12 @@ export interface FieldPos {
   readonly shift: number;
   /** Mask of the field's width, applied after the shift. */
   readonly mask: number;
+  /** The field's bits in place in its dword (`mask << shift`). */
+  readonly bits: number;
 }
+// `mask` and `bits` are kept as int32 bit patterns (-1 for a full dword, bit 31 negative), not
+// as uint32 values: a FieldPos then holds only small integers, and `&` with them needs no
+// double-to-int conversion (0xffffffff would be stored as a heap double).
 
 export function fieldPos<F extends FieldTable>(
   layout: Layout<F>,
@@ -27,19 +32,26 @@ export function fieldPos<F extends FieldTable>(
   const [hi, lo] = layout.fields[name];
   const dword = Math.floor(lo / 32);
   assert(Math.floor(hi / 32) === dword, `${layout.name}.${name} straddles two dwords`);
-  const width = hi - lo + 1;
-  return { dword, shift: lo - dword * 32, mask: width === 32 ? 0xffffffff : 2 ** width - 1 };
+  return compiled(dword, lo - dword * 32, hi - lo + 1);
 }
 
-/** The field of the structure at word `at`. */
+function compiled(dword: number, shift: number, width: number): FieldPos {
+  const mask = width === 32 ? -1 : 2 ** width - 1;
+  return { dword, shift, mask, bits: mask << shift };
+}
+
+/** The field of the structure at word `at`. Masking in place, then `>>>`, yields the unsigned
+ *  value in two operations; kept this small so that V8 inlines it at every call site (its
+ *  bytecode is within the always-inline size; one more operation and the delivery path paid a
+ *  call per field read). */
 export function getField(w: Uint32Array, at: number, f: FieldPos): number {
-  return ((w[at + f.dword] >>> f.shift) & f.mask) >>> 0;
+  return (w[at + f.dword] & f.bits) >>> f.shift;
 }
 
 /** Writes `value` (already known to fit) into the field of the structure at word `at`. */
 export function setField(w: Uint32Array, at: number, f: FieldPos, value: number): void {
   const i = at + f.dword;
-  w[i] = ((w[i] & ~(f.mask << f.shift)) | ((value & f.mask) << f.shift)) >>> 0;
+  w[i] = (w[i] & ~f.bits) | ((value & f.mask) << f.shift);
 }
 
 /** Reserved fields of a layout (named `reserved...`), compiled; one that straddles two dwords
@@ -52,12 +64,7 @@ export function reservedFields<F extends FieldTable>(layout: Layout<F>): FieldPo
     for (let start = lo; start <= hi; start = (Math.floor(start / 32) + 1) * 32) {
       const end = Math.min(hi, Math.floor(start / 32) * 32 + 31);
       const dword = Math.floor(start / 32);
-      const width = end - start + 1;
-      out.push({
-        dword,
-        shift: start - dword * 32,
-        mask: width === 32 ? 0xffffffff : 2 ** width - 1,
-      });
+      out.push(compiled(dword, start - dword * 32, end - start + 1));
     }
   }
   return out;
@@ -67,7 +74,7 @@ export function reservedFields<F extends FieldTable>(layout: Layout<F>): FieldPo
 export function reservedMasks<F extends FieldTable>(layout: Layout<F>): Uint32Array {
   const masks = new Uint32Array(layout.width / 32);
   for (const f of reservedFields(layout)) {
-    masks[f.dword] = (masks[f.dword] | (f.mask << f.shift)) >>> 0;
+    masks[f.dword] = (masks[f.dword] | f.bits) >>> 0;
   }
   return masks;
 }
@@ -79,15 +86,18 @@ export function anyMasked(w: Uint32Array, at: number, masks: Uint32Array): boole
   return any !== 0;
 }
 
-export const testBit = (w: Uint32Array, bit: number): boolean =>
-  ((w[bit >>> 5] >>> (bit & 31)) & 1) === 1;
+// Bit `bit` is bit `bit % 32` of dword `bit >>> 5`. JavaScript takes shift counts modulo 32, so
+// `x << bit` and `x >>> bit` already shift by `bit % 32`; the typed-array store wraps to uint32,
+// and the compound form computes the index once. Written this way all three stay within the
+// bytecode size V8 always inlines: the delivery path calls them several times per interrupt.
+export const testBit = (w: Uint32Array, bit: number): boolean => ((w[bit >>> 5] >>> bit) & 1) === 1;
 
 export function setBit(w: Uint32Array, bit: number): void {
-  w[bit >>> 5] = (w[bit >>> 5] | (1 << (bit & 31))) >>> 0;
+  w[bit >>> 5] |= 1 << bit;
 }
 
 export function clearBit(w: Uint32Array, bit: number): void {
-  w[bit >>> 5] = (w[bit >>> 5] & ~(1 << (bit & 31))) >>> 0;
+  w[bit >>> 5] &= ~(1 << bit);
 }
 
 /** Highest set bit of the `dwords`-long bit array at word `at` (its own numbering), or -1. */

@@ -198,8 +198,20 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
   });
   const stores = spec.stores.map((s): StoreTopology => {
     assert(s.port >= 0 && s.port < ports.length, `store ${s.name}: no port ${s.port}`);
-    const entryOwner = new Int32Array(s.entries).fill(-1);
-    return { ...s, ...storeRegions(s.kind, s.entries, take), entryOwner };
+    const r = storeRegions(s.kind, s.entries, take);
+    // One literal, fields in one order, whatever the kind: every store object has the same
+    // hidden class, so the delivery path's store reads stay monomorphic across kinds.
+    return {
+      name: s.name,
+      kind: s.kind,
+      port: s.port,
+      entries: s.entries,
+      entriesAt: r.entriesAt,
+      pendingAt: r.pendingAt,
+      controlAt: r.controlAt,
+      unpluggedAt: r.unpluggedAt,
+      entryOwner: new Int32Array(s.entries).fill(-1),
+    };
   });
   const maxIrte = spec.vectors.reduce((m, v) => Math.max(m, v.irte), -1);
   const irtaSize = irtaSizeFor(Math.max(maxIrte + 1, spec.irtEntriesMin ?? 0));
