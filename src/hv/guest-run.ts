@@ -33,6 +33,8 @@ import { pvGuestNegotiate } from './pv-guest.js';
 import {
   createStrategyPlatform,
   type HostLedger,
+  type IrWindow,
+  irWindowOf,
   type StrategyBackend,
   type StrategyName,
   type StrategyPlatform,
@@ -92,6 +94,9 @@ export interface ControlPlaneVmSpec {
    *  guest kernel then remaps too (Linux enables IR on any DMAR unit it finds), which is what
    *  lets it drive IMS (rule ims-needs-guest-ir); the table stays trapped. Default: none. */
   readonly viommu?: boolean;
+  /** vir-direct: the window of host IRTE indices the hypervisor gives this VM (`build.ts`);
+   *  its vIOMMU reports it and the guest's IR allocator stays in it. Default: at 0. */
+  readonly irWindow?: IrWindow;
   readonly assign: readonly {
     readonly guest: 'msi' | 'msix' | 'ims';
     readonly backing: 'intx' | 'msi' | 'msix' | 'ims';
@@ -153,6 +158,7 @@ function bootVm(
         hostPosted: host.posted,
         dynamicMsix: host.dynamicMsix,
         vcpus: spec.vcpus,
+        ...(spec.irWindow ? { irWindow: spec.irWindow } : {}),
       },
       functions,
       Object.fromEntries(Object.entries(spaces).map(([bdf, s]) => [bdf, s.bytes])),
@@ -190,6 +196,10 @@ function bootVm(
     // QEMU q35's IOAPIC (24 pins): its GSIs keep irqs 0..23, so MSI irqs start at 24 as in the
     // recorded guests (`qemu-q35-noir/proc-interrupts.txt`).
     ioapic: { pins: GUEST_IOAPIC_PINS, mapping: 'legacy', sourceId: GUEST_IOAPIC_SOURCE_ID },
+    // vir-direct: the vIOMMU's capability confines the guest's IRTE allocator to its window.
+    ...(strategy === 'vir-direct'
+      ? { remapUnit: { name: 'dmar0', eime: true, window: irWindowOf(spec) } }
+      : {}),
     devices: devices.map((d) => pciFunctionInfo(d, spaces[d.bdf])),
   });
   onlineCpus(k);

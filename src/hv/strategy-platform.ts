@@ -11,7 +11,15 @@
 //               re-translates EVERY MSI route (QEMU vtd_iec_notify_all -> kvm_update_msi_routes_all).
 //   vir-direct  table mapped; only the invalidation traps; the hv shadows the guest IRTE into the
 //               host IRTE at the SAME index (the guest's handle is valid on the host), inside a
-//               per-VM window of the host's table.
+//               per-VM window of the host's table. Handle validity without translation: the
+//               vIOMMU reports a window [base, base + VIR_DIRECT_WINDOW) its IR allocator must
+//               stay in (irqlab's capability, `StrategyHost.irWindow`), disjoint per VM and
+//               reserved in the host kernel's own IRTE allocator, so the guest-composed handle the
+//               device sends as-is names the host IRTE the hv wrote. On each trapped invalidation
+//               the hv reads the guest IRTE from guest memory and hands the backend its target
+//               (destination APIC ID -> vCPU, vector) and the assigned function its source-id
+//               names; an index outside the window or a source-id of no assigned function is not
+//               shadowed (the guest cannot pick another's IRTE or another requester ID).
 //   pv          table mapped; one hypercall per vector returns a host-valid pair: the guest kernel's
 //               compose goes through the pv ABI's registers (pv-guest.ts GET_MSG / RETARGET ->
 //               pv-host.ts), whose backend here is the ledger plus the host side (`backend`).
@@ -26,9 +34,10 @@
 
 import { decode } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';
-import { parseBdf } from '../hw/pci/bdf.js';
+import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
 import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
@@ -95,6 +104,24 @@ export interface StrategyHost {
   readonly dynamicMsix: boolean;
   /** vCPUs of the VM (the pv ABI checks a GET_MSG's destination against them). */
   readonly vcpus: number;
+  /** vir-direct: the VM's window of the host IRT (what its vIOMMU reports to the guest's IR
+   *  allocator). Absent under vir-direct: a window at 0 (a control-plane run, no host behind). */
+  readonly irWindow?: IrWindow;
+}
+
+/** A range of host IRTE indices given to one `vir-direct` VM. */
+export interface IrWindow {
+  readonly base: number;
+  readonly size: number;
+}
+
+/** vir-direct: the guest IRTE the hv read on a trapped invalidation, as the host needs it: the
+ *  assigned function whose requester ID the host IRTE must validate, the target vCPU (the
+ *  guest's destination APIC ID: vCPU n has APIC ID n) and the guest vector. */
+export interface ShadowedIrte {
+  readonly bdf: string;
+  readonly vcpu: number;
+  readonly vector: number;
 }
 
 export interface StrategyPlatform {
@@ -174,9 +201,18 @@ export interface StrategyBackend {
    *  entry now holds (what a `pv` hypercall hands back to the guest). */
   vectorLive(bdf: string, index: number): { addrLo: number; addrHi: number; data: number };
   /** A guest write to a table / IMS slice the strategy maps into the guest: it reaches the
-   *  device's entry as written, unfiltered (pv, pv-batch; vir-direct's shadowing is not wired). */
+   *  device's entry as written, unfiltered (vir-direct, pv, pv-batch). */
   directWrite?(bdf: string, region: 'msix-table' | 'ims', offset: number, value: number): void;
+  /** pv RELEASE of vector `index` of `bdf`: VFIO gives the host entry, irq and IRTE back now. */
+  vectorReleased?(bdf: string, index: number): void;
+  /** vir-direct: write host IRTE `index` from the guest's (null: the guest cleared it). `index`
+   *  is inside the VM's window. */
+  shadowIrte?(index: number, irte: ShadowedIrte | null): void;
 }
+
+/** The window a vir-direct VM's handles live in (the default one without a host behind). */
+export const irWindowOf = (host: { readonly irWindow?: IrWindow }): IrWindow =>
+  host.irWindow ?? { base: 0, size: VIR_DIRECT_WINDOW };
 
 export function createStrategyPlatform(
   host: StrategyHost,
@@ -233,9 +269,6 @@ export function createStrategyPlatform(
     if (usesRoute) {
       ledger.kvmRoutes++;
       ledger.routesResubmitted += ledger.kvmRoutes;
-    }
-    if (host.strategy === 'vir-direct') {
-      ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index + 1);
     }
     bump();
   };
@@ -310,7 +343,10 @@ export function createStrategyPlatform(
     },
     release(req) {
       const fn = fnOfHandle.get(req.dev.handle);
-      if (fn) free(`${fn.bdf}#${req.index}`);
+      if (fn === undefined) return;
+      free(`${fn.bdf}#${req.index}`);
+      hostPairs.delete(`${fn.bdf}#${req.index}`);
+      backend?.vectorReleased?.(fn.bdf, req.index);
     },
     retarget() {
       ledger.irteUpdates++;
@@ -333,6 +369,27 @@ export function createStrategyPlatform(
     if (!handles.has(key)) handles.set(key, handles.size);
     const handle = handles.get(key) as number;
     return composeRemappableMsi({ handle, shv: 1, subhandle: 0, dontCare: 0 });
+  };
+
+  const fnOfSid = new Map<number, VirtualFunction>(
+    functions.map((f) => [requesterIdOf(parseBdf(f.bdf)), f]),
+  );
+  /** vir-direct, on the trapped invalidation of guest IRTE `index`: read it from guest memory
+   *  and have the host write its shadow at the same index. Outside the window, or naming no
+   *  assigned function: nothing the hv may write (the host entry there is not the VM's). */
+  const shadow = (unit: string, index: number) => {
+    const w = irWindowOf(host);
+    if (index < w.base || index >= w.base + w.size || !backend?.shadowIrte) return;
+    const words = memory.irtes[unit]?.[index] ?? [0, 0, 0, 0];
+    const e = decode(IRTE_REMAPPED, words);
+    const fn = fnOfSid.get(e.sourceId);
+    if (e.present === 0 || fn === undefined || fn.guest === 'msi') {
+      backend.shadowIrte(index, null);
+      return;
+    }
+    // The guest's vIOMMU runs x2APIC mode (EIME): DST is the APIC ID.
+    const vcpu = irteApicId(e.destinationId, { eime: true });
+    backend.shadowIrte(index, { bdf: fn.bdf, vcpu, vector: e.vector });
   };
 
   const onMsiCapWrite = (bdf: string) => {
@@ -374,24 +431,46 @@ export function createStrategyPlatform(
     mmioWrite(bdf, region, offset, value) {
       memory.mmioWrite(bdf, region, offset, value);
       if (region === 'msix-pba') return;
+      const liveBefore = live.size;
       onEntryWrite(bdf, region, offset);
       const mapped = region === 'ims' ? !trap.imsTrapped : !trap.msixTableTrapped;
-      const passes = host.strategy === 'pv' || host.strategy === 'pv-batch';
-      if (mapped && passes) backend?.directWrite?.(bdf, region, offset, value);
+      if (!mapped || backend?.directWrite === undefined) return;
+      if (host.strategy === 'vir-direct' && live.size > liveBefore) {
+        // VFIO just backed the entry and the host kernel wrote its own handle there; the table is
+        // the guest's: the device holds what the guest wrote (its handle, valid on the host).
+        const at = Math.floor(offset / MSIX_ENTRY_SIZE) * MSIX_ENTRY_SIZE;
+        for (let d = 0; d < 4; d++) {
+          backend.directWrite(bdf, region, at + d * 4, memory.mmioRead(bdf, region, at + d * 4));
+        }
+        return;
+      }
+      backend.directWrite(bdf, region, offset, value);
     },
     irteWrite: (unit, index, dwords) => {
       memory.irteWrite?.(unit, index, dwords);
       if (host.strategy === 'vir-direct') {
-        ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index + 1);
+        const w = irWindowOf(host);
+        ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index - w.base + 1);
       }
     },
-    iecInvalidate: () => {},
+    iecInvalidate(unit, index, count) {
+      if (host.strategy !== 'vir-direct') return;
+      for (let i = index; i < index + count; i++) shadow(unit, i);
+    },
     hypercallComposeMsi(req) {
       // The guest kernel's pv-ir domain asks for the pair of (function, index, vCPU, vector):
       // GET_MSG the first time, RETARGET once the entry holds a pair, through the pv ABI's
       // registers (pv-kernel-hooks -> pv-guest -> VMCALL -> pv-host -> pvBackend).
       assert(pvHooks !== null, `strategy platform: ${req.bdf} composes before pv was negotiated`);
       return pvHooks.hypercallComposeMsi(req);
+    },
+    hypercallRelease(req) {
+      // The guest kernel's pv-ir domain freed the irq: RELEASE through the pv ABI's registers;
+      // the host side (pvBackend.release) gives the host vector, IRTE and entry back at once.
+      const fn = fnOf.get(req.bdf);
+      if (pvHooks === null || fn === undefined) return;
+      if (!pvHooks.held.includes(`${req.bdf}#${fn.guest}#${req.index}`)) return;
+      pvHooks.release(req.bdf, req.index);
     },
     get hypercallBatch() {
       const batch = pvHooks?.hypercallBatch;

@@ -82,6 +82,10 @@ export interface IrDomainData {
   readonly eime: boolean;
   /** Allocation bitmap of IRTE indices (`ir_table->bitmap`), in dwords. */
   readonly bitmap: number[];
+  /** The indices the allocator may hand out, when the (virtual) remapping unit restricts them:
+   *  irqlab's vIOMMU capability for `vir-direct` (a per-VM window of the host's table, so the
+   *  guest's handles are host-valid as written). Absent: the whole table. */
+  readonly window?: { readonly base: number; readonly size: number };
   /** Linux's copy of what it wrote, per index (`irq_2_iommu` + the IRTE it modified). */
   readonly irtes: Record<number, number[]>;
 }

@@ -54,8 +54,13 @@ export interface KernelConfig {
     readonly mapping: IoapicIrqMapping;
     readonly sourceId: number;
   } | null;
-  /** The remapping unit (host-ir, guest-vir): its name and x2APIC mode. */
-  readonly remapUnit?: { readonly name: string; readonly eime: boolean };
+  /** The remapping unit (host-ir, guest-vir): its name and x2APIC mode, and (a `vir-direct`
+   *  vIOMMU) the window of IRTE indices the guest's allocator must stay in. */
+  readonly remapUnit?: {
+    readonly name: string;
+    readonly eime: boolean;
+    readonly window?: { readonly base: number; readonly size: number };
+  };
   readonly devices: readonly PciFunctionInfo[];
 }
 
@@ -134,6 +139,7 @@ export function createKernel(cfg: KernelConfig): KernelState {
         eime: unit.eime,
         bitmap: new Array<number>(INTR_REMAP_TABLE_ENTRIES / 32).fill(0),
         irtes: {},
+        ...(unit.window ? { window: unit.window } : {}),
       },
     }).id;
     roots.dmar = dmarCreateDomain(k);

@@ -83,6 +83,10 @@ export interface KernelPlatform {
   ioapicWrite?(pin: number, rte: IoapicRte): void;
   /** guest-hypercall: the host composes the pair the device must send. */
   hypercallComposeMsi?(req: MsiHypercall): MsiPair;
+  /** guest-hypercall: the irq behind entry (`bdf`, `index`) is freed; the host releases the
+   *  host IRTE (and entry) its pair names (the pv ABI's RELEASE). Absent: the host reclaims only
+   *  when the function is disabled or unplugged. */
+  hypercallRelease?(req: { readonly bdf: string; readonly index: number }): void;
   /** guest-hypercall with batching (`pv-batch`): one hypercall composes up to `max` pairs, in
    *  request order. Absent: the kernel composes one pair per hypercall. */
   readonly hypercallBatch?: {

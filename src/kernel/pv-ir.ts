@@ -16,8 +16,10 @@
 // yet), and the window closes with one batch hypercall per `max` irqs, then writes each pair.
 // Invariants: an activated irq has a pair (or is pending in the open window); a pair, once
 // composed, is the same for the irq's whole life; `target` is what the host was last told.
-// Not modelled: RELEASE at free (the host reclaims the entry when the function's MSI-X is
-// disabled or it is unplugged: `hv/strategy-platform.ts`).
+// Freeing an irq that holds a pair issues RELEASE (`hypercallRelease`, once per entry: the irqs
+// of one MSI block share entry 0's pair), so the host's IRTE and entry go back at once, not only
+// when the function is disabled or unplugged; the device entry is already masked (the MSI layer
+// deactivated it before the domain frees).
 
 import { assert } from '../hw/errors.js';
 import {
@@ -89,6 +91,20 @@ function hypercall(
   return msg;
 }
 
+/** RELEASE of the host entry behind (`bdf`, `index`), recorded like the other hypercalls. */
+function releaseCall(k: KernelState, p: KernelPlatform, req: MsiHypercall): void {
+  if (p.hypercallRelease === undefined) return;
+  p.hypercallRelease({ bdf: req.bdf, index: req.index });
+  k.accessLog.push({
+    kind: 'hypercall',
+    op: k.currentOp,
+    call: 'msi-release',
+    bdf: req.bdf,
+    args: [req.index],
+    result: [],
+  });
+}
+
 /** Aims the host's entry at the irq's current target if that changed (one retarget call). */
 function retargetIfMoved(k: KernelState, p: KernelPlatform, d: IrqDesc, pv: PvIrChipData) {
   if (pv.msg !== null && !pv.pending && !sameTarget(pv, requestOf(d))) {
@@ -154,9 +170,18 @@ export const pvIrOps: IrqDomainOps = {
     return OK;
   },
   free(k, p, dom, virq, nrIrqs) {
+    const released = new Set<string>();
     for (let i = 0; i < nrIrqs; i++) {
       const d = descOf(k, virq + i);
-      d.data[levelOf(d, dom.id)].chip = { kind: 'msi' };
+      const level = levelOf(d, dom.id);
+      const pv = d.data[level].chip.kind === 'pv-ir' ? pvData(d, level) : null;
+      const req = requestOf(d);
+      const key = `${req.bdf}#${req.index}`;
+      if (pv?.msg && !released.has(key)) {
+        released.add(key);
+        releaseCall(k, p, req);
+      }
+      d.data[level].chip = { kind: 'msi' };
     }
     irqDomainFreeIrqsParent(k, p, dom, virq, nrIrqs);
   },

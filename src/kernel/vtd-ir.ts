@@ -5,7 +5,10 @@
 // block) and writes the IRTE (vector and destination of the vector level, source-id of the
 // requester) at activation and at each affinity change, followed by an interrupt-entry-cache
 // invalidation. The same code serves the host (real IRTEs) and a guest with a virtual IOMMU
-// (`guest-vir`: the platform's writes land in guest memory and the invalidation traps).
+// (`guest-vir`: the platform's writes land in guest memory and the invalidation traps). A
+// `vir-direct` vIOMMU confines the allocator to a window of indices (`IrDomainData.window`, an
+// irqlab capability: the hypervisor's per-VM slice of the host table, so the guest's handles are
+// host-valid as written); the host kernel's allocator has those windows reserved (`vtdIrReserve`).
 // Evidence: `qemu-q35-ir` — handles 19-21, 22-26, 28-30, 32-36 per device, IRTE 32 read as
 // `high 0x1000025000d low 0x40028` (P, DM logical, RH, vector 0x25, xAPIC dest 0x01 in bits
 // 47:40; SID 0x0028 with SVT 01b).
@@ -42,10 +45,11 @@ import { vectorScheduleCleanup } from './x86-vector.js';
  *  ... size 0x10000`). */
 export const INTR_REMAP_TABLE_ENTRIES = 65536;
 
-/** `bitmap_find_free_region(bitmap, entries, order)`: lowest free block of 2^order aligned. */
-function findFreeRegion(bitmap: number[], entries: number, order: number): number {
+/** `bitmap_find_free_region(bitmap, entries, order)`: lowest free block of 2^order aligned, from
+ *  `first` (a window's base, itself aligned) up to `end`. */
+function findFreeRegion(bitmap: number[], first: number, end: number, order: number): number {
   const size = 2 ** order;
-  for (let start = 0; start + size <= entries; start += size) {
+  for (let start = first; start + size <= end; start += size) {
     let free = true;
     for (let i = 0; i < size && free; i++) free = !bitmapTest(bitmap, start + i);
     if (free) return start;
@@ -57,10 +61,27 @@ function findFreeRegion(bitmap: number[], entries: number, order: number): numbe
 export function allocIrte(dom: IrqDomain, count: number): number {
   assert(dom.ir !== undefined, `${dom.name} is not a remapping domain`);
   const order = Math.ceil(Math.log2(count));
-  const index = findFreeRegion(dom.ir.bitmap, dom.ir.entries, order);
+  const w = dom.ir.window ?? { base: 0, size: dom.ir.entries };
+  const index = findFreeRegion(
+    dom.ir.bitmap,
+    w.base,
+    Math.min(w.base + w.size, dom.ir.entries),
+    order,
+  );
   if (index < 0) return -1;
   for (let i = 0; i < 2 ** order; i++) bitmapSet(dom.ir.bitmap, index + i);
   return index;
+}
+
+/** The host hypervisor carves `size` indices from `base` out of its own kernel's allocator (a
+ *  `vir-direct` VM's window: the guest's shadowed IRTEs live there). */
+export function vtdIrReserve(dom: IrqDomain, base: number, size: number): void {
+  assert(dom.ir !== undefined, `${dom.name} is not a remapping domain`);
+  assert(base >= 0 && base + size <= dom.ir.entries, `${dom.name}: window ${base}+${size} outside`);
+  for (let i = base; i < base + size; i++) {
+    assert(!bitmapTest(dom.ir.bitmap, i), `${dom.name}: IRTE ${i} in use, cannot reserve it`);
+    bitmapSet(dom.ir.bitmap, i);
+  }
 }
 
 function irData(d: IrqDesc, level: number): IrChipData {

@@ -17,9 +17,17 @@
 // The topology is then created with the bindings the flows made (entry, IRTE, host CPU/vector/irq
 // from the host kernel; vCPU, vector, irq from the guest kernel) over the same layout, and the
 // staging words are its state. Nothing is invented here: every number comes from a kernel.
-// Not modelled: the vir-direct shadowing of guest IRTEs into the host table (the host handle is
-// the host kernel's, as under pv); the guest's direct writes under the mapped strategies (they
-// write the pair the host gave, so the store words are the same).
+// vir-direct (MSI-X / IMS): each such VM gets a window of VIR_DIRECT_WINDOW host IRTE indices
+// above every index the host kernel can use (`irWindows`), carved out of the host kernel's own
+// allocator (`vtdIrReserve`) and reported by the VM's vIOMMU to its IR allocator, so the handle
+// the guest composes and writes into its mapped table is the host index: the device sends it
+// as-is. On each trapped IEC invalidation the hv shadows the guest IRTE into the host IRTE at that
+// index (posted to the guest IRTE's vCPU/vector, or remapped to the VFIO irq's host vector),
+// SID = the function's requester ID; the guest's teardown clears them the same way. KVM's irq
+// bypass is not used for these vectors (the host kernel's own IRTE for the VFIO irq stays
+// remapped and unreferenced by the device).
+// Not modelled: vir-direct over an MSI backing (its capability is in config space, which VFIO
+// always virtualizes: it keeps the host kernel's handle, as under emulate).
 
 import {
   type ControlPlaneVm,
@@ -29,11 +37,17 @@ import {
   teardownGuests,
 } from '../hv/guest-run.js';
 import { createHostPlatform, type HostPlatform } from '../hv/host-platform.js';
-import type { StrategyName } from '../hv/strategy-platform.js';
+import {
+  type IrWindow,
+  type ShadowedIrte,
+  type StrategyName,
+  VIR_DIRECT_WINDOW,
+} from '../hv/strategy-platform.js';
 import { systemStep } from '../hv/system.js';
 import { ACTION } from '../hv/system-actions.js';
 import { createEventLog, type SystemEvent } from '../hv/system-events.js';
 import {
+  pidAddress,
   resetSystemState,
   type SystemState,
   setIntxSourceMask,
@@ -55,13 +69,21 @@ import {
 } from '../hv/vfio.js';
 import { assert } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
-import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
+import {
+  encodeIrtePosted,
+  encodeIrteRemapped,
+  irteDestinationId,
+  pdaFields,
+  SOURCE_VALIDATION_TYPE,
+} from '../hw/vtd/irte.js';
+import { composeCompatMsiPhysical, decodeMsiMessage } from '../hw/x86/msi-message.js';
 import { configSpaceFor, pciFunctionInfo } from '../kernel/boot.js';
 import { createKernel, onlineCpus } from '../kernel/kernel.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
 import type { KernelState, PciFunctionInfo } from '../kernel/kernel-state.js';
 import { irqTarget, requestIrq } from '../kernel/manage.js';
 import { pciAllocIrqVectors } from '../kernel/pci-msi-api.js';
+import { vtdIrReserve } from '../kernel/vtd-ir.js';
 import type { RateSource, SimInput, TimedInput } from '../sim/system-sim.js';
 import { functionRoutingIds } from './rules.js';
 import type { Scenario, ScenarioAssignment, ScenarioDevice, WorkloadAction } from './schema.js';
@@ -111,7 +133,12 @@ export function buildScenario(scenario: Scenario, opts: { strategy?: string } = 
     },
     strategies,
     assignmentVectors: plan.vectorsOf,
-    flows: { host: flows.host, guests: flows.guests, bindings: flows.bindings },
+    flows: {
+      host: flows.host,
+      guests: flows.guests,
+      bindings: flows.bindings,
+      released: flows.released,
+    },
   };
 }
 
@@ -120,7 +147,9 @@ export function buildScenario(scenario: Scenario, opts: { strategy?: string } = 
  *  the entry back, MSI-X/MSI disabled with the last one), writing `built.initial`. */
 export function teardownBuilt(built: BuiltScenario): void {
   teardownGuests(built.flows.guests.vms);
-  for (const b of built.flows.bindings) vfioDisableVector(built.flows.host.vfio, b);
+  built.flows.bindings.forEach((b, i) => {
+    if (!built.flows.released.has(i)) vfioDisableVector(built.flows.host.vfio, b);
+  });
 }
 
 /** The guest side of the data plane's `guestIrq` events: each handled vector runs the guest
@@ -371,10 +400,31 @@ export interface BuildFlows {
   readonly guests: ReturnType<typeof setupGuests>;
   /** Host binding of each assigned vector (same order as `spec.vectors`). */
   readonly bindings: readonly HostBinding[];
+  /** Vectors whose binding VFIO already gave back (a pv RELEASE), by index in `bindings`. */
+  readonly released: Set<number>;
+}
+
+/** The host IRT window of each `vir-direct` VM (undefined for the others): VIR_DIRECT_WINDOW
+ *  indices each, disjoint, from the first window boundary above `irteBound` (every index the host
+ *  kernel itself can use), in VM order. */
+function irWindows(plan: Plan, strategies: readonly StrategyName[]): (IrWindow | undefined)[] {
+  let next = Math.ceil(plan.irteBound / VIR_DIRECT_WINDOW) * VIR_DIRECT_WINDOW;
+  return strategies.map((st) => {
+    if (st !== 'vir-direct') return undefined;
+    const w = { base: next, size: VIR_DIRECT_WINDOW };
+    next += VIR_DIRECT_WINDOW;
+    return w;
+  });
 }
 
 function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) {
-  const staging = resetSystemState(createSystemTopology({ ...plan.spec, vectors: [] }));
+  const windows = irWindows(plan, strategies);
+  const windowsEnd = Math.max(0, ...windows.map((w) => (w ? w.base + w.size : 0)));
+  const baseSpec = {
+    ...plan.spec,
+    irtEntriesMin: Math.max(plan.spec.irtEntriesMin ?? 0, windowsEnd),
+  };
+  const staging = resetSystemState(createSystemTopology({ ...baseSpec, vectors: [] }));
   const spaces = plan.hostFunctions.map((f) => configSpaceFor(f.device));
   const infos = plan.hostFunctions.map((f, i) => pciFunctionInfo(f.device, spaces[i]));
   const platform = createHostPlatform(
@@ -384,15 +434,22 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
     plan.intxPins,
   );
   const kernel = bootHostKernel(s, infos);
+  // The hv takes each vir-direct window out of the host kernel's IRTE allocator.
+  const remap = kernel.roots.remap;
+  for (const w of windows) {
+    if (w && remap !== null) vtdIrReserve(kernel.domains[remap], w.base, w.size);
+  }
   plan.hostFunctions.forEach((f, i) => {
     if (f.subdeviceMsix) hostParentProbe(kernel, platform, infos[i].bdf);
   });
   const vfio: VfioHost = { k: kernel, p: platform, posted: s.host.iommu.posted };
   const bindings: (HostBinding | undefined)[] = plan.slots.map(() => undefined);
+  const released = new Set<number>();
   const bind = (vm: number, assign: number, index: number): HostBinding => {
     const slot = plan.vectorsOf[vm][assign][index];
     const existing = bindings[slot];
-    if (existing) return existing;
+    if (existing && !released.has(slot)) return existing;
+    released.delete(slot);
     const a = s.vms[vm].assign[assign];
     const f = plan.hostFunctions[plan.hostFunctionOf[vm][assign]];
     const b = vfioEnableVector(vfio, {
@@ -405,12 +462,48 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
     bindings[slot] = b;
     return b;
   };
+  const firstVcpuOf = (vm: number) => s.vms.slice(0, vm).reduce((n, x) => n + x.vcpus, 0);
+  const hostRid = (vm: number, assign: number) =>
+    plan.spec.ports[plan.spec.stores[plan.storeOf[vm][assign]].port].requesterId;
+  /** vir-direct, per VM: the guest IRTEs the hv shadowed, and the VFIO binding behind each
+   *  handle the device entries hold (a remapped host IRTE needs the VFIO irq's host vector). */
+  const shadows = s.vms.map(() => new Map<number, ShadowedIrte>());
+  const handleBinding = s.vms.map(() => new Map<number, HostBinding>());
+  const hostEime = s.host.x2apic;
+  /** Host IRTE `index` from the guest's shadowed IRTE: posted to its vCPU/vector, or remapped to
+   *  the host vector of the VFIO irq behind the handle; not present when the guest cleared it,
+   *  names a vCPU the VM does not have, or (remapped) no device entry holds the handle yet. */
+  const writeShadow = (vm: number, functions: readonly { bdf: string }[], index: number) => {
+    const sh = shadows[vm].get(index);
+    const assign = sh ? functions.findIndex((f) => f.bdf === sh.bdf) : -1;
+    const b = handleBinding[vm].get(index);
+    const common = {
+      present: 1,
+      sourceId: assign < 0 ? 0 : hostRid(vm, assign),
+      sourceIdQualifier: 0,
+      sourceValidationType: SOURCE_VALIDATION_TYPE.requesterId,
+    };
+    let irte = [0, 0, 0, 0];
+    if (sh && assign >= 0 && sh.vcpu < s.vms[vm].vcpus && s.host.iommu.posted) {
+      const pid = pidAddress(firstVcpuOf(vm) + sh.vcpu);
+      irte = encodeIrtePosted({ ...common, virtualVector: sh.vector, ...pdaFields(pid) });
+    } else if (sh && assign >= 0 && sh.vcpu < s.vms[vm].vcpus && b) {
+      irte = encodeIrteRemapped({
+        ...common,
+        vector: b.vector,
+        destinationId: irteDestinationId(b.cpu, { eime: hostEime }),
+      });
+    }
+    platform.irteWrite?.('dmar0', index, irte);
+    platform.iecInvalidate?.('dmar0', index, 1);
+  };
   const guests = setupGuests(
     s.vms.map((vm, v) => ({
       name: vm.name,
       vcpus: vm.vcpus,
       strategy: strategies[v],
       viommu: vm.viommu === 'on',
+      ...(windows[v] ? { irWindow: windows[v] } : {}),
       assign: vm.assign.map((a) => ({ guest: a.guest, backing: a.backing, vectors: a.vectors })),
     })),
     { ir: s.host.iommu.ir, posted: s.host.iommu.posted, dynamicMsix: true },
@@ -428,11 +521,41 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
         const index = Math.floor(offset / GUEST_ENTRY_BYTES);
         const slot = plan.vectorsOf[vm][assign][index];
         const a = s.vms[vm].assign[assign];
+        // Only an MSI-X table or IMS slice of the device can be mapped (rule
+        // direct-needs-same-type); a run forcing a direct strategy elsewhere maps nothing.
+        if ((a.backing !== 'msix' && a.backing !== 'ims') || a.guest !== a.backing) return;
         const whole = a.subdevice === undefined && a.backing === 'msix';
         const entry = slot === undefined ? -1 : (bindings[slot]?.entry ?? (whole ? index : -1));
         if (entry < 0) return;
         const store = plan.storeOf[vm][assign];
         platform.deviceWrite(store, entry, (offset % GUEST_ENTRY_BYTES) / 4, value);
+        const b = slot === undefined ? undefined : bindings[slot];
+        if (strategies[vm] === 'vir-direct' && b) {
+          // The hv learns which VFIO irq backs the handle the device entry now holds.
+          const hostBdf = plan.hostFunctions[plan.hostFunctionOf[vm][assign]].device.bdf;
+          const region = b.backing === 'ims' ? 'ims' : 'msix-table';
+          const [lo, hi, data] = [0, 4, 8].map((o) =>
+            platform.mmioRead(hostBdf, region, entry * GUEST_ENTRY_BYTES + o),
+          );
+          const index = remappableIndex(lo, hi, data);
+          if (index >= 0 && handleBinding[vm].get(index) !== b) {
+            handleBinding[vm].set(index, b);
+            if (!s.host.iommu.posted) writeShadow(vm, functions, index);
+          }
+        }
+      },
+      vectorReleased(bdf, index) {
+        const assign = functions.findIndex((f) => f.bdf === bdf);
+        const slot = plan.vectorsOf[vm][assign]?.[index];
+        const b = slot === undefined ? undefined : bindings[slot];
+        if (slot === undefined || b === undefined || released.has(slot)) return;
+        vfioDisableVector(vfio, b);
+        released.add(slot);
+      },
+      shadowIrte(index, irte) {
+        if (irte) shadows[vm].set(index, irte);
+        else shadows[vm].delete(index);
+        writeShadow(vm, functions, index);
       },
     }),
   );
@@ -441,8 +564,14 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
     // every vector the scenario names; the failure is in `guests.failures`.
     const b = bindings[i] ?? bind(slot.vm, slot.assign, slot.index);
     const g = guestTarget(guests.vms[slot.vm], slot.assign, slot.index);
-    const firstVcpu = s.vms.slice(0, slot.vm).reduce((n, vm) => n + vm.vcpus, 0);
-    kvmPiUpdateIrte(vfio, b, firstVcpu + g.vcpu, g.vector);
+    const firstVcpu = firstVcpuOf(slot.vm);
+    // vir-direct: the device sends the guest's handle, whose host IRTE the hv shadowed.
+    const a = s.vms[slot.vm].assign[slot.assign];
+    const mapped = (a.backing === 'msix' || a.backing === 'ims') && a.guest === a.backing;
+    const shadowed = strategies[slot.vm] === 'vir-direct' && mapped;
+    const irte = shadowed ? entryHandle(staging, slot.store, b.entry) : b.irte;
+    assert(!shadowed || irte >= 0, `${slot.name}: vir-direct entry holds no remappable handle`);
+    if (!shadowed) kvmPiUpdateIrte(vfio, b, firstVcpu + g.vcpu, g.vector);
     // An INTx line is one host irq, vector and IRTE for all the sources it fans out to: the
     // first source owns them; each source is its bit in the device's status register.
     const sharedLine = b.backing === 'intx' && slot.index > 0;
@@ -453,7 +582,7 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
       vm: slot.vm,
       vcpu: g.vcpu,
       guestVector: g.vector,
-      irte: sharedLine ? -1 : b.irte,
+      irte: sharedLine ? -1 : irte,
       hostCpu: b.cpu,
       hostVector: sharedLine ? -1 : b.vector,
       hostIrq: b.irq,
@@ -461,11 +590,12 @@ function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyName[]) 
     };
   });
   return {
-    spec: { ...plan.spec, vectors } as SystemSpec,
+    spec: { ...baseSpec, vectors } as SystemSpec,
     staging,
     host: { kernel, platform, vfio },
     guests,
     bindings: bindings as HostBinding[],
+    released,
   };
 }
 
@@ -504,6 +634,20 @@ function hostPair(s: SystemState, store: number, b: HostBinding) {
     st.kind === 'msi' ? st.entriesAt + MSI_STORE_DWORDS.addrLo : st.entriesAt + b.entry * 4;
   const data = s.words[st.kind === 'msi' ? st.entriesAt + MSI_STORE_DWORDS.data : at + 2];
   return { addrLo: s.words[at], addrHi: s.words[at + 1], data };
+}
+
+/** The interrupt index (IRTE) the remappable message of an MSI-X / IMS store entry names, or
+ *  -1 when the entry holds no remappable message (VT-d 5.1.2.2). */
+function entryHandle(s: SystemState, store: number, entry: number): number {
+  const st = s.topology.stores[store];
+  if (st.kind !== 'msix' && st.kind !== 'ims') return -1;
+  const at = st.entriesAt + entry * 4;
+  return remappableIndex(s.words[at], s.words[at + 1], s.words[at + 2]);
+}
+
+function remappableIndex(addrLo: number, addrHi: number, data: number): number {
+  const m = decodeMsiMessage(addrLo, addrHi, data);
+  return m.format === 'remappable' ? m.interruptIndex : -1;
 }
 
 /** Where the guest kernel sends vector `index` of assignment `assign`: vCPU, vector, irq. */

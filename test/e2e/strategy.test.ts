@@ -25,7 +25,8 @@ import {
   postedDescriptorAddress,
 } from '../../src/hw/vtd/irte.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
-import { irqTarget } from '../../src/kernel/manage.js';
+import { freeIrq, irqTarget } from '../../src/kernel/manage.js';
+import { pciMsixFreeIrq } from '../../src/kernel/pci-msi-api.js';
 import { renderProcInterrupts } from '../../src/report/proc-interrupts.js';
 import { buildScenario, guestHandleEvents, teardownBuilt } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
@@ -108,15 +109,21 @@ describe.each(STRATEGIES)('%s, end to end through the flows', (strategy) => {
         const target = irqTarget(guest.kernel, irq);
         expect(target).not.toBeNull();
         if (!target) return;
-        // The host side: the device entry names the host kernel's IRTE for its host irq.
+        // The host side: the device entry names the host kernel's IRTE for its host irq, or
+        // under vir-direct the guest kernel's own IRTE index (the shadowed host IRTE is there).
         const b = built.flows.bindings[vector];
         const ir = irChipOf(host.descs[b.irq]);
         expect(ir).not.toBeNull();
+        const guestIr = irChipOf(guest.kernel.descs[irq]);
+        const hostIndex =
+          strategy === 'vir-direct'
+            ? (guestIr?.irteIndex ?? -1) + (guestIr?.subHandle ?? 0)
+            : (ir?.irteIndex ?? -1) + (ir?.subHandle ?? 0);
         const st = t.stores[t.vectors[vector].store];
         const at = st.entriesAt + b.entry * 4;
         const msg = decodeMsiMessage(s.words[at], s.words[at + 1], s.words[at + 2]);
         expect(msg.format).toBe('remappable');
-        if (msg.format === 'remappable') expect(msg.handle).toBe(ir?.irteIndex);
+        if (msg.format === 'remappable') expect(msg.interruptIndex).toBe(hostIndex);
         if (pv) {
           // MSI == IMS: what the guest wrote into its (mapped) entry is the host entry's pair.
           const mine = [0, 4, 8].map((o) =>
@@ -124,7 +131,7 @@ describe.each(STRATEGIES)('%s, end to end through the flows', (strategy) => {
           );
           expect(mine).toEqual([s.words[at], s.words[at + 1], s.words[at + 2]]);
         }
-        const irteAt = t.layout.irt + b.irte * IRTE_DWORDS;
+        const irteAt = t.layout.irt + hostIndex * IRTE_DWORDS;
         const vcpu = vcpuId(t, 0, target.cpu);
         if (posted) {
           // KVM's irq bypass: posted format, the guest's vector, the target vCPU's descriptor.
@@ -200,6 +207,7 @@ describe("the guest's own writes to its entries", () => {
   for (const [strategy, reaches] of [
     ['emulate', false],
     ['vir', false],
+    ['vir-direct', true],
     ['pv', true],
     ['pv-batch', true],
   ] as const) {
@@ -215,6 +223,165 @@ describe("the guest's own writes to its entries", () => {
       const forged = (before ^ 0x5a) >>> 0;
       guest.sp.platform.mmioWrite(guest.functions[0].bdf, 'msix-table', 1 * 16 + 8, forged);
       expect(s.words[dataAt]).toBe(reaches ? forged : before);
+    });
+  }
+});
+
+describe('vir-direct: the guest composes its handles, the hv shadows its IRTEs', () => {
+  // DESIGN §2 / docs/strategies.md §3: the table is mapped, the guest's handle is its own vIOMMU
+  // IRTE index, inside the per-VM window its vIOMMU reports; the hv shadows the guest IRTE into
+  // the host IRTE at the same index on the trapped invalidation (the only exit besides VFIO's
+  // virtual config space). VT-d 9.10: posted IRTE (IM=1, VV, PDA), SID with SVT=01b.
+  const twoVms = (posted: boolean) => `
+host:
+  cpus: 4
+  x2apic: true
+  apicv: true
+  iommu: { ir: true, posted: ${posted} }
+devices:
+  - { name: nic0, kind: generic, bdf: "0000:01:00.0", msix: 4, msi: 0, vfs: 2, vfMsix: 4 }
+vms:
+  - name: vm0
+    vcpus: 2
+    viommu: on
+    strategy: vir-direct
+    assign: [{ device: nic0, vf: 0, guest: msix, backing: msix, vectors: 2 }]
+  - name: vm1
+    vcpus: 2
+    viommu: on
+    strategy: vir-direct
+    assign: [{ device: nic0, vf: 1, guest: msix, backing: msix, vectors: 2 }]
+run: { duration: 1ms }
+`;
+  for (const posted of [true, false]) {
+    it(`${posted ? 'posted' : 'remapped'}: device entry = guest handle, host IRTE at it, raise -> guest handler; teardown clears the shadows`, () => {
+      const built = buildScenario(loadScenario(twoVms(posted), 'vir-direct.yaml'));
+      const s = built.initial;
+      const t = s.topology;
+      expect(built.flows.guests.failures).toEqual([]);
+      const windows: number[][] = [];
+      built.flows.guests.vms.forEach((guest, vm) => {
+        const bdf = guest.functions[0].bdf;
+        const handles: number[] = [];
+        built.assignmentVectors[vm][0].forEach((vector, i) => {
+          const irq = irqOfVector(guest.kernel, bdf, i);
+          const target = irqTarget(guest.kernel, irq);
+          const gir = irChipOf(guest.kernel.descs[irq]);
+          expect(target).not.toBeNull();
+          expect(gir).not.toBeNull();
+          if (!target || !gir) return;
+          const handle = gir.irteIndex + gir.subHandle;
+          handles.push(handle);
+          // The guest wrote its own remappable handle into its mapped table (no exit) ...
+          const mine = [0, 4, 8].map((o) =>
+            guest.sp.memory.mmioRead(bdf, 'msix-table', i * 16 + o),
+          );
+          const guestMsg = decodeMsiMessage(mine[0], mine[1], mine[2]);
+          expect(guestMsg.format === 'remappable' && guestMsg.interruptIndex).toBe(handle);
+          // ... and the device entry holds exactly that (the host did not rewrite it).
+          const b = built.flows.bindings[vector];
+          const st = t.stores[t.vectors[vector].store];
+          const at = st.entriesAt + b.entry * 4;
+          expect([s.words[at], s.words[at + 1], s.words[at + 2]]).toEqual(mine);
+          // The host IRTE at the guest's index: source-id = the VF's requester ID, SVT=01b.
+          const irteAt = t.layout.irt + handle * IRTE_DWORDS;
+          const vcpu = vcpuId(t, vm, target.cpu);
+          const sid = decode(IRTE_REMAPPED, s.words, irteAt);
+          expect(sid.present).toBe(1);
+          expect(sid.sourceId).toBe(t.ports[st.port].requesterId);
+          expect(sid.sourceValidationType).toBe(1);
+          if (posted) {
+            const e = decode(IRTE_POSTED, s.words, irteAt);
+            expect(e.irteMode).toBe(1);
+            expect(e.virtualVector).toBe(target.vector);
+            expect(postedDescriptorAddress(e)).toEqual(pidAddress(vcpu));
+          } else {
+            expect(sid.irteMode).toBe(0);
+            expect(sid.vector).toBe(irqTarget(built.flows.host.kernel, b.irq)?.vector);
+          }
+          const events = raise(s, vector);
+          const handled = events.filter((e) => e.kind === 'guestIrq');
+          expect(handled.map((e) => [e.args[0], e.args[1]])).toEqual([[vcpu, target.vector]]);
+          expect(guestHandleEvents(built, events)).toEqual([irq]);
+        });
+        windows.push(handles);
+        // Only the invalidations (and VFIO's virtual config space) trapped: no table exit, no
+        // hypercall; one exit per invalidation the guest kernel logged.
+        const logged = guest.kernel.accessLog.filter((a) => a.kind === 'iec-invalidate').length;
+        expect(guest.sp.exits.iecInvalidation).toBe(logged);
+        expect(logged).toBeGreaterThan(0);
+        expect(guest.sp.exits.msixTableAccess).toBe(0);
+        expect(guest.sp.exits.imsAccess).toBe(0);
+        expect(guest.sp.exits.hypercall).toBe(0);
+        const trapped = guest.sp.exitLog.filter((x) => x.exit !== null);
+        expect(
+          trapped.every(
+            (x) => x.access.kind === 'iec-invalidate' || x.access.kind.startsWith('cfg'),
+          ),
+        ).toBe(true);
+      });
+      // Disjoint windows: no handle of vm0 is a handle of vm1, and none is a host kernel IRTE.
+      expect(windows[0].filter((h) => windows[1].includes(h))).toEqual([]);
+      const hostIndices = built.flows.bindings.map((b) => b.irte);
+      expect([...windows[0], ...windows[1]].filter((h) => hostIndices.includes(h))).toEqual([]);
+
+      teardownBuilt(built);
+      for (const h of [...windows[0], ...windows[1]]) {
+        expect(IRTE_REMAPPED.accessors.present.get(s.words, t.layout.irt + h * IRTE_DWORDS)).toBe(
+          0,
+        );
+      }
+      for (let i = 0; i < t.irtEntries; i++) {
+        expect(IRTE_REMAPPED.accessors.present.get(s.words, t.layout.irt + i * IRTE_DWORDS)).toBe(
+          0,
+        );
+      }
+    });
+  }
+});
+
+describe('pv: freeing a vector releases its host IRTE at once', () => {
+  // docs/pv-abi.md RELEASE: the guest's pv-ir domain frees the irq -> RELEASE -> the host frees the
+  // IRTE behind the pair (VFIO frees the host irq, whose IRTE goes non-present: VT-d 9.10 P=0),
+  // before any teardown or unplug.
+  for (const strategy of ['pv', 'pv-batch'] as const) {
+    it(`${strategy}: pci_msix_free_irq of vector 1 -> one RELEASE, its host IRTE cleared, vector 0 untouched`, () => {
+      const built = build(strategy);
+      const s = built.initial;
+      const t = s.topology;
+      const guest = built.flows.guests.vms[0];
+      const host = built.flows.host.kernel;
+      const bdf = guest.functions[0].bdf;
+      const [v0, v1] = built.assignmentVectors[0][0];
+      const present = (irte: number) =>
+        IRTE_REMAPPED.accessors.present.get(s.words, t.layout.irt + irte * IRTE_DWORDS);
+      const [b0, b1] = [built.flows.bindings[v0], built.flows.bindings[v1]];
+      expect([present(b0.irte), present(b1.irte)]).toEqual([1, 1]);
+      const irtesBefore = guest.sp.ledger.irtes;
+
+      const irq = irqOfVector(guest.kernel, bdf, 1);
+      for (const a of [...guest.kernel.descs[irq].actions]) {
+        freeIrq(guest.kernel, guest.sp.platform, irq, a.devId);
+      }
+      const r = pciMsixFreeIrq(guest.kernel, guest.sp.platform, bdf, 1);
+      expect(r.ok).toBe(true);
+
+      expect(guest.sp.pv.calls.release).toBe(1);
+      expect(guest.sp.pv.allocations.map((a) => a.index)).toEqual([0]);
+      const releases = guest.kernel.accessLog.filter(
+        (a) => a.kind === 'hypercall' && a.call === 'msi-release',
+      );
+      expect(releases).toHaveLength(1);
+      expect(guest.sp.ledger.irtes).toBe(irtesBefore - 1);
+      expect(present(b1.irte)).toBe(0);
+      expect(host.descs[b1.irq]?.actions ?? []).toEqual([]);
+      expect(present(b0.irte)).toBe(1);
+
+      // Teardown still gives back everything, the released vector once.
+      teardownBuilt(built);
+      expect(guest.sp.pv.calls.release).toBe(2);
+      for (let i = 0; i < t.irtEntries; i++) expect(present(i)).toBe(0);
+      expect(host.matrix.totalAllocated).toBe(0);
     });
   }
 });
