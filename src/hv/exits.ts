@@ -9,11 +9,10 @@
 // guest memory: no exit. Data-plane exits (external interrupt, EOI, posted-interrupt wake-up,
 // HLT) come from the simulator's run of the delivery path.
 // Invariants: one access => at most one exit; exits QEMU completes in userspace pay the
-// userspace-VMM extra and its handler; every exit pays the nested multiplier through `Costs`.
+// userspace-VMM extra and its handler; every exit pays the nested multiplier through the prices (`ExitPrices`).
 // Not modelled: MMIO coalescing, ioeventfd, the exit of a TLB miss on the mapped table page.
 
 import type { HwAccess } from '../kernel/platform.js';
-import type { Costs } from '../sim/cost-model.js';
 
 export const EXIT_KINDS = [
   'configAccess',
@@ -73,9 +72,24 @@ export function exitOfAccess(a: HwAccess, trap: TrapPolicy): ExitKind | null {
   }
 }
 
+/** The prices the hypervisor's accounting needs, in nanoseconds: a subset of the simulator's
+ *  resolved cost model (`src/sim/cost-model.ts` `Costs`, which satisfies this structurally; the
+ *  hv layer sits below sim and does not import it). */
+export interface ExitPrices {
+  readonly exitNs: number;
+  readonly userspaceExitExtraNs: number;
+  readonly vmmHandlerNs: number;
+  readonly hypercallNs: number;
+  readonly hostIrqNs: number;
+  readonly wakeupNs: number;
+  readonly vfioSetIrqsNs: number;
+  readonly kvmRouteEntryNs: number;
+  readonly irteUpdateNs: number;
+}
+
 /** Nanoseconds one exit of `kind` costs: the round trip, plus the userspace VMM when QEMU is the
  *  one that completes it (config space, MSI-X table, emulated IMS, vIOMMU invalidation). */
-export function exitCostNs(kind: ExitKind, c: Costs): number {
+export function exitCostNs(kind: ExitKind, c: ExitPrices): number {
   const userspace = c.exitNs + c.userspaceExitExtraNs + c.vmmHandlerNs;
   switch (kind) {
     case 'configAccess':
@@ -96,7 +110,7 @@ export function exitCostNs(kind: ExitKind, c: Costs): number {
 }
 
 /** Total cost of a set of exits. */
-export const exitsCostNs = (e: Readonly<ExitCounts>, c: Costs): number =>
+export const exitsCostNs = (e: Readonly<ExitCounts>, c: ExitPrices): number =>
   EXIT_KINDS.reduce((ns, k) => ns + e[k] * exitCostNs(k, c), 0);
 
 /** The simulator's exits by KVM reason name (kvm_exit), mapped to the kinds above; `wakeups` are

@@ -26,8 +26,7 @@ import { freeIrq, handleVector, irqSetAffinity, irqTarget } from '../kernel/mana
 import { pciFreeIrqVectors } from '../kernel/pci-msi-api.js';
 import { withOp } from '../kernel/platform.js';
 import { type CpuId, cpuMask, type Vector } from '../kernel/types.js';
-import type { Costs } from '../sim/cost-model.js';
-import { type ExitCounts, emptyExits, exitsCostNs } from './exits.js';
+import { type ExitCounts, type ExitPrices, emptyExits, exitsCostNs } from './exits.js';
 import { encodeCpuid } from './pv-abi.js';
 import { pvGuestNegotiate } from './pv-guest.js';
 import {
@@ -308,7 +307,7 @@ export function runControlPlane(
   specs: readonly ControlPlaneVmSpec[],
   host: ControlPlaneHost,
   actions: readonly ControlAction[],
-  costs: Costs,
+  costs: ExitPrices,
 ): ControlPlaneResult {
   const notes: string[] = [];
   const failures: string[] = [];
@@ -438,7 +437,7 @@ function diffWork(l: HostLedger, before: Work): Work {
 
 /** Host work in ns: VFIO set-irqs (and the noresize re-enables), routes re-submitted or
  *  re-translated, IRTE writes. */
-const workNs = (w: Work, c: Costs): number =>
+const workNs = (w: Work, c: ExitPrices): number =>
   (w.vfioSetIrqs + w.vfioReenabledVectors) * c.vfioSetIrqsNs +
   (w.routesResubmitted + w.routesRetranslated) * c.kvmRouteEntryNs +
   w.irteUpdates * c.irteUpdateNs;
