@@ -35,5 +35,12 @@ export function registerDemo(program: Command, io: CliIo): void {
       runScenarioFile(io, file);
       io.out(`\n== irqlab compare scenarios/${DEFAULT_SCENARIO}\n\n`);
       compareScenarioFile(io, file);
+      // idxd-siov backs guest MSI-X with host IMS, which only the trapping strategies can carry.
+      io.out(
+        '\nAll five strategies on one workload (same type on both sides, vIOMMU in the guests):\n' +
+          '  npx irqlab compare scenarios/mlx5-vf-viommu.yaml\n' +
+          'A hostile guest beside a victim that shares its requester ID:\n' +
+          '  npx irqlab compare scenarios/hostile-siov.yaml\n',
+      );
     });
 }
