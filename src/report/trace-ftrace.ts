@@ -35,6 +35,14 @@ import {
 const FIRST_VCPU_TID = 2001;
 const QEMU_TID = 2000;
 
+interface Task {
+  readonly comm: string;
+  readonly pid: number;
+}
+const DEVICE_TASK: Task = { comm: 'device', pid: 0 };
+const DMAR_TASK: Task = { comm: 'dmar', pid: 0 };
+const QEMU_TASK: Task = { comm: 'qemu-system-x86', pid: QEMU_TID };
+
 const seconds = (ns: number) => {
   const s = Math.floor(ns / 1e9);
   return `${String(s).padStart(5)}.${String(ns - s * 1e9).padStart(9, '0')}`;
@@ -67,6 +75,9 @@ export function ftraceWriter(t: SystemTopology, sink: (chunk: string) => void): 
     `${instance.padEnd(6)} ${`${task.comm}-${task.pid}`.padStart(20)} [${String(cpu).padStart(3, '0')}] ${seconds(ts)}: ${name}: ${fields}\n`;
   const host = (pcpu: number, ts: number, name: string, fields: string) =>
     out.put(line('host', hostTask(pcpu), pcpu, ts, name, fields));
+  /** Events of a task not tied to a pCPU here (the device, the remapping unit, QEMU): CPU 0. */
+  const onTask = (task: Task, ts: number, name: string, fields: string) =>
+    out.put(line('host', task, 0, ts, name, fields));
 
   const write = (r: TraceRecord) => {
     releaseDue(later, r.tsNs, out);
@@ -129,15 +140,11 @@ export function ftraceWriter(t: SystemTopology, sink: (chunk: string) => void): 
       case 'kvm-msi-set-irq':
         return host(r.pcpu, r.tsNs, 'kvm_msi_set_irq', msiSetIrqFields(r.address, r.data));
       case 'kvm-pi-irte-update':
-        return out.put(
-          line(
-            'host',
-            { comm: 'qemu-system-x86', pid: QEMU_TID },
-            0,
-            r.tsNs,
-            'kvm_pi_irte_update',
-            `PI is ${r.set ? 'enabled and being updated' : 'disabled'} for irq ${r.hostIrq}, vcpu ${t.vcpus[r.vcpu].index}, gsi: ${hex(r.gsi)}, gvec: ${hex(r.gvec)}, pi_desc_addr: ${hex(r.vcpu * 64)}`,
-          ),
+        return onTask(
+          QEMU_TASK,
+          r.tsNs,
+          'kvm_pi_irte_update',
+          `PI is ${r.set ? 'enabled and being updated' : 'disabled'} for irq ${r.hostIrq}, vcpu ${t.vcpus[r.vcpu].index}, gsi: ${hex(r.gsi)}, gvec: ${hex(r.gvec)}, pi_desc_addr: ${hex(r.vcpu * 64)}`,
         );
       case 'vcpu-migrate': {
         const task = vcpuComm(r.vcpu);
@@ -191,70 +198,46 @@ export function ftraceWriter(t: SystemTopology, sink: (chunk: string) => void): 
       case 'raise':
         return;
       case 'msi-write':
-        return out.put(
-          line(
-            'host',
-            { comm: 'device', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_msi_write',
-            `requester=${portBdf(t, r.port)} addr=${hex(r.addrLo)} data=${hex(r.data)} source=${vectorName(t, r.vector)}`,
-          ),
+        return onTask(
+          DEVICE_TASK,
+          r.tsNs,
+          'irqlab_msi_write',
+          `requester=${portBdf(t, r.port)} addr=${hex(r.addrLo)} data=${hex(r.data)} source=${vectorName(t, r.vector)}`,
         );
       case 'pending-set':
-        return out.put(
-          line(
-            'host',
-            { comm: 'device', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_pending_set',
-            `store=${t.stores[r.store].name} entry=${r.entry}`,
-          ),
+        return onTask(
+          DEVICE_TASK,
+          r.tsNs,
+          'irqlab_pending_set',
+          `store=${t.stores[r.store].name} entry=${r.entry}`,
         );
       case 'coalesced':
-        return out.put(
-          line(
-            'host',
-            { comm: 'device', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_coalesced',
-            `source=${vectorName(t, r.vector)} at=${r.where}`,
-          ),
+        return onTask(
+          DEVICE_TASK,
+          r.tsNs,
+          'irqlab_coalesced',
+          `source=${vectorName(t, r.vector)} at=${r.where}`,
         );
       case 'dropped':
-        return out.put(
-          line(
-            'host',
-            { comm: 'device', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_dropped',
-            `store=${t.stores[r.store].name} entry=${r.entry}`,
-          ),
+        return onTask(
+          DEVICE_TASK,
+          r.tsNs,
+          'irqlab_dropped',
+          `store=${t.stores[r.store].name} entry=${r.entry}`,
         );
       case 'ir-fault':
-        return out.put(
-          line(
-            'host',
-            { comm: 'dmar', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_ir_fault',
-            `reason="${lossName(r.reason)}" index=${r.index} requester=${portBdf(t, r.port)}`,
-          ),
+        return onTask(
+          DMAR_TASK,
+          r.tsNs,
+          'irqlab_ir_fault',
+          `reason="${lossName(r.reason)}" index=${r.index} requester=${portBdf(t, r.port)}`,
         );
       case 'posted':
-        return out.put(
-          line(
-            'host',
-            { comm: 'dmar', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_pi_post',
-            `vcpu=${t.vcpus[r.vcpu].name} vec=${r.vector} notify=${r.notified ? 1 : 0}`,
-          ),
+        return onTask(
+          DMAR_TASK,
+          r.tsNs,
+          'irqlab_pi_post',
+          `vcpu=${t.vcpus[r.vcpu].name} vec=${r.vector} notify=${r.notified ? 1 : 0}`,
         );
       case 'pi-notify':
         return host(
@@ -273,27 +256,9 @@ export function ftraceWriter(t: SystemTopology, sink: (chunk: string) => void): 
       case 'ipi':
         return host(r.from, r.tsNs, 'irqlab_ipi', `target_cpu=${r.to} vector=${r.vector}`);
       case 'iec-invalidate':
-        return out.put(
-          line(
-            'host',
-            { comm: 'dmar', pid: 0 },
-            0,
-            r.tsNs,
-            'irqlab_iec_invalidate',
-            `index=${r.irte}`,
-          ),
-        );
+        return onTask(DMAR_TASK, r.tsNs, 'irqlab_iec_invalidate', `index=${r.irte}`);
       case 'unplug':
-        return out.put(
-          line(
-            'host',
-            { comm: 'qemu-system-x86', pid: QEMU_TID },
-            0,
-            r.tsNs,
-            'irqlab_hot_unplug',
-            `store=${t.stores[r.store].name}`,
-          ),
-        );
+        return onTask(QEMU_TASK, r.tsNs, 'irqlab_hot_unplug', `store=${t.stores[r.store].name}`);
       case 'spurious':
         return host(r.pcpu, r.tsNs, 'irqlab_spurious_vector', `vector=${r.vector}`);
     }
