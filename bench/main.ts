@@ -15,7 +15,7 @@ import { systemStep, vectorOutcomes } from '../src/hv/system.js';
 import { ACTION, type SystemAction } from '../src/hv/system-actions.js';
 import { clearEvents, createEventLog } from '../src/hv/system-events.js';
 import { cloneSystemState, type SystemState } from '../src/hv/system-state.js';
-import { buildScenario } from '../src/scenario/build.js';
+import { buildScenario, runWorkload } from '../src/scenario/build.js';
 import { loadScenario } from '../src/scenario/load.js';
 import { resolveCosts } from '../src/sim/cost-model.js';
 import { simulateSystem } from '../src/sim/system-sim.js';
@@ -138,10 +138,11 @@ function benchMinimal(n: number): number {
 
 function benchSimulator(): { deliveriesPerSecond: number; simulatedNs: number; delivered: number } {
   const { scenario, b } = built();
+  const input = runWorkload(b);
   const costs = resolveCosts(scenario.run.costs, { nested: false });
   let delivered = 0;
   const seconds = timeIt(() => {
-    const r = simulateSystem(b.sim, { durationNs: SIM_DURATION_NS, seed: 1, costs, trace: null });
+    const r = simulateSystem(input, { durationNs: SIM_DURATION_NS, seed: 1, costs, trace: null });
     delivered = r.interrupts.delivered;
   });
   return { deliveriesPerSecond: delivered / seconds, simulatedNs: SIM_DURATION_NS, delivered };

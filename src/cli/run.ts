@@ -12,7 +12,7 @@ import { runSummaryJson, runSummaryText } from '../report/summary.js';
 import { ftraceWriter } from '../report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../report/trace-perfetto.js';
 import type { TraceWriter } from '../report/trace-writer.js';
-import { buildScenario } from '../scenario/build.js';
+import { buildScenario, runWorkload } from '../scenario/build.js';
 import { loadScenario, type ScenarioOverrides } from '../scenario/load.js';
 import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
 import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
@@ -75,7 +75,7 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
   const progress = progressBar(io, scenario.run.duration);
   let result: ReturnType<typeof simulateSystem>;
   try {
-    result = simulateSystem(built.sim, {
+    result = simulateSystem(runWorkload(built), {
       durationNs: scenario.run.duration,
       seed: scenario.run.seed,
       costs,

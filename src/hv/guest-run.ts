@@ -9,8 +9,10 @@
 // does), `teardown` (free, disable, release). A migration has no guest access: its exits are the
 // delivery model's (`system-vcpu.ts vcpuMigrate`), counted by the caller.
 // `pv`/`pv-batch` negotiate through the pv ABI (pv-guest.ts pvGuestNegotiate -> the platform's
-// VMCALL into pv-host.ts); `setupGuests` is the same boot + probe with a host backend behind each
-// platform (what `scenario/build.ts` runs to program the system state).
+// VMCALL into pv-host.ts).
+// One run, two uses: `build-flows.ts` boots the guests with the host (VFIO, KVM) behind each
+// platform, and `compare` then drives the workload's actions and the teardown on those same
+// guests (`runGuestActions`, `teardownGuests`); `runControlPlane` is the run with no host behind.
 // Invariants: after teardown the host ledger is back to zero; a `pv` VM whose negotiation the
 // hypervisor refuses runs `emulate` and says so in `notes`.
 // Not modelled: the guest's boot-time accesses outside the assigned functions.
@@ -64,24 +66,6 @@ export interface PhaseCount {
   readonly exits: ExitCounts;
   /** Operations in the phase (vectors set up, mask+unmask pairs, affinity changes, ...). */
   operations: number;
-  costNs: number;
-}
-
-export interface ControlPlaneResult {
-  readonly requested: StrategyName;
-  readonly vms: readonly ControlPlaneVm[];
-  readonly phases: Record<Phase, PhaseCount>;
-  /** Setup latency of each vector set up (ns): its function's setup work / its vectors. */
-  readonly setupLatencyNs: number[];
-  /** Ledger peaks summed over the VMs, and what is still held after teardown. */
-  readonly peak: HostLedger['peak'] & {
-    msixEntries: number;
-    imsEntries: number;
-    intxLines: number;
-  };
-  readonly heldAfterTeardown: number;
-  readonly notes: string[];
-  readonly failures: string[];
 }
 
 /** What a VM's strategy platform needs to know of the scenario. */
@@ -89,10 +73,6 @@ export interface ControlPlaneVmSpec {
   readonly name: string;
   readonly vcpus: number;
   readonly strategy: StrategyName;
-  /** The VM has a vIOMMU with interrupt remapping (scenario `viommu: on`). Under `emulate` its
-   *  guest kernel then remaps too (Linux enables IR on any DMAR unit it finds), which is what
-   *  lets it drive IMS (rule ims-needs-guest-ir); the table stays trapped. Default: none. */
-  readonly viommu?: boolean;
   /** vir-direct: the window of host IRTE indices the hypervisor gives this VM (`build.ts`);
    *  its vIOMMU reports it and the guest's IR allocator stays in it. Default: at 0. */
   readonly irWindow?: IrWindow;
@@ -116,11 +96,12 @@ export interface ControlPlaneHost {
   readonly dynamicMsix: boolean;
 }
 
-const platformKind = (s: StrategyName, viommu: boolean): PlatformKind =>
+/** The guest's interrupt platform under each strategy. Under `emulate` a vIOMMU, if the VM has
+ *  one, translates DMA only (QEMU `intel-iommu,intremap=off`): the guest composes compatibility
+ *  messages into the emulated table, as rule ims-needs-guest-ir assumes. */
+const platformKind = (s: StrategyName): PlatformKind =>
   s === 'emulate'
-    ? viommu
-      ? 'guest-vir'
-      : 'guest-emulated-msi'
+    ? 'guest-emulated-msi'
     : s === 'vir' || s === 'vir-direct'
       ? 'guest-vir'
       : 'guest-hypercall';
@@ -185,7 +166,7 @@ function bootVm(
   const k = createKernel({
     name: spec.name,
     version: GUEST_KERNEL_VERSION,
-    platform: platformKind(strategy, spec.viommu ?? false),
+    platform: platformKind(strategy),
     cpus: spec.vcpus,
     apicMode: 'x2apic-phys',
     legacyPic: false,
@@ -205,44 +186,11 @@ function bootVm(
   return { name: spec.name, strategy, kernel: k, sp, functions };
 }
 
-/** Boots every VM's guest kernel on its strategy platform and probes every assigned function
- *  (the setup phase alone), with `backendOf(vm)` as the host side behind each platform: what
- *  `build.ts` runs to program the system state. */
-export function setupGuests(
-  specs: readonly ControlPlaneVmSpec[],
-  host: ControlPlaneHost,
-  backendOf: (vm: number, functions: readonly VirtualFunction[]) => StrategyBackend,
-): { vms: ControlPlaneVm[]; notes: string[]; failures: string[] } {
-  const notes: string[] = [];
-  const failures: string[] = [];
-  const vms = specs.map((s, v) => {
-    const functions = s.assign.map((a, i) => ({ bdf: guestBdf(i), ...a }));
-    return bootVm(s, host, notes, backendOf(v, functions));
-  });
-  const setup = { exits: emptyExits(), operations: 0, costNs: 0 };
-  for (const vm of vms) {
-    vm.functions.forEach((_, i) => {
-      inPhase(vm, setup, () => probeFunction(vm, i, failures));
-    });
-  }
-  return { vms, notes, failures };
-}
-
 /** The guest kernel takes `vector` on its CPU `vcpu` (the data plane's guest-handle step): its
  *  flow handler runs and counts the irq in its /proc/interrupts. Returns the irq, or -1. */
 export function guestInterrupt(vm: ControlPlaneVm, vcpu: number, vector: number): number {
   const r = handleVector(vm.kernel, vm.sp.platform, vcpu as CpuId, vector as Vector);
   return r.kind === 'spurious' ? -1 : r.irq;
-}
-
-/** Every VM's driver frees its irqs and disables its functions; the ledger gives back. */
-export function teardownGuests(vms: readonly ControlPlaneVm[]): void {
-  const phase = { exits: emptyExits(), operations: 0, costNs: 0 };
-  for (const vm of vms) {
-    vm.functions.forEach((_, i) => {
-      inPhase(vm, phase, () => teardownFunction(vm, i));
-    });
-  }
 }
 
 /** Runs `body`, accounting every access it logged to `phase`. */
@@ -303,95 +251,161 @@ function teardownFunction(vm: ControlPlaneVm, i: number): void {
   vm.sp.release(fn.bdf);
 }
 
-export function runControlPlane(
+/** A control-plane run in progress: the VMs, what each phase cost, and what is gone. */
+export interface GuestRun {
+  readonly vms: readonly ControlPlaneVm[];
+  readonly phases: Record<Phase, PhaseCount>;
+  /** Per function set up, in order: its vectors, the exits and the host work of its setup. */
+  readonly setups: readonly { vectors: number; exits: ExitCounts; work: HostWork }[];
+  /** Functions already torn down ("vm/assign"), by a hot-unplug or the teardown. */
+  readonly gone: Set<string>;
+  readonly notes: string[];
+  readonly failures: string[];
+}
+
+/** Boots every VM's guest kernel on its strategy platform and probes every assigned function:
+ *  the setup phase. `backendOf(vm)` is the host side behind each platform (`build-flows.ts`: the
+ *  host kernel, VFIO, KVM on the system state); without it the platforms hand out stand-ins and
+ *  only the ledger counts (a control plane with no host behind it). */
+export function bootGuests(
   specs: readonly ControlPlaneVmSpec[],
   host: ControlPlaneHost,
-  actions: readonly ControlAction[],
-  costs: ExitPrices,
-): ControlPlaneResult {
-  const notes: string[] = [];
-  const failures: string[] = [];
-  const phases = Object.fromEntries(
-    PHASES.map((p) => [p, { exits: emptyExits(), operations: 0, costNs: 0 }]),
-  ) as Record<Phase, PhaseCount>;
-  const vms = specs.map((s) => bootVm(s, host, notes));
-  const unplugged = new Set<string>();
-  const setupLatencyNs: number[] = [];
-  vms.forEach((vm) => {
+  backendOf?: (vm: number, functions: readonly VirtualFunction[]) => StrategyBackend,
+): GuestRun {
+  const run: GuestRun = {
+    vms: [],
+    phases: Object.fromEntries(
+      PHASES.map((p) => [p, { exits: emptyExits(), operations: 0 }]),
+    ) as Record<Phase, PhaseCount>,
+    setups: [],
+    gone: new Set(),
+    notes: [],
+    failures: [],
+  };
+  const vms = specs.map((s, v) => {
+    const functions = s.assign.map((a, i) => ({ bdf: guestBdf(i), ...a }));
+    return bootVm(s, host, run.notes, backendOf?.(v, functions));
+  });
+  (run.vms as ControlPlaneVm[]).push(...vms);
+  const setups = run.setups as GuestRun['setups'][number][];
+  for (const vm of vms) {
     vm.functions.forEach((fn, i) => {
       const before = snapshotWork(vm.sp.ledger);
-      const exits = inPhase(vm, phases.setup, () => probeFunction(vm, i, failures));
-      const ns = exitsCostNs(exits, costs) + workNs(diffWork(vm.sp.ledger, before), costs);
-      phases.setup.operations += fn.vectors;
-      phases.setup.costNs += ns;
-      for (let v = 0; v < fn.vectors; v++) setupLatencyNs.push(Math.round(ns / fn.vectors));
+      const exits = inPhase(vm, run.phases.setup, () => probeFunction(vm, i, run.failures));
+      run.phases.setup.operations += fn.vectors;
+      setups.push({ vectors: fn.vectors, exits, work: diffWork(vm.sp.ledger, before) });
     });
-  });
-  for (const a of actions) {
-    const vm = vms[a.vm];
-    const fn = vm.functions[a.assign];
-    if (unplugged.has(`${a.vm}/${a.assign}`)) continue;
-    const k = vm.kernel;
-    switch (a.do) {
-      case 'probe':
-      case 'request-irq':
-        break; // probed and requested in setup
-      case 'mask':
-      case 'unmask': {
-        const irq = irqOfVector(k, fn.bdf, a.vector);
-        const e = inPhase(vm, phases.maskUnmask, () => chipMask(vm, irq, a.do === 'mask'));
-        phases.maskUnmask.costNs += exitsCostNs(e, costs);
-        if (a.do === 'unmask') phases.maskUnmask.operations++;
-        break;
-      }
-      case 'set-affinity': {
-        const irq = irqOfVector(k, fn.bdf, a.vector);
-        const before = snapshotWork(vm.sp.ledger);
-        const e = inPhase(vm, phases.affinity, () => {
-          const r = irqSetAffinity(k, vm.sp.platform, irq, cpuMask([a.vcpu]));
-          if (!r.ok) failures.push(`${vm.name}: set-affinity irq ${irq}: ${r.reason}`);
-          // A move deferred to the next interrupt (IRQ_MOVE_PCNTXT clear) happens there.
-          const t = irqTarget(k, irq);
-          if (k.descs[irq].state.movePending && t) handleVector(k, vm.sp.platform, t.cpu, t.vector);
-        });
-        phases.affinity.costNs +=
-          exitsCostNs(e, costs) + workNs(diffWork(vm.sp.ledger, before), costs);
-        phases.affinity.operations++;
-        break;
-      }
-      case 'free-irq': {
-        const irq = irqOfVector(k, fn.bdf, a.vector);
-        inPhase(vm, phases.teardown, () => {
-          for (const act of [...k.descs[irq].actions]) freeIrq(k, vm.sp.platform, irq, act.devId);
-        });
-        break;
-      }
-      case 'hot-unplug':
-        inPhase(vm, phases.teardown, () => teardownFunction(vm, a.assign));
-        unplugged.add(`${a.vm}/${a.assign}`);
-        phases.teardown.operations++;
-        break;
-    }
   }
-  const peak = {
-    hostVectors: sum(vms, (v) => v.sp.ledger.peak.hostVectors),
-    irtes: sum(vms, (v) => v.sp.ledger.peak.irtes),
-    kvmRoutes: Math.max(0, ...vms.map((v) => v.sp.ledger.peak.kvmRoutes)),
-    irteWindow: sum(vms, (v) => v.sp.ledger.peak.irteWindow),
-    msixEntries: sum(vms, (v) => v.sp.ledger.msixEntries),
-    imsEntries: sum(vms, (v) => v.sp.ledger.imsEntries),
-    intxLines: sum(vms, (v) => v.sp.ledger.intxLines),
-  };
-  vms.forEach((vm, v) => {
+  return run;
+}
+
+/** Setup latency of each vector set up (ns): its function's setup exits and host work, priced,
+ *  shared by the function's vectors. */
+export function setupLatencyNs(run: GuestRun, costs: ExitPrices): number[] {
+  return run.setups.flatMap((f) => {
+    const ns = exitsCostNs(f.exits, costs) + workNs(f.work, costs);
+    return Array.from({ length: f.vectors }, () => Math.round(ns / f.vectors));
+  });
+}
+
+/** Where a guest kernel sent a vector after a set-affinity: its CPU (vCPU index) and vector. */
+export interface GuestTarget {
+  readonly vcpu: number;
+  readonly vector: number;
+}
+
+/** The workload's control actions, in order, through each guest kernel's own API; every access
+ *  accounted to its phase. A function gone (hot-unplugged) ignores what follows. Returns, per
+ *  action, the guest kernel's decision the data plane needs: for a set-affinity the vector's new
+ *  target (null when the kernel refused the move, e.g. -ENOSPC), else null. */
+export function runGuestActions(
+  run: GuestRun,
+  actions: readonly ControlAction[],
+): (GuestTarget | null)[] {
+  return actions.map((a) => runGuestAction(run, a));
+}
+
+function runGuestAction(run: GuestRun, a: ControlAction): GuestTarget | null {
+  const { phases } = run;
+  const vm = run.vms[a.vm];
+  const fn = vm.functions[a.assign];
+  if (run.gone.has(`${a.vm}/${a.assign}`)) return null;
+  const k = vm.kernel;
+  switch (a.do) {
+    case 'probe':
+    case 'request-irq':
+      return null; // probed and requested in setup
+    case 'mask':
+    case 'unmask': {
+      const irq = irqOfVector(k, fn.bdf, a.vector);
+      inPhase(vm, phases.maskUnmask, () => chipMask(vm, irq, a.do === 'mask'));
+      if (a.do === 'unmask') phases.maskUnmask.operations++;
+      return null;
+    }
+    case 'set-affinity': {
+      const irq = irqOfVector(k, fn.bdf, a.vector);
+      let moved = false;
+      inPhase(vm, phases.affinity, () => {
+        const r = irqSetAffinity(k, vm.sp.platform, irq, cpuMask([a.vcpu]));
+        if (!r.ok) run.failures.push(`${vm.name}: set-affinity irq ${irq}: ${r.reason}`);
+        moved = r.ok;
+        // A move deferred to the next interrupt (IRQ_MOVE_PCNTXT clear) happens there.
+        const t = irqTarget(k, irq);
+        if (k.descs[irq].state.movePending && t) handleVector(k, vm.sp.platform, t.cpu, t.vector);
+      });
+      phases.affinity.operations++;
+      const t = irqTarget(k, irq);
+      return moved && t ? { vcpu: t.cpu, vector: t.vector } : null;
+    }
+    case 'free-irq': {
+      const irq = irqOfVector(k, fn.bdf, a.vector);
+      inPhase(vm, phases.teardown, () => {
+        for (const act of [...k.descs[irq].actions]) freeIrq(k, vm.sp.platform, irq, act.devId);
+      });
+      return null;
+    }
+    case 'hot-unplug':
+      tearDown(run, a.vm, a.assign);
+      return null;
+  }
+}
+
+/** Every function still there: its driver frees its irqs and disables it, the host gives back. */
+export function teardownGuests(run: GuestRun): void {
+  run.vms.forEach((vm, v) => {
     vm.functions.forEach((_, i) => {
-      if (!unplugged.has(`${v}/${i}`)) {
-        inPhase(vm, phases.teardown, () => teardownFunction(vm, i));
-        phases.teardown.operations++;
-      }
+      if (!run.gone.has(`${v}/${i}`)) tearDown(run, v, i);
     });
   });
-  const heldAfterTeardown = sum(
-    vms,
+}
+
+function tearDown(run: GuestRun, v: number, i: number): void {
+  const vm = run.vms[v];
+  inPhase(vm, run.phases.teardown, () => teardownFunction(vm, i));
+  run.gone.add(`${v}/${i}`);
+  run.phases.teardown.operations++;
+}
+
+export type LedgerPeak = HostLedger['peak'];
+
+/** The ledgers' peaks over the run, summed over the VMs (KVM routes: per VM, so the largest). */
+export function ledgerPeak(run: GuestRun): LedgerPeak {
+  const peaks = run.vms.map((v) => v.sp.ledger.peak);
+  return {
+    hostVectors: sum(peaks, (p) => p.hostVectors),
+    irtes: sum(peaks, (p) => p.irtes),
+    kvmRoutes: Math.max(0, ...peaks.map((p) => p.kvmRoutes)),
+    irteWindow: sum(peaks, (p) => p.irteWindow),
+    msixEntries: sum(peaks, (p) => p.msixEntries),
+    imsEntries: sum(peaks, (p) => p.imsEntries),
+    intxLines: sum(peaks, (p) => p.intxLines),
+  };
+}
+
+/** What the host still holds for the VMs (0 after a complete teardown). */
+export const heldByHost = (run: GuestRun): number =>
+  sum(
+    run.vms,
     (v) =>
       v.sp.ledger.hostVectors +
       v.sp.ledger.irtes +
@@ -400,16 +414,17 @@ export function runControlPlane(
       v.sp.ledger.kvmRoutes +
       v.sp.ledger.intxLines,
   );
-  return {
-    requested: specs[0]?.strategy ?? 'emulate',
-    vms,
-    phases,
-    setupLatencyNs,
-    peak,
-    heldAfterTeardown,
-    notes,
-    failures,
-  };
+
+/** Setup, the actions, teardown, with no host behind the platforms (the ledger counts). */
+export function runControlPlane(
+  specs: readonly ControlPlaneVmSpec[],
+  host: ControlPlaneHost,
+  actions: readonly ControlAction[],
+): GuestRun {
+  const run = bootGuests(specs, host);
+  runGuestActions(run, actions);
+  teardownGuests(run);
+  return run;
 }
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
@@ -422,9 +437,9 @@ const snapshotWork = (l: HostLedger) => ({
   routesRetranslated: l.routesRetranslated,
   irteUpdates: l.irteUpdates,
 });
-type Work = ReturnType<typeof snapshotWork>;
+export type HostWork = ReturnType<typeof snapshotWork>;
 
-function diffWork(l: HostLedger, before: Work): Work {
+function diffWork(l: HostLedger, before: HostWork): HostWork {
   const now = snapshotWork(l);
   return {
     vfioSetIrqs: now.vfioSetIrqs - before.vfioSetIrqs,
@@ -437,7 +452,7 @@ function diffWork(l: HostLedger, before: Work): Work {
 
 /** Host work in ns: VFIO set-irqs (and the noresize re-enables), routes re-submitted or
  *  re-translated, IRTE writes. */
-const workNs = (w: Work, c: ExitPrices): number =>
+const workNs = (w: HostWork, c: ExitPrices): number =>
   (w.vfioSetIrqs + w.vfioReenabledVectors) * c.vfioSetIrqsNs +
   (w.routesResubmitted + w.routesRetranslated) * c.kvmRouteEntryNs +
   w.irteUpdates * c.irteUpdateNs;

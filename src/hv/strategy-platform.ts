@@ -85,7 +85,15 @@ export interface HostLedger {
   intxLines: number;
   kvmRoutes: number;
   /** Peak of each, over the run (what must have been available). */
-  readonly peak: { hostVectors: number; irtes: number; kvmRoutes: number; irteWindow: number };
+  readonly peak: {
+    hostVectors: number;
+    irtes: number;
+    kvmRoutes: number;
+    irteWindow: number;
+    msixEntries: number;
+    imsEntries: number;
+    intxLines: number;
+  };
   /** VFIO_DEVICE_SET_IRQS calls, and vectors disabled/re-enabled by the noresize path. */
   vfioSetIrqs: number;
   vfioReenabledVectors: number;
@@ -181,7 +189,15 @@ const emptyLedger = (): HostLedger => ({
   imsEntries: 0,
   intxLines: 0,
   kvmRoutes: 0,
-  peak: { hostVectors: 0, irtes: 0, kvmRoutes: 0, irteWindow: 0 },
+  peak: {
+    hostVectors: 0,
+    irtes: 0,
+    kvmRoutes: 0,
+    irteWindow: 0,
+    msixEntries: 0,
+    imsEntries: 0,
+    intxLines: 0,
+  },
   vfioSetIrqs: 0,
   vfioReenabledVectors: 0,
   routesResubmitted: 0,
@@ -203,7 +219,8 @@ export interface StrategyBackend {
   /** A guest write to a table / IMS slice the strategy maps into the guest: it reaches the
    *  device's entry as written, unfiltered (vir-direct, pv, pv-batch). */
   directWrite?(bdf: string, region: 'msix-table' | 'ims', offset: number, value: number): void;
-  /** pv RELEASE of vector `index` of `bdf`: VFIO gives the host entry, irq and IRTE back now. */
+  /** Vector `index` of `bdf` is given back (a pv RELEASE, or the function's release at
+   *  hot-unplug or teardown): VFIO gives the host entry, irq and IRTE back now. */
   vectorReleased?(bdf: string, index: number): void;
   /** vir-direct: write host IRTE `index` from the guest's (null: the guest cleared it). `index`
    *  is inside the VM's window. */
@@ -237,6 +254,9 @@ export function createStrategyPlatform(
     ledger.peak.hostVectors = Math.max(ledger.peak.hostVectors, ledger.hostVectors);
     ledger.peak.irtes = Math.max(ledger.peak.irtes, ledger.irtes);
     ledger.peak.kvmRoutes = Math.max(ledger.peak.kvmRoutes, ledger.kvmRoutes);
+    ledger.peak.msixEntries = Math.max(ledger.peak.msixEntries, ledger.msixEntries);
+    ledger.peak.imsEntries = Math.max(ledger.peak.imsEntries, ledger.imsEntries);
+    ledger.peak.intxLines = Math.max(ledger.peak.intxLines, ledger.intxLines);
   };
   const usesRoute = host.strategy === 'emulate' || host.strategy === 'vir' || !host.hostPosted;
 
@@ -514,7 +534,12 @@ export function createStrategyPlatform(
       });
     },
     release(bdf) {
-      for (const key of [...live.keys()]) if (key.startsWith(`${bdf}#`)) free(key);
+      for (const key of [...live.keys()]) {
+        if (!key.startsWith(`${bdf}#`)) continue;
+        free(key);
+        hostPairs.delete(key);
+        backend?.vectorReleased?.(bdf, Number(key.slice(bdf.length + 1)));
+      }
     },
   };
 }

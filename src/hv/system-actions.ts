@@ -27,7 +27,8 @@ export const ACTION = {
   mask: 7,
   /** guest driver unmasks an assigned vector. a: vector index */
   unmask: 8,
-  /** guest moves a vector to another of its vCPUs. a: vector index, b: vCPU index in the VM */
+  /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
+   *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
   setAffinity: 9,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
   vcpuMigrate: 10,
@@ -47,3 +48,8 @@ export interface SystemAction {
 }
 
 export const action = (kind: ActionKind, a: number, b = 0): SystemAction => ({ kind, a, b });
+
+/** `setAffinity`'s b: the vCPU (index in its VM) and the guest vector the guest kernel chose. */
+export const affinityTarget = (vcpu: number, vector: number): number => vcpu * 256 + vector;
+export const affinityVcpu = (b: number): number => Math.floor(b / 256);
+export const affinityVector = (b: number): number => b % 256;

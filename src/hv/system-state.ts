@@ -240,7 +240,7 @@ export const ROUTE_PREVIOUS = defineLayout(
 
 /** Vectors Linux hands to devices start here: FIRST_EXTERNAL_VECTOR, free since Linux 6.6 dropped
  *  IRQ_MOVE_CLEANUP_VECTOR (`kernel/x86-vector.ts`; the recorded older guests start at 0x22). The
- *  kernels allocate; the data plane uses this bound to find a free guest vector on a move. */
+ *  kernels allocate; the isolation probes sweep the device vectors from here. */
 export const FIRST_DEVICE_VECTOR = FIRST_EXTERNAL_VECTOR;
 /** Vectors at and above this are Linux system vectors (LOCAL_TIMER_VECTOR 0xec). */
 export const FIRST_SYSTEM_VECTOR = 0xec;

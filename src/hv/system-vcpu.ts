@@ -46,8 +46,6 @@ import {
   testBit,
 } from './system-fields.js';
 import {
-  FIRST_DEVICE_VECTOR,
-  FIRST_SYSTEM_VECTOR,
   guestOnPcpu,
   POSTED_INTR_VECTOR,
   POSTED_INTR_WAKEUP_VECTOR,
@@ -361,25 +359,6 @@ function completeMove(s: SystemState, vector: number, v: number, guestVector: nu
 }
 
 /** The lowest device vector no vector of the VM uses on vCPU `index`, now or mid-move. */
-function freeGuestVector(s: SystemState, vm: number, index: number): number {
-  const t = s.topology;
-  const w = s.words;
-  for (let candidate = FIRST_DEVICE_VECTOR; candidate < FIRST_SYSTEM_VECTOR; candidate++) {
-    let used = false;
-    for (const x of t.vms[vm].vectors) {
-      const route = t.layout.vectorRoute + x * ROUTE_DWORDS;
-      const prev = route + ROUTE_PREVIOUS_DWORD;
-      used ||=
-        (getField(w, route, ROUTE_F.destinationId) === index &&
-          getField(w, route + 2, ROUTE_F.vector) === candidate) ||
-        (getField(w, prev, PREV_F.vcpuPlusOne) === index + 1 &&
-          getField(w, prev, PREV_F.vector) === candidate);
-    }
-    if (!used) return candidate;
-  }
-  return -1;
-}
-
 /** An idle guest executes HLT: exit; KVM blocks the vCPU unless something is already pending
  *  (kvm_vcpu_check_block), switching its descriptor to the wake-up vector (pi_pre_block). */
 export function vcpuHalt(s: SystemState, log: EventLog, v: number): void {
@@ -409,24 +388,28 @@ export function vcpuMigrate(s: SystemState, log: EventLog, v: number, p: number)
 
 // ---- workload inputs on assigned vectors ----
 
-/** The guest moves `vector` to its vCPU `index`: KVM's route changes and, with a posted host IRTE,
- *  KVM rewrites it for the new vCPU (kvm_pi_update_irte -> modify_irte) and queues an IEC flush
- *  that completes as its own action. The FOR-NOW seam: the hypervisor issue replaces this with
- *  the trapped guest write and the emulation of each strategy. */
-export function setAffinity(s: SystemState, log: EventLog, vector: number, index: number): void {
+/** The guest moved `vector` to its vCPU `index` and guest vector `newVector` (its kernel's
+ *  choice, made on the control plane: `guest-run.ts runGuestActions`, whose exits that plane
+ *  counts per strategy). What reaches the data plane is the same under every strategy: KVM's
+ *  route now names the new target and, with a posted host IRTE, the IRTE is rewritten for the
+ *  new vCPU and vector (emulate/vir: kvm_pi_update_irte -> modify_irte; vir-direct: the shadow of
+ *  the guest's new IRTE; pv: RETARGET) with an IEC flush that completes as its own action. */
+export function setAffinity(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  index: number,
+  newVector: number,
+): void {
   const t = s.topology;
   const spec = t.vectors[vector];
   const w = s.words;
   const route = t.layout.vectorRoute + vector * ROUTE_DWORDS;
   const oldIndex = getField(w, route, ROUTE_F.destinationId);
   const oldVector = getField(w, route + 2, ROUTE_F.vector);
-  if (oldIndex === index) return;
+  if (oldIndex === index && oldVector === newVector) return;
   // Linux allocates the vector on the new CPU first and keeps the old one until the move
   // completes (assign_irq_vector, irq_complete_move).
-  const newVector = freeGuestVector(s, spec.vm, index);
-  // No free vector on the target: Linux's irq_set_affinity fails with -ENOSPC and nothing
-  // changes; so here.
-  if (newVector < 0) return;
   setField(w, route, ROUTE_F.destinationId, index);
   setField(w, route + 2, ROUTE_F.vector, newVector);
   const prev = route + ROUTE_PREVIOUS_DWORD;

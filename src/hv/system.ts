@@ -12,7 +12,13 @@
 // Not here: how the state is first programmed (scenario/build.ts, for now), timing and cost.
 
 import { assert } from '../hw/errors.js';
-import { ACTION, ACTION_NAMES, type SystemAction } from './system-actions.js';
+import {
+  ACTION,
+  ACTION_NAMES,
+  affinityVcpu,
+  affinityVector,
+  type SystemAction,
+} from './system-actions.js';
 import {
   iecInvalidate,
   portDeliver,
@@ -74,7 +80,7 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
       setVectorMask(s, log, a.a, false);
       return;
     case ACTION.setAffinity:
-      setAffinity(s, log, a.a, a.b);
+      setAffinity(s, log, a.a, affinityVcpu(a.b), affinityVector(a.b));
       return;
     case ACTION.vcpuMigrate:
       vcpuMigrate(s, log, a.a, a.b);
@@ -170,7 +176,7 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
     case ACTION.unmask:
       return `${name} ${t.vectors[a.a].name}`;
     case ACTION.setAffinity:
-      return `${name} ${t.vectors[a.a].name} -> vcpu${a.b}`;
+      return `${name} ${t.vectors[a.a].name} -> vcpu${affinityVcpu(a.b)} vector 0x${affinityVector(a.b).toString(16)}`;
     case ACTION.vcpuMigrate:
       return `${name} ${t.vcpus[a.a].name} -> cpu${a.b}`;
     case ACTION.hotUnplug:

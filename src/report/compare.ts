@@ -1,8 +1,13 @@
-// `irqlab compare`: one scenario run under each strategy, side by side. Per strategy:
-//   control plane  each VM's guest kernel on the strategy's platform (`hv/guest-run.ts`): exits
-//                  per vector set up, per mask/unmask, per affinity change, counted from the
-//                  guest's access log; setup latency; host resources from the hypervisor's ledger.
-//   data plane     the simulator on the whole-system model (`sim/system-sim.ts`): exits per
+// `irqlab compare`: one scenario run under each strategy, side by side. Per strategy ONE build
+// (`scenario/build.ts`: the host kernel, each VM's guest kernel on the strategy's platform, VFIO
+// and KVM behind it) and one workload run on it (`runWorkload`), and from them:
+//   control plane  setup, the workload's control actions and the teardown on the same guest
+//                  kernels with the same host behind them (`hv/guest-run.ts`): exits per vector
+//                  set up, per mask/unmask, per affinity change, counted from the guests' access
+//                  logs; setup latency; host resources from the hypervisor's ledger (peak over
+//                  the run; a teardown that leaves any held is reported as a failure).
+//   data plane     the simulator from the state after setup (`sim/system-sim.ts`), the workload's
+//                  actions at their times carrying the guest kernels' decisions: exits per
 //                  interrupt delivered, delivery latency, lost/duplicated/misdirected.
 //   migration      exits of one vCPU migration, from the delivery model's own step.
 //   capacity       `hv/capacity.ts` on the scenario's shape: subdevices that fit, and the
@@ -31,15 +36,20 @@ import {
   emptyExits,
   exitCostNs,
 } from '../hv/exits.js';
-import { type ControlAction, type ControlPlaneResult, runControlPlane } from '../hv/guest-run.js';
+import { heldByHost, ledgerPeak, setupLatencyNs } from '../hv/guest-run.js';
 import { analyzeIsolation, type IsolationSummary } from '../hv/isolation.js';
-import { type StrategyName, trapPolicy, VIR_DIRECT_WINDOW } from '../hv/strategy-platform.js';
+import {
+  type HostLedger,
+  type StrategyName,
+  trapPolicy,
+  VIR_DIRECT_WINDOW,
+} from '../hv/strategy-platform.js';
 import { systemStep } from '../hv/system.js';
 import { ACTION } from '../hv/system-actions.js';
 import { createEventLog, EVENT } from '../hv/system-events.js';
 import { cloneSystemState, vcpuPcpu } from '../hv/system-state.js';
 import { RuleError } from '../hw/errors.js';
-import { buildScenario } from '../scenario/build.js';
+import { buildScenario, runWorkload, teardownBuilt } from '../scenario/build.js';
 import { loadScenario } from '../scenario/load.js';
 import { type Scenario, STRATEGIES, type Strategy } from '../scenario/schema.js';
 import { type Costs, resolveCosts } from '../sim/cost-model.js';
@@ -134,55 +144,33 @@ const percentile = (xs: readonly number[], p: number): number => {
 
 const per = (n: number, d: number) => (d === 0 ? 0 : Math.round((n / d) * 100) / 100);
 
-function controlActions(s: Scenario): ControlAction[] {
-  const vmIndex = new Map(s.vms.map((vm, i) => [vm.name, i]));
-  const out: ControlAction[] = [];
-  for (const w of [...s.workload.actions].sort((a, b) => a.at - b.at)) {
-    const vm = vmIndex.get(w.vm) ?? 0;
-    if (w.do === 'migrate-vcpu') continue;
-    if (w.do === 'probe' || w.do === 'hot-unplug') out.push({ do: w.do, vm, assign: w.assign });
-    else if (w.do === 'set-affinity') out.push({ ...w, vm });
-    else out.push({ do: w.do, vm, assign: w.assign, vector: w.vector });
-  }
-  return out;
-}
-
 function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
   const costs = resolveCosts(s.run.costs, { nested: s.host.nested });
-  const host = {
-    ir: s.host.iommu.ir,
-    posted: s.host.iommu.posted,
-    dynamicMsix: hostHasDynamicMsix(s),
-  };
-  const cp = runControlPlane(
-    s.vms.map((vm) => ({
-      name: vm.name,
-      vcpus: vm.vcpus,
-      strategy,
-      assign: vm.assign.map((a) => ({ guest: a.guest, backing: a.backing, vectors: a.vectors })),
-    })),
-    host,
-    controlActions(s),
-    costs,
-  );
   const built = buildScenario(s, { strategy });
-  const sim = simulateSystem(built.sim, {
+  const input = runWorkload(built);
+  const sim = simulateSystem(input, {
     durationNs: s.run.duration,
     seed: s.run.seed,
     costs,
     trace: null,
   });
+  const migration = migrationExits(input.initial);
+  const hostile = s.vms.flatMap((vm, i) => (vm.hostile ? [i] : []));
+  const isolation =
+    hostile.length > 0 ? analyzeIsolation(input.initial, { strategy, hostile }).summary : null;
+  const cp = built.flows.guests;
+  const peak = ledgerPeak(cp);
+  teardownBuilt(built);
+  const held = heldByHost(cp);
   const data = dataPlaneExits(sim.exits, sim.counts.wakeups);
   const delivery = data.externalInterrupt + data.eoi + data.piWakeup;
-  const migration = migrationExits(built.initial);
   const byReason = addExits(emptyExits(), data);
   for (const phase of Object.values(cp.phases)) addExits(byReason, phase.exits);
   const tablePage = tablePageRegisterExits(s, strategy, costs);
   byReason.msixTableAccess += tablePage.exits;
   const sumExits = (e: ExitCounts) => EXIT_KINDS.reduce((n, k) => n + e[k], 0);
-  const hostile = s.vms.flatMap((vm, i) => (vm.hostile ? [i] : []));
-  const isolation =
-    hostile.length > 0 ? analyzeIsolation(built.initial, { strategy, hostile }).summary : null;
+  const setupNs = setupLatencyNs(cp, costs);
+  const work = (f: (l: HostLedger) => number) => cp.vms.reduce((n, vm) => n + f(vm.sp.ledger), 0);
   return {
     exits: {
       perVectorSetup: per(sumExits(cp.phases.setup.exits), cp.phases.setup.operations),
@@ -194,17 +182,17 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       byReason,
     },
     latencyNs: {
-      setup: { p50: percentile(cp.setupLatencyNs, 50), p99: percentile(cp.setupLatencyNs, 99) },
+      setup: { p50: percentile(setupNs, 50), p99: percentile(setupNs, 99) },
       delivery: { p50: sim.latency.p50Ns, p99: sim.latency.p99Ns },
     },
     resources: {
-      hostVectors: cp.peak.hostVectors,
-      irtes: cp.peak.irtes,
-      msixEntries: cp.peak.msixEntries,
-      imsEntries: cp.peak.imsEntries,
-      kvmRoutes: cp.peak.kvmRoutes,
-      irteWindow: strategy === 'vir-direct' ? s.vms.length * VIR_DIRECT_WINDOW : 0,
-      intxLines: cp.peak.intxLines,
+      hostVectors: peak.hostVectors,
+      irtes: peak.irtes,
+      msixEntries: peak.msixEntries,
+      imsEntries: peak.imsEntries,
+      kvmRoutes: peak.kvmRoutes,
+      irteWindow: built.strategies.filter((x) => x === 'vir-direct').length * VIR_DIRECT_WINDOW,
+      intxLines: peak.intxLines,
     },
     capacity: capacityOf(s, strategy),
     interrupts: {
@@ -215,29 +203,19 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       misdirected: sim.counts.guestSpurious,
     },
     hostWork: {
-      vfioSetIrqs: sum(cp, (l) => l.vfioSetIrqs),
-      vfioReenabledVectors: sum(cp, (l) => l.vfioReenabledVectors),
-      routesResubmitted: sum(cp, (l) => l.routesResubmitted),
-      routesRetranslated: sum(cp, (l) => l.routesRetranslated),
+      vfioSetIrqs: work((l) => l.vfioSetIrqs),
+      vfioReenabledVectors: work((l) => l.vfioReenabledVectors),
+      routesResubmitted: work((l) => l.routesResubmitted),
+      routesRetranslated: work((l) => l.routesRetranslated),
     },
     isolation,
-    notes: [...cp.notes, ...cp.failures, ...tablePage.notes],
+    notes: [
+      ...cp.notes,
+      ...cp.failures,
+      ...(held > 0 ? [`teardown left ${held} host resources held`] : []),
+      ...tablePage.notes,
+    ],
   };
-}
-
-const sum = (
-  cp: ControlPlaneResult,
-  f: (l: ControlPlaneResult['vms'][number]['sp']['ledger']) => number,
-) => cp.vms.reduce((n, vm) => n + f(vm.sp.ledger), 0);
-
-/** VFIO resizes MSI-X without a disable/re-enable from Linux 6.5 (dynamic MSI-X), unless the
- *  scenario says (`host.dynamicMsix`). */
-function hostHasDynamicMsix(s: Scenario): boolean {
-  if (s.host.dynamicMsix !== undefined) return s.host.dynamicMsix;
-  const v = s.host.kernel?.version;
-  if (v === undefined) return true;
-  const [major, minor] = v.split('.').map(Number);
-  return major > 6 || (major === 6 && minor >= 5);
 }
 
 /** Exits one vCPU migration costs in the delivery model (KVM: the vCPU is kicked out, its PID's

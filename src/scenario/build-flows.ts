@@ -4,7 +4,7 @@
 // that every number in the built topology comes from a kernel. `build.ts` plans the system and
 // calls `runFlows`; this file is that call's body.
 
-import { type ControlPlaneVm, irqOfVector, setupGuests } from '../hv/guest-run.js';
+import { bootGuests, type ControlPlaneVm, type GuestRun, irqOfVector } from '../hv/guest-run.js';
 import { createHostPlatform, type HostPlatform } from '../hv/host-platform.js';
 import {
   type IrWindow,
@@ -58,7 +58,8 @@ const IOAPIC_PINS = 24;
 /** The host kernel, VFIO and KVM under each VM's strategy, on the staging system state. */
 export interface BuildFlows {
   readonly host: { kernel: KernelState; platform: HostPlatform; vfio: VfioHost };
-  readonly guests: ReturnType<typeof setupGuests>;
+  /** The guest kernels on their strategy platforms, set up (the control plane's run). */
+  readonly guests: GuestRun;
   /** Host binding of each assigned vector (same order as `spec.vectors`). */
   readonly bindings: readonly HostBinding[];
   /** Vectors whose binding VFIO already gave back (a pv RELEASE), by index in `bindings`. */
@@ -158,16 +159,15 @@ export function runFlows(s: Scenario, plan: Plan, strategies: readonly StrategyN
     platform.irteWrite?.('dmar0', index, irte);
     platform.iecInvalidate?.('dmar0', index, 1);
   };
-  const guests = setupGuests(
+  const guests = bootGuests(
     s.vms.map((vm, v) => ({
       name: vm.name,
       vcpus: vm.vcpus,
       strategy: strategies[v],
-      viommu: vm.viommu === 'on',
       ...(windows[v] ? { irWindow: windows[v] } : {}),
       assign: vm.assign.map((a) => ({ guest: a.guest, backing: a.backing, vectors: a.vectors })),
     })),
-    { ir: s.host.iommu.ir, posted: s.host.iommu.posted, dynamicMsix: true },
+    { ir: s.host.iommu.ir, posted: s.host.iommu.posted, dynamicMsix: hostHasDynamicMsix(s) },
     (vm, functions) => ({
       vectorLive(bdf, index) {
         const assign = functions.findIndex((f) => f.bdf === bdf);
@@ -321,6 +321,16 @@ function guestTarget(vm: ControlPlaneVm, assign: number, index: number) {
 
 /** Linux version of the host (dynamic MSI-X in VFIO: 6.5+). */
 export const HOST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
+
+/** VFIO resizes MSI-X without a disable/re-enable from Linux 6.5 (dynamic MSI-X), unless the
+ *  scenario says (`host.dynamicMsix`); the host kernel's version is the scenario's, else ours. */
+export function hostHasDynamicMsix(s: Scenario): boolean {
+  if (s.host.dynamicMsix !== undefined) return s.host.dynamicMsix;
+  const v = s.host.kernel?.version;
+  if (v === undefined) return true;
+  const [major, minor] = v.split('.').map(Number);
+  return major > 6 || (major === 6 && minor >= 5);
+}
 
 /** The pair the guest programs (compatibility format: its vCPU's APIC ID, its vector), which is
  *  what KVM's route holds once the VMM has handled the guest's write. */

@@ -7,7 +7,7 @@
 //   1. the HOST kernel boots (host-ir / host-noir) on `host-platform.ts`, whose config/MMIO/IRTE/
 //      IEC/IOAPIC accesses write the staging words; a subdevice parent's own driver enables MSI-X
 //      and takes entry 0 for itself (idxd's misc interrupt, drivers/dma/idxd/irq.c);
-//   2. each VM's GUEST kernel boots on its strategy platform (`guest-run.ts setupGuests`) and its
+//   2. each VM's GUEST kernel boots on its strategy platform (`guest-run.ts bootGuests`) and its
 //      driver probes every assigned function; at the moment the strategy makes a vector live (the
 //      trapped unmask under emulate/vir, MSI Enable, the pv hypercall) the platform's backend runs
 //      VFIO_DEVICE_SET_IRQS on the host kernel (`vfio.ts`): the host allocates the backing entry,
@@ -29,11 +29,18 @@
 // Not modelled: vir-direct over an MSI backing (its capability is in config space, which VFIO
 // always virtualizes: it keeps the host kernel's handle, as under emulate).
 
-import { guestInterrupt, teardownGuests } from '../hv/guest-run.js';
+import {
+  type ControlAction,
+  type GuestTarget,
+  guestInterrupt,
+  runGuestActions,
+  teardownGuests,
+} from '../hv/guest-run.js';
 import type { StrategyName } from '../hv/strategy-platform.js';
-import { ACTION } from '../hv/system-actions.js';
+import { ACTION, affinityTarget } from '../hv/system-actions.js';
 import type { SystemEvent } from '../hv/system-events.js';
 import {
+  cloneSystemState,
   resetSystemState,
   type SystemState,
   setIntxSourceMask,
@@ -60,12 +67,15 @@ export { type BuildFlows, HOST_KERNEL_VERSION, IOAPIC_REQUESTER_ID } from './bui
 export interface BuiltScenario {
   readonly scenario: Scenario;
   readonly spec: SystemSpec;
+  /** The system state the host writes: as the setup left it, then whatever runs on the built
+   *  kernels (`runWorkload`'s control actions, `teardownBuilt`). */
   readonly initial: SystemState;
-  readonly sim: SimInput;
   /** Strategy of each VM (the run's when the VM names none). */
   readonly strategies: readonly string[];
   /** Per VM, per assignment: the indices of its vectors in `spec.vectors`. */
   readonly assignmentVectors: readonly (readonly (readonly number[])[])[];
+  /** Per VM, per assignment: the store its vectors live in. */
+  readonly assignmentStores: readonly (readonly number[])[];
   /** The kernels and bindings the flows left (tests read the host kernel and guests here). */
   readonly flows: BuildFlows;
 }
@@ -86,18 +96,13 @@ export function buildScenario(scenario: Scenario, opts: { strategy?: string } = 
     if (topology.stores[v.store].kind === 'intx') setIntxSourceMask(state, v.store, v.entry, false);
   });
   enterAllVcpus(state);
-  const built = { spec: flows.spec, vectorsOf: plan.vectorsOf, storeOf: plan.storeOf };
   return {
     scenario,
     spec: flows.spec,
     initial: state,
-    sim: {
-      initial: state,
-      inputs: workloadInputs(scenario, built),
-      sources: rateSources(scenario, built),
-    },
     strategies,
     assignmentVectors: plan.vectorsOf,
+    assignmentStores: plan.storeOf,
     flows: {
       host: flows.host,
       guests: flows.guests,
@@ -107,11 +112,29 @@ export function buildScenario(scenario: Scenario, opts: { strategy?: string } = 
   };
 }
 
+/** The scenario's workload on a built scenario (call once): its control actions run on the guest
+ *  kernels in time order (`guest-run.ts runGuestActions`: the exits, the host's work, the guest
+ *  kernels' decisions), the host writing `built.initial` as it goes; and the data plane's input,
+ *  starting from the state before them: the same actions at their times, each carrying what its
+ *  guest kernel decided (a set-affinity's new vCPU and vector), and the rate sources. */
+export function runWorkload(built: BuiltScenario): SimInput {
+  const s = built.scenario;
+  const start = cloneSystemState(built.initial);
+  const timed = [...s.workload.actions].sort((x, y) => x.at - y.at);
+  const decisions = runWorkloadControl(s, built.flows, timed);
+  const placement = { vectorsOf: built.assignmentVectors, storeOf: built.assignmentStores };
+  return {
+    initial: start,
+    inputs: timed.flatMap((w, i) => inputsOf(w, decisions[i], placement, s)),
+    sources: rateSources(s, placement),
+  };
+}
+
 /** Device teardown (hot-unplug / VM shutdown) through the same flows: every guest driver frees
  *  its irqs and disables its functions, then VFIO releases every vector on the host kernel (free_irq,
  *  the entry back, MSI-X/MSI disabled with the last one), writing `built.initial`. */
 export function teardownBuilt(built: BuiltScenario): void {
-  teardownGuests(built.flows.guests.vms);
+  teardownGuests(built.flows.guests);
   built.flows.bindings.forEach((b, i) => {
     if (!built.flows.released.has(i)) vfioDisableVector(built.flows.host.vfio, b);
   });
@@ -355,15 +378,52 @@ function pinVcpus(s: Scenario): number[][] {
   });
 }
 
-function workloadInputs(s: Scenario, plan: Placement): TimedInput[] {
-  const out: TimedInput[] = [];
+/** The workload's actions (in time order) on the guest kernels, as `guest-run.ts` runs them;
+ *  per action, the guest kernel's decision (null for what needs none, and for a migration, which
+ *  no guest sees). */
+function runWorkloadControl(
+  s: Scenario,
+  flows: BuildFlows,
+  timed: readonly WorkloadAction[],
+): (GuestTarget | null)[] {
   const vmIndex = new Map(s.vms.map((vm, i) => [vm.name, i]));
-  for (const w of s.workload.actions) out.push(...inputsOf(w, vmIndex.get(w.vm) ?? -1, plan, s));
-  return out.sort((x, y) => x.atNs - y.atNs);
+  const control = timed.flatMap((w, i) => {
+    const a = controlActionOf(w, vmIndex.get(w.vm) ?? 0);
+    return a ? [{ i, a }] : [];
+  });
+  const out = runGuestActions(
+    flows.guests,
+    control.map((c) => c.a),
+  );
+  const decisions: (GuestTarget | null)[] = timed.map(() => null);
+  control.forEach((c, j) => {
+    decisions[c.i] = out[j];
+  });
+  return decisions;
 }
 
-function inputsOf(w: WorkloadAction, vm: number, plan: Placement, s: Scenario): TimedInput[] {
+function controlActionOf(w: WorkloadAction, vm: number): ControlAction | null {
+  switch (w.do) {
+    case 'migrate-vcpu':
+      return null;
+    case 'probe':
+    case 'hot-unplug':
+      return { do: w.do, vm, assign: w.assign };
+    case 'set-affinity':
+      return { do: w.do, vm, assign: w.assign, vector: w.vector, vcpu: w.vcpu };
+    default:
+      return { do: w.do, vm, assign: w.assign, vector: w.vector };
+  }
+}
+
+function inputsOf(
+  w: WorkloadAction,
+  decision: GuestTarget | null,
+  plan: Placement,
+  s: Scenario,
+): TimedInput[] {
   const at = w.at;
+  const vm = s.vms.findIndex((x) => x.name === w.vm);
   const vectorsOf = (assign: number) => plan.vectorsOf[vm][assign];
   switch (w.do) {
     case 'probe':
@@ -375,7 +435,16 @@ function inputsOf(w: WorkloadAction, vm: number, plan: Placement, s: Scenario): 
     case 'mask':
       return [{ atNs: at, kind: ACTION.mask, a: vectorsOf(w.assign)[w.vector], b: 0 }];
     case 'set-affinity':
-      return [{ atNs: at, kind: ACTION.setAffinity, a: vectorsOf(w.assign)[w.vector], b: w.vcpu }];
+      // The guest kernel refused the move (no vector free on the target): nothing changes.
+      if (decision === null) return [];
+      return [
+        {
+          atNs: at,
+          kind: ACTION.setAffinity,
+          a: vectorsOf(w.assign)[w.vector],
+          b: affinityTarget(decision.vcpu, decision.vector),
+        },
+      ];
     case 'migrate-vcpu':
       return [{ atNs: at, kind: ACTION.vcpuMigrate, a: vcpuOf(s, vm, w.vcpu), b: w.pcpu }];
     case 'hot-unplug':

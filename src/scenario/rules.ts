@@ -320,6 +320,29 @@ export const RULES: readonly ScenarioRule[] = [
     },
   },
   {
+    name: 'multi-msi-needs-ir',
+    why: 'x86 Linux allocates more than one MSI vector per function only through an interrupt-remapping domain (the native vector domain lacks MSI_FLAG_MULTI_PCI_MSI); the pv domain hands out host pairs per vector',
+    check(s, ctx, report) {
+      for (const { vm, assign, path } of assignments(s, ctx)) {
+        if (assign.vectors <= 1) continue;
+        const strategy = strategyOf(s, vm);
+        const guestIr = VIR_STRATEGIES.includes(strategy) && vm.viommu === 'on';
+        if (assign.guest === 'msi' && !guestIr && !HYPERCALL_STRATEGIES.includes(strategy)) {
+          report(
+            [...path, 'vectors'],
+            `a guest MSI with ${assign.vectors} vectors needs interrupt remapping in the guest (vir or vir-direct with viommu: on) or the pv strategy; ${vm.name} runs ${strategy} with viommu: ${vm.viommu}, where Linux gets one vector`,
+          );
+        }
+        if (assign.backing === 'msi' && !s.host.iommu.ir) {
+          report(
+            [...path, 'vectors'],
+            `an MSI backing with ${assign.vectors} vectors needs interrupt remapping on the host (iommu.ir: true); without it Linux gets one vector`,
+          );
+        }
+      }
+    },
+  },
+  {
     name: 'msix-capacity',
     why: "the vectors backed by a function's MSI-X table fit in its Table Size",
     check(s, ctx, report) {

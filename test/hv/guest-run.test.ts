@@ -2,11 +2,14 @@
 // log (issue 6, "Checked by"), cross-checked against the totals, and teardown returning every
 // host resource.
 import { describe, expect, test } from 'vitest';
-import { type ControlAction, runControlPlane } from '../../src/hv/guest-run.js';
+import {
+  type ControlAction,
+  heldByHost,
+  ledgerPeak,
+  runControlPlane,
+} from '../../src/hv/guest-run.js';
 import type { StrategyName } from '../../src/hv/strategy-platform.js';
-import { resolveCosts } from '../../src/sim/cost-model.js';
 
-const costs = resolveCosts({}, { nested: false });
 const host = { ir: true, posted: true, dynamicMsix: true };
 const VECTORS = 4;
 const vm = (strategy: StrategyName, guest: 'msix' | 'ims' = 'msix') => ({
@@ -26,7 +29,7 @@ const setupLog = (r: ReturnType<typeof runControlPlane>) =>
   );
 
 describe('emulate: every access to the capability and the table traps', () => {
-  const r = runControlPlane([vm('emulate')], host, actions, costs);
+  const r = runControlPlane([vm('emulate')], host, actions);
   test('setup exits == the trapped accesses the guest driver made, counted from its log', () => {
     const log = r.vms[0].kernel.accessLog.filter(
       (a) => a.op.startsWith('pci_alloc') || a.op.startsWith('request_irq'),
@@ -47,29 +50,29 @@ describe('emulate: every access to the capability and the table traps', () => {
     expect(r.vms[0].sp.ledger.routesResubmitted).toBeGreaterThan(0);
   });
   test('teardown returns every host vector, IRTE, entry and route', () => {
-    expect(r.peak.hostVectors).toBe(VECTORS);
-    expect(r.peak.irtes).toBe(VECTORS);
-    expect(r.heldAfterTeardown).toBe(0);
+    expect(ledgerPeak(r).hostVectors).toBe(VECTORS);
+    expect(ledgerPeak(r).irtes).toBe(VECTORS);
+    expect(heldByHost(r)).toBe(0);
     expect(r.failures).toEqual([]);
   });
 });
 
 describe('pv: one hypercall per vector, table mapped', () => {
-  const r = runControlPlane([vm('pv')], host, actions, costs);
+  const r = runControlPlane([vm('pv')], host, actions);
   test('one hypercall exit per hypercall in the log, one host allocation per vector', () => {
     const calls = setupLog(r).filter((e) => e.access.kind === 'hypercall');
     expect(r.phases.setup.exits.hypercall).toBe(calls.length);
     // every call for one index returns the same host-valid pair: one host entry per vector
     expect(r.vms[0].sp.ledger.vfioSetIrqs).toBe(VECTORS);
-    expect(r.peak.hostVectors).toBe(VECTORS);
+    expect(ledgerPeak(r).hostVectors).toBe(VECTORS);
     expect(r.phases.setup.exits.msixTableAccess).toBe(0);
-    expect(r.heldAfterTeardown).toBe(0);
+    expect(heldByHost(r)).toBe(0);
   });
   test('mask/unmask of the mapped table costs no exit', () => {
     expect(r.phases.maskUnmask.exits.msixTableAccess).toBe(0);
   });
   test('refused negotiation (no host IR) falls back to emulate and says so', () => {
-    const f = runControlPlane([vm('pv')], { ...host, ir: false }, [], costs);
+    const f = runControlPlane([vm('pv')], { ...host, ir: false }, []);
     expect(f.vms[0].strategy).toBe('emulate');
     expect(f.notes.join()).toMatch(/refused/);
     expect(f.phases.setup.exits.hypercall).toBe(0);
@@ -77,7 +80,7 @@ describe('pv: one hypercall per vector, table mapped', () => {
 });
 
 test('pv-batch: one hypercall exit per GET_MSG_BATCH, fewer than the vectors it set up', () => {
-  const r = runControlPlane([vm('pv-batch')], host, [], costs);
+  const r = runControlPlane([vm('pv-batch')], host, []);
   const calls = setupLog(r).filter((e) => e.access.kind === 'hypercall');
   // The kernel's batch window (pv-ir.ts pvIrBatched) makes one batch call per driver call; each
   // is one VMCALL through the ABI (pv-kernel-hooks GET_MSG_BATCH), one exit.
@@ -91,19 +94,19 @@ test('pv-batch: one hypercall exit per GET_MSG_BATCH, fewer than the vectors it 
 
 describe('vir and vir-direct', () => {
   test('vir: each IEC invalidation traps, IRTE writes do not, the table still traps', () => {
-    const r = runControlPlane([vm('vir')], host, actions, costs);
+    const r = runControlPlane([vm('vir')], host, actions);
     const log = r.vms[0].kernel.accessLog;
     expect(r.vms[0].sp.exits.iecInvalidation).toBe(
       log.filter((a) => a.kind === 'iec-invalidate').length,
     );
     expect(r.phases.setup.exits.msixTableAccess).toBeGreaterThan(0);
     expect(r.vms[0].sp.ledger.routesRetranslated).toBeGreaterThan(0);
-    expect(r.heldAfterTeardown).toBe(0);
+    expect(heldByHost(r)).toBe(0);
   });
   test('vir-direct: only the invalidation traps (plus config space)', () => {
-    const r = runControlPlane([vm('vir-direct')], host, actions, costs);
+    const r = runControlPlane([vm('vir-direct')], host, actions);
     expect(r.phases.setup.exits.msixTableAccess).toBe(0);
     expect(r.phases.setup.exits.iecInvalidation).toBeGreaterThan(0);
-    expect(r.peak.irteWindow).toBeGreaterThan(0);
+    expect(ledgerPeak(r).irteWindow).toBeGreaterThan(0);
   });
 });

@@ -11,7 +11,7 @@ import {
   systemProperties,
   vectorOutcomes,
 } from '../../src/hv/system.js';
-import { ACTION, type SystemAction } from '../../src/hv/system-actions.js';
+import { ACTION, affinityTarget, type SystemAction } from '../../src/hv/system-actions.js';
 import { IR_FAULT, vectorCounter } from '../../src/hv/system-delivery.js';
 import type { EventLog } from '../../src/hv/system-events.js';
 import { EXIT_REASON } from '../../src/hv/system-events.js';
@@ -195,7 +195,8 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.deliver, 0); // fills the cache for the vector's IRTE
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     x.step(ACTION.guestHandle, 0);
-    const moved = x.step(ACTION.setAffinity, 0, 1); // rewrites the IRTE for vcpu1
+    // the guest kernel moved it to vcpu1, vector 0x41: the IRTE is rewritten for them
+    const moved = x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     expect(kinds(moved)).toEqual(['irteUpdate']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(0); // stale: still posted to vcpu0
@@ -209,7 +210,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     const x = stepper(s);
     x.raise();
     x.step(ACTION.deliver, 0);
-    x.step(ACTION.setAffinity, 0, 1);
+    x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     const handled = x.step(ACTION.guestHandle, 0);
     expect(handled[0].args[2]).toBe(0); // found its owner on the old vCPU

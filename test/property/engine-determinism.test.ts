@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ftraceWriter } from '../../src/report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../../src/report/trace-perfetto.js';
-import { buildScenario } from '../../src/scenario/build.js';
+import { buildScenario, runWorkload } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { resolveCosts } from '../../src/sim/cost-model.js';
 import { simulateSystem } from '../../src/sim/system-sim.js';
@@ -27,7 +27,7 @@ function traces(file: string, seed: number, durationNs?: number) {
   const f = ftraceWriter(t, (c) => {
     ftrace += c;
   });
-  const result = simulateSystem(built.sim, {
+  const result = simulateSystem(runWorkload(built), {
     durationNs: durationNs ?? scenario.run.duration,
     seed: scenario.run.seed,
     costs: resolveCosts(scenario.run.costs, { nested: scenario.host.nested }),

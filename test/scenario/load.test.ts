@@ -233,6 +233,10 @@ const BREAKS: Record<string, (s: Base) => void> = {
     s.vms[0].assign[0].guest = 'msi';
     s.vms[0].assign[0].vectors = 3;
   },
+  'multi-msi-needs-ir': (s) => {
+    // emulate (the default strategy): no IR in the guest, one MSI vector per function
+    s.vms[0].assign[0].guest = 'msi';
+  },
   'msix-capacity': (s) => {
     s.vms[0].assign[1].vectors = 5;
   },

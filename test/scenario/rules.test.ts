@@ -17,7 +17,7 @@ interface Spec {
   viommu?: 'on' | 'off' | 'bypass';
   eim?: boolean;
   extDestId?: boolean;
-  device: 'mlx5-vf' | 'idxd-sub';
+  device: 'mlx5-vf' | 'mlx5-pf' | 'idxd-sub';
   guest: 'msi' | 'msix' | 'ims';
   backing: 'intx' | 'msi' | 'msix' | 'ims';
   vectors?: number;
@@ -28,17 +28,19 @@ function scenario(p: Spec): string {
   const assign =
     p.device === 'mlx5-vf'
       ? { device: 'cx0', vf: 0, guest: p.guest, backing: p.backing, vectors: p.vectors ?? 2 }
-      : {
-          device: 'dsa0',
-          subdevice: 0,
-          guest: p.guest,
-          backing: p.backing,
-          vectors: p.vectors ?? 2,
-        };
+      : p.device === 'mlx5-pf'
+        ? { device: 'cx0', guest: p.guest, backing: p.backing, vectors: p.vectors ?? 2 }
+        : {
+            device: 'dsa0',
+            subdevice: 0,
+            guest: p.guest,
+            backing: p.backing,
+            vectors: p.vectors ?? 2,
+          };
   return stringify({
     host: { cpus: p.cpus ?? 4, iommu: { ir, posted: ir } },
     devices: [
-      { name: 'cx0', kind: 'mlx5', bdf: '3b:00.0', msix: 8, vfs: 2, vfMsix: 4 },
+      { name: 'cx0', kind: 'mlx5', bdf: '3b:00.0', msix: 8, msi: 8, vfs: 2, vfMsix: 4 },
       { name: 'dsa0', kind: 'idxd', bdf: '6a:01.0', msix: 9, ims: 64, subdevices: 4 },
     ],
     vms: [
@@ -114,6 +116,27 @@ describe('a representation/backing pair the strategy cannot carry', () => {
     expect(rulesBroken({ ...p, guest: 'msi', backing: 'intx' }, 'pv')).toContain(
       'direct-needs-same-type',
     );
+  });
+});
+
+describe('multi-message MSI needs interrupt remapping where it is allocated', () => {
+  // x86 Linux: only the IR domains set MSI_FLAG_MULTI_PCI_MSI; the native vector domain gives
+  // one MSI vector per function.
+  const p: Spec = { device: 'mlx5-pf', guest: 'msi', backing: 'msix', vectors: 4 };
+  test('a guest without IR (emulate, or vir without its vIOMMU) is refused more than one', () => {
+    expect(rulesBroken(p, 'emulate')).toContain('multi-msi-needs-ir');
+    expect(rulesBroken({ ...p, viommu: 'on' }, 'emulate')).toContain('multi-msi-needs-ir');
+    expect(rulesBroken({ ...p, vectors: 1 }, 'emulate')).toEqual([]);
+  });
+  test('guest IR (vir with a vIOMMU) or the pv domain allocates the block', () => {
+    expect(rulesBroken({ ...p, viommu: 'on' }, 'vir')).toEqual([]);
+    const same: Spec = { ...p, backing: 'msi' };
+    expect(rulesBroken(same, 'pv')).toEqual([]);
+  });
+  test('an MSI backing of more than one vector needs host IR', () => {
+    const host: Spec = { ...p, guest: 'msix', backing: 'msi', ir: false };
+    expect(rulesBroken(host, 'emulate')).toContain('multi-msi-needs-ir');
+    expect(rulesBroken({ ...host, ir: true }, 'emulate')).toEqual([]);
   });
 });
 
