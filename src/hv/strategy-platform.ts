@@ -29,8 +29,8 @@
 // programming the system state); without it the pairs are stand-in handles (control plane only).
 // Invariants: every host allocation has one owner key (function#index) and is returned exactly
 // once (by a mask-all at disable, a free or a hot-unplug); the ledger counts never go negative.
-// Not modelled: the VMM's own bookkeeping latency beyond the cost model; INTx backing's status
-// register reads (host side, no guest exit) are counted, not timed.
+// Not modelled: the VMM's own bookkeeping latency beyond the cost model. (An INTx backing's status
+// register read is host-side work on the data plane: no guest exit, priced there as `mmioReadNs`.)
 
 import { decode } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';

@@ -145,24 +145,21 @@ function hostHandler(s: SystemState, log: EventLog, p: number, vector: number): 
 
 /** VFIO's INTx handler for a line shared by a subdevice's sources (the subdevice driver style):
  *  read the device's interrupt status register, clear the bits it read (write 1 to clear, which
- *  deasserts the line), and inject each unmasked source's guest vector through its route. A
+ *  deasserts the line), then inject each unmasked source's guest vector through its route. A
  *  masked source's bit stays latched until it is unmasked. */
 function intxFanOut(s: SystemState, log: EventLog, p: number, store: number): void {
   const st = s.topology.stores[store];
   const w = s.words;
-  let read = 0;
-  let injected = 0;
+  const owners: number[] = [];
   for (let e = 0; e < st.entries; e++) {
     const bit = st.pendingAt * 32 + e;
     if (!testBit(w, bit) || testBit(w, st.controlAt * 32 + e)) continue;
-    read++;
     clearBit(w, bit);
-    const owner = st.entryOwner[e];
-    if (owner < 0) continue;
-    kvmSetMsi(s, log, owner, p);
-    injected++;
+    owners.push(st.entryOwner[e]);
   }
-  emit(log, EVENT.intxStatusRead, p, store, read, injected);
+  const injected = owners.filter((o) => o >= 0);
+  emit(log, EVENT.intxStatusRead, p, store, owners.length, injected.length);
+  for (const owner of injected) kvmSetMsi(s, log, owner, p);
 }
 
 /** pi_wakeup_handler: every vCPU blocked on `p` whose descriptor has ON set becomes runnable. */

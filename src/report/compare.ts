@@ -9,7 +9,8 @@
 //   data plane     the simulator from the state after setup (`sim/system-sim.ts`), the workload's
 //                  actions at their times carrying the guest kernels' decisions: exits per
 //                  interrupt delivered, delivery latency, lost/duplicated/misdirected.
-//   migration      exits of one vCPU migration, from the delivery model's own step.
+//   migration      exits per vCPU migration the workload made, from the data plane's steps (a
+//                  running vCPU is kicked out: one exit; a halted one is only re-pointed).
 //   capacity       `hv/capacity.ts` on the scenario's shape: subdevices that fit, and the
 //                  resource one more would exceed (KVM routes included).
 //   interrupts     the data plane's per-vector ghost counters (raised, delivered, coalesced,
@@ -44,10 +45,6 @@ import {
   trapPolicy,
   VIR_DIRECT_WINDOW,
 } from '../hv/strategy-platform.js';
-import { systemStep } from '../hv/system.js';
-import { ACTION } from '../hv/system-actions.js';
-import { createEventLog, EVENT } from '../hv/system-events.js';
-import { cloneSystemState, vcpuPcpu } from '../hv/system-state.js';
 import { RuleError } from '../hw/errors.js';
 import { buildScenario, runWorkload, teardownBuilt } from '../scenario/build.js';
 import { loadScenario } from '../scenario/load.js';
@@ -65,6 +62,14 @@ export interface StrategyColumn {
     /** Guest accesses to device registers on a trapped MSI-X table page (in byReason too). */
     readonly tablePageRegisterAccesses: number;
     readonly byReason: ExitCounts;
+  };
+  /** What the run did, the denominators of the per-operation rows (0: the row would be empty). */
+  readonly operations: {
+    readonly vectorsSetUp: number;
+    readonly maskUnmasks: number;
+    readonly affinityChanges: number;
+    readonly migrations: number;
+    readonly deliveries: number;
   };
   readonly latencyNs: {
     readonly setup: { readonly p50: number; readonly p99: number };
@@ -154,7 +159,6 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
     costs,
     trace: null,
   });
-  const migration = migrationExits(input.initial);
   const hostile = s.vms.flatMap((vm, i) => (vm.hostile ? [i] : []));
   const isolation =
     hostile.length > 0 ? analyzeIsolation(input.initial, { strategy, hostile }).summary : null;
@@ -177,9 +181,16 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       perDelivery: per(delivery, sim.interrupts.delivered),
       perMaskUnmask: per(sumExits(cp.phases.maskUnmask.exits), cp.phases.maskUnmask.operations),
       perAffinityChange: per(sumExits(cp.phases.affinity.exits), cp.phases.affinity.operations),
-      perMigration: migration,
+      perMigration: per(sim.counts.migrationExits, sim.counts.migrations),
       tablePageRegisterAccesses: tablePage.exits,
       byReason,
+    },
+    operations: {
+      vectorsSetUp: cp.phases.setup.operations,
+      maskUnmasks: cp.phases.maskUnmask.operations,
+      affinityChanges: cp.phases.affinity.operations,
+      migrations: sim.counts.migrations,
+      deliveries: sim.interrupts.delivered,
     },
     latencyNs: {
       setup: { p50: percentile(setupNs, 50), p99: percentile(setupNs, 99) },
@@ -216,20 +227,6 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       ...tablePage.notes,
     ],
   };
-}
-
-/** Exits one vCPU migration costs in the delivery model (KVM: the vCPU is kicked out, its PID's
- *  NDST follows it). */
-function migrationExits(initial: Parameters<typeof cloneSystemState>[0]): number {
-  const t = initial.topology;
-  if (t.vcpus.length === 0) return 0;
-  const s = cloneSystemState(initial);
-  const log = createEventLog();
-  const target = (vcpuPcpu(s, 0) + 1) % t.host.cpus;
-  systemStep(s, { kind: ACTION.vcpuMigrate, a: 0, b: target }, log);
-  let n = 0;
-  for (let i = 0; i < log.length; i++) if (log.kind[i] === EVENT.vmExit) n++;
-  return n;
 }
 
 /** Subdevices of the scenario's shape that fit before a resource runs out (`hv/capacity.ts`). */

@@ -120,6 +120,13 @@ export const COST_PARAMETERS = [
     'assumption: systems.md §3 gives the linear growth, no per-route figure; override per scenario',
   ),
   param(
+    'mmioReadNs',
+    1000,
+    'ns',
+    "an uncached read of a device register by a CPU (a non-posted PCIe read: the CPU waits for the completion), e.g. the host's INTx handler reading a subdevice's interrupt status register",
+    'assumption: no figure in perf-anchors; a PCIe read round trip is commonly quoted at 0.5–1 µs; override per scenario',
+  ),
+  param(
     'msiWriteNs',
     250,
     'ns',
@@ -162,6 +169,7 @@ export interface Costs {
   readonly vfioSetIrqsNs: number;
   readonly kvmRouteEntryNs: number;
   readonly msiWriteNs: number;
+  readonly mmioReadNs: number;
   readonly guestHandlerNs: number;
   /** The parameters the costs came from, overrides applied. */
   readonly parameters: Readonly<Record<CostName, number>>;
@@ -193,6 +201,7 @@ export function resolveCosts(overrides: CostOverrides, opts: { nested: boolean }
     vfioSetIrqsNs: Math.round(p.vfioSetIrqsNs),
     kvmRouteEntryNs: ns(p.kvmRouteEntryCycles),
     msiWriteNs: Math.round(p.msiWriteNs),
+    mmioReadNs: Math.round(p.mmioReadNs),
     guestHandlerNs: Math.round(p.guestHandlerNs),
     parameters: p,
   };

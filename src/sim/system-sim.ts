@@ -108,6 +108,10 @@ export interface SimResult {
     readonly spurious: number;
     readonly guestSpurious: number;
     readonly staleActions: number;
+    /** vCPU migrations the workload made, and the VM exits they caused (a running vCPU is
+     *  kicked out; a halted one is only re-pointed). */
+    readonly migrations: number;
+    readonly migrationExits: number;
   };
   readonly latency: LatencySummary;
   readonly vectors: readonly {
@@ -150,6 +154,8 @@ interface Run {
     spurious: number;
     guestSpurious: number;
     staleActions: number;
+    migrations: number;
+    migrationExits: number;
   };
   nowNs: number;
   nextFlow: number;
@@ -186,6 +192,8 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
       spurious: 0,
       guestSpurious: 0,
       staleActions: 0,
+      migrations: 0,
+      migrationExits: 0,
     },
     nowNs: 0,
     nextFlow: 1,
@@ -315,12 +323,14 @@ function afterStep(run: Run, actionKind: number): void {
         break;
       case EVENT.piNotify:
         run.counts.notifications++;
-        nextIrrDelayNs = hardwarePath ? costs.postedDeliveryNs : costs.ipiNs;
+        // A software post (KVM's kvm_set_msi from VFIO's handler) is sent once the host handler
+        // has run; the hardware's (VT-d posting) right away.
+        nextIrrDelayNs = hardwarePath ? costs.postedDeliveryNs : hostHandlerNs + costs.ipiNs;
         run.trace?.record({ kind: 'pi-notify', tsNs: now, pcpu: a, vector: b, vcpu: c });
         break;
       case EVENT.ipi:
         run.counts.ipis++;
-        nextIrrDelayNs = costs.ipiNs;
+        nextIrrDelayNs = hostHandlerNs + costs.ipiNs;
         run.trace?.record({ kind: 'ipi', tsNs: now, from: a, to: b, vector: c });
         break;
       case EVENT.hostIrrSet:
@@ -338,6 +348,7 @@ function afterStep(run: Run, actionKind: number): void {
         exitVcpu = a;
         exitReason = b;
         bump(run.exits, b);
+        if (actionKind === ACTION.vcpuMigrate) run.counts.migrationExits++;
         run.trace?.record({
           kind: 'kvm-exit',
           tsNs: now,
@@ -367,6 +378,11 @@ function afterStep(run: Run, actionKind: number): void {
         });
         if (b === POSTED_INTR_WAKEUP_VECTOR) hostHandlerNs = 0;
         break;
+      case EVENT.intxStatusRead:
+        // VFIO's INTx handler reads the subdevice's status register (and clears what it read)
+        // before it can inject: the handler, and a vCPU it interrupted, wait for the read.
+        hostHandlerNs += costs.mmioReadNs;
+        break;
       case EVENT.kvmMsiSetIrq:
         run.trace?.record({
           kind: 'kvm-msi-set-irq',
@@ -379,7 +395,8 @@ function afterStep(run: Run, actionKind: number): void {
         break;
       case EVENT.vcpuWake:
         run.counts.wakeups++;
-        queuePush(run.q, now + costs.wakeupNs, ACTION.vcpuEnter, a, 0);
+        // Woken by a host handler's injection: after that handler; by the PI wake-up vector: now.
+        queuePush(run.q, now + hostHandlerNs + costs.wakeupNs, ACTION.vcpuEnter, a, 0);
         run.trace?.record({ kind: 'vcpu-wake', tsNs: now, vcpu: a, pcpu: b });
         break;
       case EVENT.vcpuBlock:
@@ -412,6 +429,7 @@ function afterStep(run: Run, actionKind: number): void {
         run.trace?.record({ kind: 'iec-invalidate', tsNs: now, irte: a });
         break;
       case EVENT.vcpuMigrate:
+        run.counts.migrations++;
         run.trace?.record({ kind: 'vcpu-migrate', tsNs: now, vcpu: a, from: b, to: c });
         break;
       case EVENT.maskChanged:

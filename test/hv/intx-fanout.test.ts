@@ -3,8 +3,8 @@
 // their status bits, the line asserts once while any unmasked bit is set, the host handler reads
 // the register, clears what it read (write 1 to clear) and injects each source's guest vector.
 // Built through the flows (host kernel: mp_map_gsi_to_irq + request_irq on the IR-IO-APIC).
-// The rules table allows one vector per INTx assignment (rule vector-counts); the fan-out of
-// several sources is built here from a validated one-vector scenario with more sources.
+// The fan-out of several sources is built from a validated one-vector scenario given more sources
+// (rule vector-counts allows up to the status register's 32 bits).
 
 import { describe, expect, it } from 'vitest';
 import { systemEnabled, systemStep } from '../../src/hv/system.js';
