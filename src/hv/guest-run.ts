@@ -10,7 +10,7 @@
 // delivery model's (`system-vcpu.ts vcpuMigrate`), counted by the caller.
 // `pv`/`pv-batch` negotiate through the pv ABI (pv-guest.ts pvGuestNegotiate -> the platform's
 // VMCALL into pv-host.ts).
-// One run, two uses: `build-flows.ts` boots the guests with the host (VFIO, KVM) behind each
+// One run, two uses: `flows.ts` boots the guests with the host (VFIO, KVM) behind each
 // platform, and `compare` then drives the workload's actions and the teardown on those same
 // guests (`runGuestActions`, `teardownGuests`); `runControlPlane` is the run with no host behind.
 // Invariants: after teardown the host ledger is back to zero; a `pv` VM whose negotiation the
@@ -264,7 +264,7 @@ export interface GuestRun {
 }
 
 /** Boots every VM's guest kernel on its strategy platform and probes every assigned function:
- *  the setup phase. `backendOf(vm)` is the host side behind each platform (`build-flows.ts`: the
+ *  the setup phase. `backendOf(vm)` is the host side behind each platform (`flows.ts`: the
  *  host kernel, VFIO, KVM on the system state); without it the platforms hand out stand-ins and
  *  only the ledger counts (a control plane with no host behind it). */
 export function bootGuests(

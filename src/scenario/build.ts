@@ -1,68 +1,36 @@
 // From a validated scenario to the whole-system model and the simulator's input: requester ports
-// and interrupt stores for the functions used, one assigned vector per guest vector, and the
-// workload as timed actions and rate-driven sources.
-//
-// The flows (`build-flows.ts`) program the system (no seam): the staging state is built first
-// (ports, stores, the remapping table; no vector bound yet), then
-//   1. the HOST kernel boots (host-ir / host-noir) on `host-platform.ts`, whose config/MMIO/IRTE/
-//      IEC/IOAPIC accesses write the staging words; a subdevice parent's own driver enables MSI-X
-//      and takes entry 0 for itself (idxd's misc interrupt, drivers/dma/idxd/irq.c);
-//   2. each VM's GUEST kernel boots on its strategy platform (`guest-run.ts bootGuests`) and its
-//      driver probes every assigned function; at the moment the strategy makes a vector live (the
-//      trapped unmask under emulate/vir, MSI Enable, the pv hypercall) the platform's backend runs
-//      VFIO_DEVICE_SET_IRQS on the host kernel (`vfio.ts`): the host allocates the backing entry,
-//      its irq, vector and IRTE, and request_irq writes them into the state;
-//   3. KVM's irq bypass turns each host IRTE into posted format for the guest's target vCPU and
-//      vector (when the host posts), and each KVM route is the guest's (vCPU, vector).
-// The topology is then created with the bindings the flows made (entry, IRTE, host CPU/vector/irq
-// from the host kernel; vCPU, vector, irq from the guest kernel) over the same layout, and the
-// staging words are its state. Nothing is invented here: every number comes from a kernel.
-// vir-direct (MSI-X / IMS): each such VM gets a window of VIR_DIRECT_WINDOW host IRTE indices
-// above every index the host kernel can use (`irWindows`), carved out of the host kernel's own
-// allocator (`vtdIrReserve`) and reported by the VM's vIOMMU to its IR allocator, so the handle
-// the guest composes and writes into its mapped table is the host index: the device sends it
-// as-is. On each trapped IEC invalidation the hv shadows the guest IRTE into the host IRTE at that
-// index (posted to the guest IRTE's vCPU/vector, or remapped to the VFIO irq's host vector),
-// SID = the function's requester ID; the guest's teardown clears them the same way. KVM's irq
-// bypass is not used for these vectors (the host kernel's own IRTE for the VFIO irq stays
-// remapped and unreferenced by the device).
-// Not modelled: vir-direct over an MSI backing (its capability is in config space, which VFIO
-// always virtualizes: it keeps the host kernel's handle, as under emulate).
+// and interrupt stores for the functions used, one assigned vector per guest vector (the plan),
+// handed to the hypervisor as its spec (`hv/flows.ts FlowsSpec`), whose flows program the system
+// through the host kernel, the guest kernels, VFIO and KVM (`buildSystem`: nothing is invented
+// here, every number comes from a kernel); then the workload as timed actions and rate-driven
+// sources (`runWorkload`).
 
+import {
+  type BuildFlows,
+  buildSystem,
+  type FlowsSpec,
+  type HostFunctionPlan,
+  IOAPIC_REQUESTER_ID,
+  teardownSystem,
+  type VectorSlot,
+} from '../hv/flows.js';
 import {
   type ControlAction,
   type GuestTarget,
   guestInterrupt,
   runGuestActions,
-  teardownGuests,
 } from '../hv/guest-run.js';
 import type { StrategyName } from '../hv/strategy-platform.js';
 import { ACTION, affinityTarget } from '../hv/system-actions.js';
 import type { SystemEvent } from '../hv/system-events.js';
-import {
-  cloneSystemState,
-  resetSystemState,
-  type SystemState,
-  setIntxSourceMask,
-  setRoute,
-} from '../hv/system-state.js';
-import { createSystemTopology, type StoreKind, type SystemSpec } from '../hv/system-topology.js';
-import { vfioDisableVector } from '../hv/vfio.js';
+import { cloneSystemState, type SystemState } from '../hv/system-state.js';
+import type { StoreKind, SystemSpec } from '../hv/system-topology.js';
 import { assert } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
 import type { RateSource, SimInput, TimedInput } from '../sim/system-sim.js';
-import {
-  type BuildFlows,
-  enterAllVcpus,
-  guestMsi,
-  IOAPIC_REQUESTER_ID,
-  runFlows,
-} from './build-flows.js';
 import { functionRoutingIds } from './rules.js';
 import type { Scenario, ScenarioAssignment, ScenarioDevice, WorkloadAction } from './schema.js';
-
-export { type BuildFlows, HOST_KERNEL_VERSION, IOAPIC_REQUESTER_ID } from './build-flows.js';
 
 export interface BuiltScenario {
   readonly scenario: Scenario;
@@ -85,31 +53,50 @@ export function buildScenario(scenario: Scenario, opts: { strategy?: string } = 
     (vm) => (opts.strategy ?? vm.strategy ?? scenario.run.strategies[0]) as StrategyName,
   );
   const plan = planSystem(scenario);
-  const flows = runFlows(scenario, plan, strategies);
-  const topology = createSystemTopology(flows.spec);
-  const state = resetSystemState(topology);
-  state.words.set(flows.staging.words);
-  flows.host.platform.retarget(state);
-  flows.spec.vectors.forEach((v, i) => {
-    setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
-    // The subdevice driver enables a source of a shared INTx line when VFIO sets it up.
-    if (topology.stores[v.store].kind === 'intx') setIntxSourceMask(state, v.store, v.entry, false);
-  });
-  enterAllVcpus(state);
+  const system = buildSystem(flowsSpecOf(scenario, plan, strategies));
   return {
     scenario,
-    spec: flows.spec,
-    initial: state,
+    ...system,
     strategies,
     assignmentVectors: plan.vectorsOf,
     assignmentStores: plan.storeOf,
-    flows: {
-      host: flows.host,
-      guests: flows.guests,
-      bindings: flows.bindings,
-      released: flows.released,
-    },
   };
+}
+
+/** The hypervisor's spec of the planned system: each VM's strategy and assignments, placed. */
+function flowsSpecOf(s: Scenario, plan: Plan, strategies: readonly StrategyName[]): FlowsSpec {
+  return {
+    system: plan.spec,
+    dynamicMsix: hostHasDynamicMsix(s),
+    hostFunctions: plan.hostFunctions,
+    vms: s.vms.map((vm, v) => ({
+      name: vm.name,
+      vcpus: vm.vcpus,
+      strategy: strategies[v],
+      assign: vm.assign.map((a, i) => ({
+        guest: a.guest,
+        backing: a.backing,
+        vectors: a.vectors,
+        subdevice: a.subdevice !== undefined,
+        hostFunction: plan.hostFunctionOf[v][i],
+        store: plan.storeOf[v][i],
+        slots: plan.vectorsOf[v][i],
+      })),
+    })),
+    slots: plan.slots,
+    intxPins: plan.intxPins,
+    irteBound: plan.irteBound,
+  };
+}
+
+/** VFIO resizes MSI-X without a disable/re-enable from Linux 6.5 (dynamic MSI-X), unless the
+ *  scenario says (`host.dynamicMsix`); the host kernel's version is the scenario's, else ours. */
+export function hostHasDynamicMsix(s: Scenario): boolean {
+  if (s.host.dynamicMsix !== undefined) return s.host.dynamicMsix;
+  const v = s.host.kernel?.version;
+  if (v === undefined) return true;
+  const [major, minor] = v.split('.').map(Number);
+  return major > 6 || (major === 6 && minor >= 5);
 }
 
 /** The scenario's workload on a built scenario (call once): its control actions run on the guest
@@ -130,14 +117,10 @@ export function runWorkload(built: BuiltScenario): SimInput {
   };
 }
 
-/** Device teardown (hot-unplug / VM shutdown) through the same flows: every guest driver frees
- *  its irqs and disables its functions, then VFIO releases every vector on the host kernel (free_irq,
- *  the entry back, MSI-X/MSI disabled with the last one), writing `built.initial`. */
+/** Device teardown (hot-unplug / VM shutdown) through the same flows (`hv/flows.ts
+ *  teardownSystem`), writing `built.initial`. */
 export function teardownBuilt(built: BuiltScenario): void {
-  teardownGuests(built.flows.guests);
-  built.flows.bindings.forEach((b, i) => {
-    if (!built.flows.released.has(i)) vfioDisableVector(built.flows.host.vfio, b);
-  });
+  teardownSystem(built.flows);
 }
 
 /** The guest side of the data plane's `guestIrq` events: each handled vector runs the guest
@@ -154,16 +137,7 @@ export function guestHandleEvents(built: BuiltScenario, events: readonly SystemE
   return out;
 }
 
-/** One guest vector before the flows bind it: where it lives and whose it is. */
-export interface VectorSlot {
-  readonly name: string;
-  readonly vm: number;
-  readonly assign: number;
-  readonly index: number;
-  readonly store: number;
-}
-
-export interface Plan {
+interface Plan {
   readonly spec: Omit<SystemSpec, 'vectors'>;
   readonly slots: readonly VectorSlot[];
   /** Per VM, per assignment: the global indices of its vectors, in order. */
@@ -171,14 +145,7 @@ export interface Plan {
   /** Per VM, per assignment: the store its vectors live in. */
   readonly storeOf: number[][];
   /** Host PCI functions: their config-space spec and stores. */
-  readonly hostFunctions: readonly {
-    device: KernelDeviceSpec;
-    msix: number;
-    msi: number;
-    ims: number;
-    /** Some subdevice is backed by this function's MSI-X (its parent driver owns entry 0). */
-    subdeviceMsix: boolean;
-  }[];
+  readonly hostFunctions: readonly HostFunctionPlan[];
   /** Per VM, per assignment: the host function (index in hostFunctions). */
   readonly hostFunctionOf: number[][];
   /** IOAPIC pin -> INTx stores it feeds. */

@@ -7,6 +7,7 @@
 // (rule vector-counts allows up to the status register's 32 bits).
 
 import { describe, expect, it } from 'vitest';
+import { IOAPIC_REQUESTER_ID } from '../../src/hv/flows.js';
 import { systemEnabled, systemStep } from '../../src/hv/system.js';
 import { ACTION } from '../../src/hv/system-actions.js';
 import { createEventLog, eventsOf, type SystemEvent } from '../../src/hv/system-events.js';
@@ -14,7 +15,7 @@ import type { SystemState } from '../../src/hv/system-state.js';
 import { vcpuId } from '../../src/hv/system-topology.js';
 import { IRTE_DWORDS, IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
-import { buildScenario, IOAPIC_REQUESTER_ID } from '../../src/scenario/build.js';
+import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 
 const TEXT = `

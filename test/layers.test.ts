@@ -1,0 +1,46 @@
+// DESIGN.md §3: each layer depends only on the layers below it. Every relative import in src/ is
+// checked against that order (sim and check are the two engines, side by side; report renders for
+// the surfaces, below cli).
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test } from 'vitest';
+
+const SRC = fileURLToPath(new URL('../src/', import.meta.url));
+const RANK: Record<string, number> = {
+  hw: 0,
+  kernel: 1,
+  hv: 2,
+  sim: 3,
+  check: 3,
+  scenario: 4,
+  report: 5,
+  cli: 6,
+};
+
+function* sourceFiles(dir: string): Generator<string> {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* sourceFiles(p);
+    else if (e.name.endsWith('.ts')) yield p;
+  }
+}
+
+const layerOf = (file: string) => relative(SRC, file).split('/')[0];
+
+test('every import in src/ goes to the same layer or one below it', () => {
+  const upward: string[] = [];
+  let imports = 0;
+  for (const file of sourceFiles(SRC)) {
+    const from = layerOf(file);
+    expect(RANK[from], `${from}: a layer DESIGN.md does not name`).toBeDefined();
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      imports++;
+      const to = layerOf(resolve(dirname(file), m[1]));
+      if (RANK[to] > RANK[from]) upward.push(`${relative(SRC, file)} -> ${m[1]}`);
+    }
+  }
+  expect(imports).toBeGreaterThan(100);
+  expect(upward).toEqual([]);
+});
