@@ -17,7 +17,6 @@
 // lowest-priority arbitration (the destination APIC ID is taken as a physical CPU index).
 
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
-import { REQUESTER_ID } from '../hw/pci/bdf.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
@@ -29,9 +28,7 @@ import {
   IRTE_REMAPPED,
   IRTE_XAPIC_DESTINATION,
   irteApicId,
-  SID_BUS_RANGE,
-  SOURCE_VALIDATION_TYPE,
-  SQ_IGNORED_FUNCTION_BITS,
+  sourceIdCheck,
 } from '../hw/vtd/irte.js';
 import { APIC_FIRST_LEGAL_VECTOR, APIC_REG_DWORDS, DELIVERY_MODE } from '../hw/x86/lapic.js';
 import {
@@ -80,7 +77,6 @@ export const NO_SUCH_DESTINATION = 0x101;
 /** VT-d 5.1.2.2: handle[15] is address bit 2, handle[14:0] are address bits 19:5. */
 const HANDLE_HIGH_WEIGHT = 2 ** MSI_ADDRESS_REMAPPABLE.accessors.handleLow.bitWidth;
 /** SID (IRTE bits 79:64) starts dword 2 of the entry, so the requester-ID layout reads it there. */
-const IRTE_SID_DWORD = 2;
 
 const ENTRY = {
   address: fieldPos(MSIX_TABLE_ENTRY, 'messageAddress'),
@@ -114,17 +110,11 @@ const IRTE = {
   destinationId: fieldPos(IRTE_REMAPPED, 'destinationId'),
   svt: fieldPos(IRTE_REMAPPED, 'sourceValidationType'),
   sq: fieldPos(IRTE_REMAPPED, 'sourceIdQualifier'),
+  sourceId: fieldPos(IRTE_REMAPPED, 'sourceId'),
   virtualVector: fieldPos(IRTE_POSTED, 'virtualVector'),
   urgent: fieldPos(IRTE_POSTED, 'urgent'),
   pdaLow: fieldPos(IRTE_POSTED, 'pdaLow'),
   pdaHigh: fieldPos(IRTE_POSTED, 'pdaHigh'),
-};
-const SID = {
-  bus: fieldPos(REQUESTER_ID, 'bus'),
-  device: fieldPos(REQUESTER_ID, 'device'),
-  function: fieldPos(REQUESTER_ID, 'function'),
-  startBus: fieldPos(SID_BUS_RANGE, 'startBus'),
-  endBus: fieldPos(SID_BUS_RANGE, 'endBus'),
 };
 const PID = {
   on: fieldPos(PID_CONTROL, 'on'),
@@ -455,27 +445,17 @@ export function iecInvalidate(s: SystemState, log: EventLog, index: number): voi
   emit(log, EVENT.iecInvalidate, index);
 }
 
-/** VT-d 9.10 SVT/SQ/SID against the requester ID the port puts on its writes. */
+/** VT-d 9.10 SVT/SQ/SID against the requester ID the port puts on its writes (`sourceIdCheck`). */
 function sourceIdValid(s: SystemState, e: number, portIndex: number): boolean {
   const w = s.words;
-  const port = s.topology.ports[portIndex];
-  const sid = e + IRTE_SID_DWORD;
-  switch (getField(w, e, IRTE.svt)) {
-    case SOURCE_VALIDATION_TYPE.none:
-      return true;
-    case SOURCE_VALIDATION_TYPE.requesterId: {
-      const ignored = SQ_IGNORED_FUNCTION_BITS[getField(w, e, IRTE.sq)];
-      return (
-        getField(w, sid, SID.bus) === port.bus &&
-        getField(w, sid, SID.device) === port.device &&
-        (getField(w, sid, SID.function) | ignored) === (port.function | ignored)
-      );
-    }
-    case SOURCE_VALIDATION_TYPE.busRange:
-      return port.bus >= getField(w, sid, SID.startBus) && port.bus <= getField(w, sid, SID.endBus);
-    default:
-      return false;
-  }
+  return (
+    sourceIdCheck(
+      getField(w, e, IRTE.svt),
+      getField(w, e, IRTE.sq),
+      getField(w, e, IRTE.sourceId),
+      s.topology.ports[portIndex].requesterId,
+    ) === 'ok'
+  );
 }
 
 /** The vCPU whose descriptor is at PDA, or -1 (see PID_REGION_HIGH). */

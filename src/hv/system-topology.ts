@@ -113,9 +113,6 @@ export interface StoreTopology {
 export interface PortTopology {
   readonly name: string;
   readonly requesterId: RequesterId;
-  readonly bus: number;
-  readonly device: number;
-  readonly function: number;
   /** Word offset of the FIFO: count, then PORT_FIFO_DEPTH messages. */
   readonly fifoAt: number;
 }
@@ -185,14 +182,10 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
   };
   const ports = spec.ports.map((p): PortTopology => {
     const rid = p.requesterId as RequesterId;
-    const bdf = bdfOfRequesterId(rid);
-    assert(requesterIdOf(bdf) === rid, `port ${p.name}: requester ID round trip`);
+    assert(requesterIdOf(bdfOfRequesterId(rid)) === rid, `port ${p.name}: requester ID round trip`);
     return {
       name: p.name,
       requesterId: rid,
-      bus: bdf.bus,
-      device: bdf.device,
-      function: bdf.function,
       fifoAt: take(1 + PORT_FIFO_DEPTH * MESSAGE_DWORDS),
     };
   });

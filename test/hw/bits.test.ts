@@ -6,6 +6,7 @@ import {
   defineLayout,
   dwordsFromBigInt,
   encode,
+  fieldOf,
   parseHex,
   reservedBitsSet,
 } from '../../src/hw/bits.js';
@@ -82,6 +83,40 @@ describe('encode/decode', () => {
         const words = encode(L, { f: v });
         expect(decode(L, words).f).toBe(v);
         expect(bigIntFromDwords(words)).toBe(BigInt(v) << 14n);
+      }),
+    );
+  });
+});
+
+describe('fieldOf', () => {
+  it('reads every field of a one-dword value as decode does', () => {
+    const ONE = defineLayout(
+      'test-32',
+      32,
+      'test',
+      {
+        lo: [2, 0, 'three bits'],
+        mid: [15, 3, 'thirteen bits'],
+        top: [31, 16, 'sixteen bits, to bit 31'],
+      },
+      { complete: true },
+    );
+    const WHOLE = defineLayout(
+      'test-32w',
+      32,
+      'test',
+      { all: [31, 0, 'the dword'] },
+      { complete: true },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => {
+        const d = decode(ONE, [v]);
+        expect([
+          fieldOf(v, ONE.fields.lo),
+          fieldOf(v, ONE.fields.mid),
+          fieldOf(v, ONE.fields.top),
+        ]).toEqual([d.lo, d.mid, d.top]);
+        expect(fieldOf(v, WHOLE.fields.all)).toBe(decode(WHOLE, [v]).all);
       }),
     );
   });

@@ -19,6 +19,7 @@ import {
   decode,
   defineLayout,
   encode,
+  fieldOf,
   reservedBitsSet,
 } from '../bits.js';
 import { InputError } from '../errors.js';
@@ -228,32 +229,44 @@ export function verifySourceId(
   fields: Pick<IrteRemapped, 'sourceId' | 'sourceIdQualifier' | 'sourceValidationType'>,
   requesterId: RequesterId,
 ): SourceIdCheck {
-  switch (fields.sourceValidationType) {
+  return sourceIdCheck(
+    fields.sourceValidationType,
+    fields.sourceIdQualifier,
+    fields.sourceId,
+    requesterId,
+  );
+}
+
+/** VT-d 9.10 on the raw SVT, SQ and SID fields: the one implementation of the check, for the IRTE
+ *  decoded (`verifySourceId`) and for the whole-system model's words (`hv/system-delivery.ts`). */
+export function sourceIdCheck(svt: number, sq: number, sid: number, rid: number): SourceIdCheck {
+  switch (svt) {
     case SOURCE_VALIDATION_TYPE.none:
       return 'ok';
     case SOURCE_VALIDATION_TYPE.requesterId:
-      return requesterIdMatches(fields.sourceId, requesterId, fields.sourceIdQualifier)
-        ? 'ok'
-        : 'mismatch';
+      return requesterIdMatches(sid, rid, sq) ? 'ok' : 'mismatch';
     case SOURCE_VALIDATION_TYPE.busRange:
-      return busInRange(fields.sourceId, requesterId) ? 'ok' : 'mismatch';
+      return busInRange(sid, rid) ? 'ok' : 'mismatch';
     default:
       return 'reserved-svt';
   }
 }
 
+const RID = REQUESTER_ID.fields;
+
 function requesterIdMatches(sid: number, rid: number, sq: number): boolean {
-  const a = REQUESTER_ID.accessors;
   const ignored = SQ_IGNORED_FUNCTION_BITS[sq];
   return (
-    a.bus.get([sid]) === a.bus.get([rid]) &&
-    a.device.get([sid]) === a.device.get([rid]) &&
-    (a.function.get([sid]) | ignored) === (a.function.get([rid]) | ignored)
+    fieldOf(sid, RID.bus) === fieldOf(rid, RID.bus) &&
+    fieldOf(sid, RID.device) === fieldOf(rid, RID.device) &&
+    (fieldOf(sid, RID.function) | ignored) === (fieldOf(rid, RID.function) | ignored)
   );
 }
 
 function busInRange(sid: number, rid: number): boolean {
-  const range = decode(SID_BUS_RANGE, [sid]);
-  const bus = REQUESTER_ID.accessors.bus.get([rid]);
-  return bus >= range.startBus && bus <= range.endBus;
+  const bus = fieldOf(rid, RID.bus);
+  return (
+    bus >= fieldOf(sid, SID_BUS_RANGE.fields.startBus) &&
+    bus <= fieldOf(sid, SID_BUS_RANGE.fields.endBus)
+  );
 }
