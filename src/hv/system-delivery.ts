@@ -7,29 +7,27 @@
 //
 // Why this file exists beside the hw modules: this is the simulator's hot path, measured by
 // `npm run bench`. It works directly on the state's words through the SAME hw layouts (their
-// `[hi, lo]` tables compiled once by system-fields.ts), allocating nothing, where the hw
-// modules' object APIs return effect objects. `test/hv/system-delivery.test.ts` checks it against those modules
-// (`msixRaise`, `imsRaise`, `verifySourceId`, `piPost`, `decodeMsiMessage`) on random inputs.
+// `[hi, lo]` tables compiled once by `hw/field-pos.ts`), allocating nothing, where the hw
+// modules' object APIs return effect objects. The decisions themselves have one implementation
+// in hw, called by both: a store's raise (`signalOutcome`), the IRTE checks (`irteCheck`:
+// reserved fields, source-id), posting (`piPostAt`). What stays here is the state's own
+// bookkeeping (FIFOs, the IEC's copy in words, ghost counters, events).
+// `test/hv/system-delivery.test.ts` still holds the whole path to the hw modules' object APIs
+// (`msixRaise`, `imsRaise`, `vtdIrRemap`, `piPost`, `decodeMsiMessage`) on random inputs.
 // Invariants: every raise of an assigned vector ends, now or later, in exactly one of: a guest
 // handler run, a coalescing (device pending bit, FIFO full, PIR, vIRR or host IRR bit already
 // set), or a loss (dropped, IR fault, not an interrupt); the ghost counters record which.
 // Not modelled: DMA remapping of non-interrupt writes, interrupt requests with a PASID prefix,
 // lowest-priority arbitration (the destination APIC ID is taken as a physical CPU index).
 
+import { fieldPos, getField } from '../hw/field-pos.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
+import { SIGNAL, signalOutcome } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import { IR_FAULT_REASON } from '../hw/vtd/interrupt-remapping.js';
-import {
-  IRTE_DWORDS,
-  IRTE_MODE,
-  IRTE_POSTED,
-  IRTE_REMAPPED,
-  IRTE_XAPIC_DESTINATION,
-  irteApicId,
-  sourceIdCheck,
-} from '../hw/vtd/irte.js';
+import { IR_FAULT_REASON, IRTE_USABLE, irteCheck } from '../hw/vtd/interrupt-remapping.js';
+import { IRTE_DWORDS, IRTE_MODE, IRTE_POSTED, IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { APIC_FIRST_LEGAL_VECTOR, APIC_REG_DWORDS, DELIVERY_MODE } from '../hw/x86/lapic.js';
 import {
   INTERRUPT_FORMAT,
@@ -40,18 +38,9 @@ import {
   MSI_DATA_COMPAT,
   MSI_DATA_REMAPPABLE,
 } from '../hw/x86/msi-message.js';
-import { NDST_XAPIC, PID_CONTROL } from '../hw/x86/posted-descriptor.js';
+import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
-import {
-  anyMasked,
-  clearBit,
-  fieldPos,
-  getField,
-  reservedMasks,
-  setBit,
-  setField,
-  testBit,
-} from './system-fields.js';
+import { clearBit, setBit, testBit } from './system-fields.js';
 import { pidAt, pidControlAt, type SystemState } from './system-state.js';
 import {
   MESSAGE_DWORDS,
@@ -108,35 +97,16 @@ const IRTE = {
   deliveryMode: fieldPos(IRTE_REMAPPED, 'deliveryMode'),
   vector: fieldPos(IRTE_REMAPPED, 'vector'),
   destinationId: fieldPos(IRTE_REMAPPED, 'destinationId'),
-  svt: fieldPos(IRTE_REMAPPED, 'sourceValidationType'),
-  sq: fieldPos(IRTE_REMAPPED, 'sourceIdQualifier'),
-  sourceId: fieldPos(IRTE_REMAPPED, 'sourceId'),
   virtualVector: fieldPos(IRTE_POSTED, 'virtualVector'),
   urgent: fieldPos(IRTE_POSTED, 'urgent'),
   pdaLow: fieldPos(IRTE_POSTED, 'pdaLow'),
   pdaHigh: fieldPos(IRTE_POSTED, 'pdaHigh'),
 };
 const PID = {
-  on: fieldPos(PID_CONTROL, 'on'),
-  sn: fieldPos(PID_CONTROL, 'sn'),
   nv: fieldPos(PID_CONTROL, 'nv'),
   ndst: fieldPos(PID_CONTROL, 'ndst'),
 };
 const NDST_XAPIC_ID = fieldPos(NDST_XAPIC, 'apicId');
-const RESERVED_POSTED = reservedMasks(IRTE_POSTED);
-const RESERVED_REMAPPED = reservedMasks(IRTE_REMAPPED);
-/** xAPIC mode (IRTA.EIME = 0): DST bits 39:32 and 63:48 are reserved too (VT-d 9.10). */
-const RESERVED_REMAPPED_XAPIC = withDestinationReserved(RESERVED_REMAPPED);
-
-function withDestinationReserved(masks: Uint32Array): Uint32Array {
-  const out = masks.slice();
-  const dst = fieldPos(IRTE_REMAPPED, 'destinationId');
-  for (const r of reservedMasks(IRTE_XAPIC_DESTINATION)) {
-    out[dst.dword] = (out[dst.dword] | r) >>> 0;
-  }
-  return out;
-}
-
 // ---- ghost counters ----
 
 export function countOutcome(s: SystemState, vector: number, counter: number): void {
@@ -174,25 +144,24 @@ export function storeRaise(s: SystemState, log: EventLog, storeIndex: number, en
   const vector = ownerTag(st, entryIndex);
   countOutcome(s, vector, VECTOR_COUNTERS.raised);
   emit(log, EVENT.raise, storeIndex, entryIndex, vector);
-  if (w[st.unpluggedAt] !== 0 || !storeEnabled(w, st)) {
-    countOutcome(s, vector, VECTOR_COUNTERS.lost);
-    emit(log, EVENT.dropped, storeIndex, entryIndex, vector);
-    return;
-  }
-  if (entryMasked(w, st, entryIndex)) {
-    const bit = st.pendingAt * 32 + entryIndex;
-    if (testBit(w, bit)) coalesce(s, log, vector, COALESCE_AT.device);
-    else {
-      setBit(w, bit);
+  const pendingBit = st.pendingAt * 32 + entryIndex;
+  const enabled = w[st.unpluggedAt] === 0 && storeEnabled(w, st);
+  switch (signalOutcome(enabled, entryMasked(w, st, entryIndex), testBit(w, pendingBit))) {
+    case SIGNAL.dropped:
+      countOutcome(s, vector, VECTOR_COUNTERS.lost);
+      emit(log, EVENT.dropped, storeIndex, entryIndex, vector);
+      return;
+    case SIGNAL.coalesced:
+      coalesce(s, log, vector, COALESCE_AT.device);
+      return;
+    case SIGNAL.setPending:
+      setBit(w, pendingBit);
       emit(log, EVENT.pendingSet, storeIndex, entryIndex, vector);
-    }
-    return;
+      return;
+    default:
+      if (st.kind === 'intx') intxAssert(s, log, st, entryIndex, vector);
+      else sendEntry(s, log, st, entryIndex, vector);
   }
-  if (st.kind === 'intx') {
-    intxAssert(s, log, st, entryIndex, vector);
-    return;
-  }
-  sendEntry(s, log, st, entryIndex, vector);
 }
 
 /** A source of a subdevice on a shared INTx line: its status bit latches; the line asserts (the
@@ -386,22 +355,12 @@ function remap(s: SystemState, log: EventLog, port: number, index: number, tag: 
     lose(s, log, port, IR_FAULT.entryNotPresent, index, tag);
     return;
   }
-  const isPosted = getField(w, e, IRTE.mode) === IRTE_MODE.posted;
-  const reserved = isPosted
-    ? RESERVED_POSTED
-    : t.host.x2apic
-      ? RESERVED_REMAPPED
-      : RESERVED_REMAPPED_XAPIC;
-  // Without posted-interrupt support (CAP.PI = 0) IM = 1 is itself a reserved-field violation.
-  if ((isPosted && !t.host.posted) || anyMasked(w, e, reserved)) {
-    lose(s, log, port, IR_FAULT.irteReserved, index, tag);
+  const check = irteCheck(w, e, t.remapUnit, t.ports[port].requesterId);
+  if (check !== IRTE_USABLE) {
+    lose(s, log, port, check, index, tag);
     return;
   }
-  if (!sourceIdValid(s, e, port)) {
-    lose(s, log, port, IR_FAULT.sourceIdInvalid, index, tag);
-    return;
-  }
-  if (isPosted) {
+  if (getField(w, e, IRTE.mode) === IRTE_MODE.posted) {
     const vcpu = pidOwner(s, getField(w, e, IRTE.pdaLow), getField(w, e, IRTE.pdaHigh));
     if (vcpu < 0) {
       lose(s, log, port, POSTED_TO_UNKNOWN_MEMORY, index, tag);
@@ -445,19 +404,6 @@ export function iecInvalidate(s: SystemState, log: EventLog, index: number): voi
   emit(log, EVENT.iecInvalidate, index);
 }
 
-/** VT-d 9.10 SVT/SQ/SID against the requester ID the port puts on its writes (`sourceIdCheck`). */
-function sourceIdValid(s: SystemState, e: number, portIndex: number): boolean {
-  const w = s.words;
-  return (
-    sourceIdCheck(
-      getField(w, e, IRTE.svt),
-      getField(w, e, IRTE.sq),
-      getField(w, e, IRTE.sourceId),
-      s.topology.ports[portIndex].requesterId,
-    ) === 'ok'
-  );
-}
-
 /** The vCPU whose descriptor is at PDA, or -1 (see PID_REGION_HIGH). */
 function pidOwner(s: SystemState, pdaLow: number, pdaHigh: number): number {
   // PDA-L holds address bits 31:6: with 64-byte descriptors from 0 it is the vCPU index.
@@ -470,8 +416,8 @@ function ndstXapic(w: Uint32Array, ctl: number): number {
   return (getField(w, ctl, PID.ndst) >>> NDST_XAPIC_ID.shift) & NDST_XAPIC_ID.mask;
 }
 
-/** VT-d 5.2.3: set PIR[vector]; if ON was clear and (URG or not SN), set ON and notify NDST. Also
- *  what KVM does in software when it injects with APICv (vmx_deliver_posted_interrupt). */
+/** VT-d 5.2.3 posting (`piPostAt`, the one implementation) into vCPU `vcpu`'s descriptor, and the
+ *  notification it may generate; also KVM's software injection with APICv. */
 export function post(
   s: SystemState,
   log: EventLog,
@@ -481,21 +427,18 @@ export function post(
   tag: number,
 ): boolean {
   const w = s.words;
-  const bit = pidAt(s, vcpu) * 32 + vector;
-  const ctl = pidControlAt(s, vcpu);
-  const wasSet = testBit(w, bit);
-  setBit(w, bit);
-  const notify = getField(w, ctl, PID.on) === 0 && (urgent || getField(w, ctl, PID.sn) === 0);
-  if (wasSet) coalesce(s, log, tag, COALESCE_AT.pir);
+  const r = piPostAt(w, pidAt(s, vcpu), vector, urgent);
+  const notify = (r & PI_POST.notify) !== 0;
+  if ((r & PI_POST.coalesced) !== 0) coalesce(s, log, tag, COALESCE_AT.pir);
   else emit(log, EVENT.posted, vcpu, vector, tag, notify ? 1 : 0);
   if (notify) {
-    setField(w, ctl, PID.on, 1);
+    const ctl = pidControlAt(s, vcpu);
     const nv = getField(w, ctl, PID.nv);
     const pcpu = s.topology.host.x2apic ? getField(w, ctl, PID.ndst) : ndstXapic(w, ctl);
     emit(log, EVENT.piNotify, pcpu, nv, vcpu);
     lapicRequest(s, log, -1, pcpu, nv, NO_VECTOR);
   }
-  return !wasSet;
+  return (r & PI_POST.coalesced) === 0;
 }
 
 /** A fixed, physical-destination interrupt reaches APIC `apicId` (= pCPU index). */

@@ -13,6 +13,7 @@
 
 import { defineLayout } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';
+import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
@@ -25,7 +26,7 @@ import {
   PID_DWORDS,
 } from '../hw/x86/posted-descriptor.js';
 import { FIRST_EXTERNAL_VECTOR } from '../kernel/x86-vector.js';
-import { clearBit, fieldPos, getField, setBit, setField } from './system-fields.js';
+import { clearBit, setBit } from './system-fields.js';
 import {
   MSI_STORE_DWORDS,
   PID_REGION_HIGH,

@@ -150,6 +150,9 @@ export interface SystemLayout {
 
 export interface SystemTopology {
   readonly host: SystemSpec['host'];
+  /** The remapping unit's modes (`hw/vtd/interrupt-remapping.ts irteCheck`): IRTA.EIME follows
+   *  the host's x2APIC mode, CAP.PI its posted interrupts. */
+  readonly remapUnit: { readonly eime: boolean; readonly postedInterrupts: boolean };
   /** IRTA_REG.S: the table has 2^(S+1) entries, just enough for the scenario's IRTEs. */
   readonly irtaSize: number;
   readonly irtEntries: number;
@@ -239,6 +242,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
   };
   const topology: SystemTopology = {
     host: spec.host,
+    remapUnit: { eime: spec.host.x2apic, postedInterrupts: spec.host.posted },
     irtaSize,
     irtEntries,
     ports,

@@ -15,6 +15,7 @@
 // Not modelled: preemption by other host tasks, overcommit, interrupt windows / EFLAGS.IF,
 // nested interrupts inside a handler, NMIs, level-triggered interrupts.
 
+import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import {
@@ -36,15 +37,7 @@ import {
   sendEntry,
 } from './system-delivery.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
-import {
-  clearBit,
-  fieldPos,
-  getField,
-  highestBit,
-  setBit,
-  setField,
-  testBit,
-} from './system-fields.js';
+import { clearBit, highestBit, setBit, testBit } from './system-fields.js';
 import {
   guestOnPcpu,
   POSTED_INTR_VECTOR,

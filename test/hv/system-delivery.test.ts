@@ -1,8 +1,9 @@
-// The delivery hot path (system-delivery.ts) works on the state's words directly; here it is held
-// to the hw modules' own object APIs on random inputs: a raise against `msixRaise` / `imsRaise`,
-// posting against `piPost`, source-id validation against `verifySourceId`, the whole remapping
-// decision against the remapping unit `vtdIrRemap`. Whatever the hw modules
-// decide, the hot path must decide the same.
+// The delivery hot path (system-delivery.ts) works on the state's words directly, calling the hw
+// modules' shared decisions (signalOutcome, irteCheck, piPostAt) on them; here the whole path is
+// held to the hw modules' own object APIs on random inputs: a raise against `msixRaise` /
+// `imsRaise`, posting against `piPost`, source-id validation against `verifySourceId`, the whole
+// remapping decision against the remapping unit `vtdIrRemap` (format, handle, IEC, faults).
+// Whatever the hw modules decide, the hot path must decide the same.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ACTION } from '../../src/hv/system-actions.js';
@@ -11,8 +12,8 @@ import {
   NO_SUCH_DESTINATION,
   POSTED_TO_UNKNOWN_MEMORY,
 } from '../../src/hv/system-delivery.js';
-import { reservedMasks } from '../../src/hv/system-fields.js';
 import { pidAddress, pidControlAt, setVcpuRun, VCPU_STATE } from '../../src/hv/system-state.js';
+import { reservedMasks } from '../../src/hw/field-pos.js';
 import { imsRaise, newImsStore } from '../../src/hw/ims/ims-store.js';
 import type { RequesterId } from '../../src/hw/pci/bdf.js';
 import { MSIX_MESSAGE_CONTROL } from '../../src/hw/pci/msix-capability.js';

@@ -33,6 +33,8 @@ import {
   type AccessSize,
   type MmioRead,
   mmioAccessStatus,
+  SIGNAL,
+  signalOutcome,
   undefinedRead,
 } from '../pci/msix-pba.js';
 import {
@@ -146,13 +148,17 @@ function send(s: ImsStore, entry: number): SignalEffect {
 export function imsRaise(s: ImsStore, entry: number): SignalEffect {
   checkEntry(s, entry);
   s.counters.raised++;
-  if (!imsEntryMasked(s, entry)) return send(s, entry);
-  if (bitmapTest(s.pending, entry)) {
-    s.counters.coalesced++;
-    return { kind: 'coalesced', source: 'ims', index: entry };
+  // An IMS store has no function-level enable or mask: each entry is masked or not.
+  switch (signalOutcome(true, imsEntryMasked(s, entry), bitmapTest(s.pending, entry))) {
+    case SIGNAL.send:
+      return send(s, entry);
+    case SIGNAL.coalesced:
+      s.counters.coalesced++;
+      return { kind: 'coalesced', source: 'ims', index: entry };
+    default:
+      bitmapSet(s.pending, entry);
+      return { kind: 'set-pending', source: 'ims', index: entry };
   }
-  bitmapSet(s.pending, entry);
-  return { kind: 'set-pending', source: 'ims', index: entry };
 }
 
 const storeBytes = (s: ImsStore) => s.entries * IMS_ENTRY_BYTES;

@@ -20,6 +20,21 @@
 
 import { bitmapDwords } from '../bitmap.js';
 
+/** What a function does when it signals an entry (`signalOutcome`). */
+export const SIGNAL = { dropped: 0, send: 1, coalesced: 2, setPending: 3 } as const;
+export type SignalOutcome = (typeof SIGNAL)[keyof typeof SIGNAL];
+
+/** PCIe 6.1.4.5: a function signalling an entry: nothing while its interrupt mechanism is
+ *  disabled; the message if the entry is deliverable (not masked, by its Mask Bit or the
+ *  Function Mask); otherwise its Pending Bit is set, and a signal while it is already set merges
+ *  into it. The one rule for the MSI-X table, the IMS store (always enabled) and the
+ *  whole-system model's stores (`hv/system-delivery.ts storeRaise`). */
+export function signalOutcome(enabled: boolean, masked: boolean, pending: boolean): SignalOutcome {
+  if (!enabled) return SIGNAL.dropped;
+  if (!masked) return SIGNAL.send;
+  return pending ? SIGNAL.coalesced : SIGNAL.setPending;
+}
+
 /** PCIe: "aligned full DWORD or aligned full QWORD". */
 export type AccessSize = 1 | 2 | 4 | 8;
 

@@ -39,6 +39,8 @@ import {
   type MmioRead,
   mmioAccessStatus,
   newMsixPba,
+  SIGNAL,
+  signalOutcome,
   undefinedRead,
 } from './msix-pba.js';
 
@@ -181,18 +183,22 @@ function send(t: MsixTable, entry: number): SignalEffect {
 /** The function signals entry `entry` (e.g. a completion on the queue bound to it). */
 export function msixRaise(t: MsixTable, ctl: MsixControl, entry: number): SignalEffect {
   checkEntry(t, entry);
-  if (!ctl.enable) {
-    t.counters.dropped++;
-    return { kind: 'dropped', source: 'msix', index: entry, reason: 'msix-disabled' };
+  switch (signalOutcome(ctl.enable, !deliverable(t, ctl, entry), bitmapTest(t.pba, entry))) {
+    case SIGNAL.dropped:
+      t.counters.dropped++;
+      return { kind: 'dropped', source: 'msix', index: entry, reason: 'msix-disabled' };
+    case SIGNAL.send:
+      t.counters.raised++;
+      return send(t, entry);
+    case SIGNAL.coalesced:
+      t.counters.raised++;
+      t.counters.coalesced++;
+      return { kind: 'coalesced', source: 'msix', index: entry };
+    default:
+      t.counters.raised++;
+      bitmapSet(t.pba, entry);
+      return { kind: 'set-pending', source: 'msix', index: entry };
   }
-  t.counters.raised++;
-  if (deliverable(t, ctl, entry)) return send(t, entry);
-  if (bitmapTest(t.pba, entry)) {
-    t.counters.coalesced++;
-    return { kind: 'coalesced', source: 'msix', index: entry };
-  }
-  bitmapSet(t.pba, entry);
-  return { kind: 'set-pending', source: 'msix', index: entry };
 }
 
 /** Sends and clears the Pending Bit of `entry` if it is set and the entry is deliverable. */

@@ -19,6 +19,7 @@
 
 import { decode, encode, reservedBitsSet } from '../bits.js';
 import { assert } from '../errors.js';
+import { fieldPos, getField } from '../field-pos.js';
 import type { RequesterId } from '../pci/bdf.js';
 import type { MsiTransaction } from '../pci/msi-transaction.js';
 import {
@@ -45,9 +46,10 @@ import {
   IRTE_REMAPPED,
   irteApicId,
   irteFormat,
-  irteReservedBitsSet,
+  irtePostedAt,
+  irteReservedAt,
   postedDescriptorAddress,
-  verifySourceId,
+  sourceIdCheck,
 } from './irte.js';
 import {
   createRemappingTable,
@@ -215,22 +217,50 @@ function remapRemappable(unit: VtdIrUnit, tx: MsiTransaction, message: MsiMessag
     return fault(unit, IR_FAULT_REASON.entryNotPresent, index, tx, fpd);
   }
   if (cached === undefined) iecFill(unit.iec, index, words);
-  if (irteHasReservedBits(unit, words)) {
-    return fault(unit, IR_FAULT_REASON.irteReserved, index, tx, fpd);
-  }
-  // SVT 11b is a reserved encoding; QEMU takes it as a verification failure (26h), so do we.
-  if (verifySourceId(decode(IRTE_REMAPPED, words), tx.requesterId) !== 'ok') {
-    return fault(unit, IR_FAULT_REASON.sourceIdInvalid, index, tx, fpd);
-  }
+  const check = irteCheck(
+    words,
+    0,
+    { eime: irtaEime(unit.irta), postedInterrupts: unit.postedInterrupts },
+    tx.requesterId,
+  );
+  if (check !== IRTE_USABLE) return fault(unit, check, index, tx, fpd);
   const iecHit = cached !== undefined;
   return irteFormat(words) === 'posted'
     ? posted(words, index, iecHit)
     : remapped(unit, words, index, iecHit, request.shv ? null : ioapicRte(message.data));
 }
 
-function irteHasReservedBits(unit: VtdIrUnit, words: number[]): boolean {
-  if (irteFormat(words) === 'posted' && !unit.postedInterrupts) return true;
-  return irteReservedBitsSet(words, { eime: irtaEime(unit.irta) }).length > 0;
+/** A present IRTE may be used for this request: neither check below failed. */
+export const IRTE_USABLE = 0;
+
+const SOURCE = {
+  svt: fieldPos(IRTE_REMAPPED, 'sourceValidationType'),
+  sq: fieldPos(IRTE_REMAPPED, 'sourceIdQualifier'),
+  sid: fieldPos(IRTE_REMAPPED, 'sourceId'),
+};
+
+/** VT-d 9.10 / 5.1.4: the checks on a present IRTE at `words[at..]`, in the unit's order: its
+ *  reserved fields for its format and the unit's mode (a posted-format entry on a unit without
+ *  posted-interrupt support is one), then source-id validation of `requesterId` (SVT 11b is a
+ *  reserved encoding; QEMU takes it as a verification failure, 26h, and so do we). IRTE_USABLE,
+ *  or the fault reason. One implementation: `vtdIrRemap` and the whole-system model's delivery
+ *  path (`hv/system-delivery.ts`) both call it on their own words. */
+export function irteCheck(
+  words: ArrayLike<number>,
+  at: number,
+  unit: { readonly eime: boolean; readonly postedInterrupts: boolean },
+  requesterId: number,
+): typeof IRTE_USABLE | IrFaultReason {
+  if ((irtePostedAt(words, at) && !unit.postedInterrupts) || irteReservedAt(words, at, unit)) {
+    return IR_FAULT_REASON.irteReserved;
+  }
+  const sid = sourceIdCheck(
+    getField(words, at, SOURCE.svt),
+    getField(words, at, SOURCE.sq),
+    getField(words, at, SOURCE.sid),
+    requesterId,
+  );
+  return sid === 'ok' ? IRTE_USABLE : IR_FAULT_REASON.sourceIdInvalid;
 }
 
 function remapped(

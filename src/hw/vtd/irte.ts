@@ -23,6 +23,7 @@ import {
   reservedBitsSet,
 } from '../bits.js';
 import { InputError } from '../errors.js';
+import { anyMasked, fieldPos, getField, reservedMasks } from '../field-pos.js';
 import { REQUESTER_ID, type RequesterId } from '../pci/bdf.js';
 
 export const IRTE_DWORDS = 4;
@@ -176,6 +177,40 @@ export function irteReservedBitsSet(words: Dwords, opts: IrteModeOptions, offset
     }
   }
   return set;
+}
+
+const F = {
+  irteMode: fieldPos(IRTE_REMAPPED, 'irteMode'),
+  destinationId: fieldPos(IRTE_REMAPPED, 'destinationId'),
+};
+const RESERVED_POSTED = reservedMasks(IRTE_POSTED);
+const RESERVED_REMAPPED = reservedMasks(IRTE_REMAPPED);
+/** xAPIC mode (IRTA.EIME = 0): DST bits 39:32 and 63:48 are reserved too (VT-d 9.10). */
+const RESERVED_REMAPPED_XAPIC = (() => {
+  const out = RESERVED_REMAPPED.slice();
+  for (const r of reservedMasks(IRTE_XAPIC_DESTINATION)) {
+    out[F.destinationId.dword] = (out[F.destinationId.dword] | r) >>> 0;
+  }
+  return out;
+})();
+
+/** IM = 1: the IRTE at `words[at..]` is in posted format (compiled read, for the remapping path). */
+export const irtePostedAt = (words: ArrayLike<number>, at: number): boolean =>
+  getField(words, at, F.irteMode) === IRTE_MODE.posted;
+
+/** Whether the IRTE at `words[at..]` has a reserved bit set for its format and the unit's mode:
+ *  what `irteReservedBitsSet` lists by name, as one masked test (the remapping unit's check). */
+export function irteReservedAt(
+  words: ArrayLike<number>,
+  at: number,
+  opts: IrteModeOptions,
+): boolean {
+  const masks = irtePostedAt(words, at)
+    ? RESERVED_POSTED
+    : opts.eime
+      ? RESERVED_REMAPPED
+      : RESERVED_REMAPPED_XAPIC;
+  return anyMasked(words, at, masks);
 }
 
 /** The dwords of a remapped-format entry (IM = 0); fields not given are 0. */

@@ -24,9 +24,10 @@
 // shared with other structures; the delay between setting ON and the notification's arrival
 // (the caller models the notification as an in-flight message if it wants the race).
 
-import { bitmapClear, bitmapHighest, bitmapIndices, bitmapSet, bitmapTest } from '../bitmap.js';
+import { bitmapClear, bitmapHighest, bitmapIndices, bitmapTest } from '../bitmap.js';
 import { defineLayout, reservedBitsSet } from '../bits.js';
 import { InputError } from '../errors.js';
+import { fieldPos, getField, setField } from '../field-pos.js';
 import { type Lapic, lapicSetIrr } from './lapic.js';
 
 export const PID_DWORDS = 16;
@@ -182,17 +183,37 @@ export function piPost(
   opts: { urgent: boolean; x2apic: boolean },
 ): PiPostResult {
   checkByte('posted vector', vector);
-  const pir = pirOf(pid);
-  const coalesced = bitmapTest(pir, vector);
-  bitmapSet(pir, vector);
-  const notify = !piOn(pid) && (opts.urgent || !piSn(pid));
-  if (!notify) return { coalesced, notification: null };
-  control.on.set(pid.dwords, 1, PID_CONTROL_DWORD);
+  const r = piPostAt(pid.dwords, 0, vector, opts.urgent);
+  const coalesced = (r & PI_POST.coalesced) !== 0;
+  if ((r & PI_POST.notify) === 0) return { coalesced, notification: null };
   const ndst = control.ndst.get(pid.dwords, PID_CONTROL_DWORD);
   return {
     coalesced,
     notification: { vector: piNv(pid), destination: decodeNdst(ndst, opts) },
   };
+}
+
+/** `piPostAt`'s result bits. */
+export const PI_POST = { coalesced: 1, notify: 2 } as const;
+
+const ON = fieldPos(PID_CONTROL, 'on');
+const SN = fieldPos(PID_CONTROL, 'sn');
+
+/** VT-d 5.2.3 on the descriptor at `words[at..]` (PIR first, then the control dword), `vector`
+ *  already known to be 0..255: set PIR[vector]; if ON was clear and (`urgent` or SN clear), set
+ *  ON. Returns PI_POST bits: coalesced (the PIR bit was already set), notify (ON went 0 -> 1: a
+ *  notification event to NDST with NV). The one implementation of posting: `piPost` here and the
+ *  whole-system model's delivery path (`hv/system-delivery.ts`), which is also what KVM does in
+ *  software when it injects with APICv (vmx_deliver_posted_interrupt). Allocates nothing. */
+export function piPostAt(words: Uint32Array, at: number, vector: number, urgent: boolean): number {
+  const pir = at + (vector >>> 5);
+  const bit = 1 << (vector & 31);
+  const coalesced = (words[pir] & bit) !== 0;
+  words[pir] |= bit;
+  const ctl = at + PID_CONTROL_DWORD;
+  const notify = getField(words, ctl, ON) === 0 && (urgent || getField(words, ctl, SN) === 0);
+  if (notify) setField(words, ctl, ON, 1);
+  return (coalesced ? PI_POST.coalesced : 0) | (notify ? PI_POST.notify : 0);
 }
 
 /**
