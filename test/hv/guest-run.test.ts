@@ -62,6 +62,8 @@ describe('pv: one hypercall per vector, table mapped', () => {
   test('one hypercall exit per hypercall in the log, one host allocation per vector', () => {
     const calls = setupLog(r).filter((e) => e.access.kind === 'hypercall');
     expect(r.phases.setup.exits.hypercall).toBe(calls.length);
+    // the issue's rule: a vector is set up with exactly one hypercall (GET_MSG)
+    expect(calls.length).toBe(VECTORS);
     // every call for one index returns the same host-valid pair: one host entry per vector
     expect(r.vms[0].sp.ledger.vfioSetIrqs).toBe(VECTORS);
     expect(ledgerPeak(r).hostVectors).toBe(VECTORS);
@@ -90,6 +92,8 @@ test('pv-batch: one hypercall exit per GET_MSG_BATCH, fewer than the vectors it 
   expect(r.phases.setup.exits.hypercall).toBe(calls.length);
   expect(r.vms[0].sp.pv.calls.getMsgBatch).toBe(calls.length);
   expect(r.phases.setup.exits.hypercall).toBeLessThan(r.phases.setup.operations);
+  // one driver call (pci_alloc_irq_vectors of VECTORS <= PV_BATCH_VECTORS): one batch
+  expect(calls.length).toBe(1);
 });
 
 describe('vir and vir-direct', () => {
