@@ -23,8 +23,8 @@
 //   pv          table mapped; one hypercall per vector returns a host-valid pair: the guest kernel's
 //               compose goes through the pv ABI's registers (pv-guest.ts GET_MSG / RETARGET ->
 //               pv-host.ts), whose backend here is the ledger plus the host side (`backend`).
-//   pv-batch    as pv; the hypervisor answers consecutive compose calls of one driver call as one
-//               batch (one exit per batch of at most PV_BATCH_VECTORS).
+//   pv-batch    as pv; the guest kernel's batch window (kernel/pv-ir.ts) asks for the pairs of one
+//               driver call with one GET_MSG_BATCH (one exit for up to PV_BATCH_ENTRIES_MAX).
 // `backend` (optional): the real host behind the ledger (`build.ts`: VFIO on the host kernel,
 // programming the system state); without it the pairs are stand-in handles (control plane only).
 // Invariants: every host allocation has one owner key (function#index) and is returned exactly
@@ -61,9 +61,6 @@ export const KVM_MAX_IRQ_ROUTES = 4096;
 export const HOST_IRTES = 65536;
 /** Per-VM window of the host IRT that `vir-direct` carves out for one guest's handle space. */
 export const VIR_DIRECT_WINDOW = 2048;
-/** Vectors one `pv-batch` hypercall answers (one 4-KiB page of 16-byte request/response slots
- *  halved for both directions would be 128; irqlab uses 64 to leave room for the header). */
-export const PV_BATCH_VECTORS = 64;
 
 export type GuestRep = 'msi' | 'msix' | 'ims';
 export type HostBacking = 'intx' | 'msi' | 'msix' | 'ims';
@@ -247,8 +244,6 @@ export function createStrategyPlatform(
   const trap = trapPolicy(host.strategy);
   const handles = new Map<string, number>();
   const hostPairs = new Map<string, { addrLo: number; addrHi: number; data: number }>();
-  let batchOp = '';
-  let batchLeft = 0;
 
   const bump = () => {
     ledger.peak.hostVectors = Math.max(ledger.peak.hostVectors, ledger.hostVectors);
@@ -420,18 +415,8 @@ export function createStrategyPlatform(
   };
 
   const account = (a: HwAccess) => {
-    let kind = exitOfAccess(a, trap);
-    if (a.kind === 'hypercall' && a.call === 'msi-compose-batch') {
-      batchLeft = 0; // one GET_MSG_BATCH: one exit, however many vectors it carries
-    } else if (a.kind === 'hypercall' && host.strategy === 'pv-batch') {
-      // Consecutive compose calls of one driver call share one exit, PV_BATCH_VECTORS at most.
-      if (a.op === batchOp && batchLeft > 0) kind = null;
-      else {
-        batchOp = a.op;
-        batchLeft = PV_BATCH_VECTORS;
-      }
-      batchLeft--;
-    }
+    // Every hypercall is one VMCALL, one exit: a GET_MSG_BATCH carrying many vectors included.
+    const kind = exitOfAccess(a, trap);
     if (kind !== null) exits[kind]++;
     exitLog.push({ access: a, exit: kind });
     if (a.kind === 'iec-invalidate') {

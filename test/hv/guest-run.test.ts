@@ -92,7 +92,7 @@ test('pv-batch: one hypercall exit per GET_MSG_BATCH, fewer than the vectors it 
   expect(r.phases.setup.exits.hypercall).toBe(calls.length);
   expect(r.vms[0].sp.pv.calls.getMsgBatch).toBe(calls.length);
   expect(r.phases.setup.exits.hypercall).toBeLessThan(r.phases.setup.operations);
-  // one driver call (pci_alloc_irq_vectors of VECTORS <= PV_BATCH_VECTORS): one batch
+  // one driver call (pci_alloc_irq_vectors of VECTORS <= PV_BATCH_ENTRIES_MAX): one batch
   expect(calls.length).toBe(1);
 });
 
