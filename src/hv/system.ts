@@ -9,7 +9,8 @@
 // (kind, then index); workload inputs are injected by the engines.
 // Invariants (checked by `systemProperties`): for every assigned vector, delivered + coalesced +
 // lost never exceeds raised (nothing is delivered twice); at quiescence they are equal.
-// Not here: how the state is first programmed (scenario/build.ts, for now), timing and cost.
+// Not here: how the state is first programmed (`flows.ts`: the kernels, VFIO and KVM), timing
+// and cost (the engines).
 
 import { assert } from '../hw/errors.js';
 import {
