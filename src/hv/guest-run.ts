@@ -24,7 +24,7 @@ import { opsAt } from '../kernel/irqdomain.js';
 import { createKernel, onlineCpus } from '../kernel/kernel.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
 import type { KernelState, PlatformKind } from '../kernel/kernel-state.js';
-import { freeIrq, handleVector, irqSetAffinity, irqTarget } from '../kernel/manage.js';
+import { freeIrq, handleVector, irqSetAffinity, irqTarget, requestIrq } from '../kernel/manage.js';
 import { pciFreeIrqVectors } from '../kernel/pci-msi-api.js';
 import { withOp } from '../kernel/platform.js';
 import { type CpuId, cpuMask, type Vector } from '../kernel/types.js';
@@ -333,8 +333,20 @@ function runGuestAction(run: GuestRun, a: ControlAction): GuestTarget | null {
   const k = vm.kernel;
   switch (a.do) {
     case 'probe':
-    case 'request-irq':
-      return null; // probed and requested in setup
+      return null; // every function was probed in setup
+    case 'request-irq': {
+      // Requested in setup; again only after a free-irq (the driver re-requests its vector).
+      const irq = irqOfVector(k, fn.bdf, a.vector);
+      if (k.descs[irq].actions.length > 0) return null;
+      inPhase(vm, phases.setup, () => {
+        const r = requestIrq(k, vm.sp.platform, irq, `${vm.name}-a${a.assign}-${a.vector}`, {
+          devId: `${fn.bdf}#${a.vector}`,
+        });
+        if (!r.ok) run.failures.push(`${vm.name}: request-irq irq ${irq}: ${r.reason}`);
+      });
+      phases.setup.operations++;
+      return null;
+    }
     case 'mask':
     case 'unmask': {
       const irq = irqOfVector(k, fn.bdf, a.vector);

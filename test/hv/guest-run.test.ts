@@ -3,10 +3,14 @@
 // host resource.
 import { describe, expect, test } from 'vitest';
 import {
+  bootGuests,
   type ControlAction,
   heldByHost,
+  irqOfVector,
   ledgerPeak,
   runControlPlane,
+  runGuestActions,
+  teardownGuests,
 } from '../../src/hv/guest-run.js';
 import type { StrategyName } from '../../src/hv/strategy-platform.js';
 
@@ -113,4 +117,23 @@ describe('vir and vir-direct', () => {
     expect(r.phases.setup.exits.iecInvalidation).toBeGreaterThan(0);
     expect(ledgerPeak(r).irteWindow).toBeGreaterThan(0);
   });
+});
+
+test('free-irq then request-irq: the driver requests its vector again (a setup operation)', () => {
+  const run = bootGuests([vm('emulate')], host);
+  const k = run.vms[0].kernel;
+  const irq = irqOfVector(k, run.vms[0].functions[0].bdf, 0);
+  runGuestActions(run, [{ do: 'free-irq', vm: 0, assign: 0, vector: 0 }]);
+  expect(k.descs[irq].actions).toEqual([]);
+  const before = run.phases.setup.operations;
+  runGuestActions(run, [{ do: 'request-irq', vm: 0, assign: 0, vector: 0 }]);
+  expect(k.descs[irq].actions).toHaveLength(1);
+  expect(run.phases.setup.operations).toBe(before + 1);
+  // request_irq's startup unmasks the entry through the trapped table: at least that exit
+  expect(run.phases.setup.exits.msixTableAccess).toBeGreaterThan(0);
+  // a request of a vector that is already requested changes nothing
+  runGuestActions(run, [{ do: 'request-irq', vm: 0, assign: 0, vector: 0 }]);
+  expect(run.phases.setup.operations).toBe(before + 1);
+  teardownGuests(run);
+  expect(heldByHost(run)).toBe(0);
 });
