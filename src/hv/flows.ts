@@ -312,6 +312,7 @@ function runFlows(spec: FlowsSpec) {
       },
     }),
   );
+  const lineOwned = new Set<number>();
   const vectors = spec.slots.map((slot, i): VectorSpec => {
     // A vector the guest never made live (its probe failed) is still backed, so the system has
     // every vector the scenario names; the failure is in `guests.failures`.
@@ -325,9 +326,11 @@ function runFlows(spec: FlowsSpec) {
     const irte = shadowed ? entryHandle(staging, slot.store, b.entry) : b.irte;
     assert(!shadowed || irte >= 0, `${slot.name}: vir-direct entry holds no remappable handle`);
     if (!shadowed) kvmPiUpdateIrte(vfio, b, firstVcpu + g.vcpu, g.vector);
-    // An INTx line is one host irq, vector and IRTE for all the sources it fans out to: the
-    // first source owns them; each source is its bit in the device's status register.
-    const sharedLine = b.backing === 'intx' && slot.index > 0;
+    // An INTx line is one host irq, vector and IRTE for all the sources it fans out to, of every
+    // store on it: the first source owns them; each source is its bit in its device's status
+    // register (the host handler reads every sharer's, `system-vcpu.ts hostHandler`).
+    const sharedLine = b.backing === 'intx' && lineOwned.has(b.irq);
+    if (b.backing === 'intx') lineOwned.add(b.irq);
     return {
       name: slot.name,
       store: slot.store,

@@ -159,37 +159,44 @@ export function storeRaise(s: SystemState, log: EventLog, storeIndex: number, en
       emit(log, EVENT.pendingSet, storeIndex, entryIndex, vector);
       return;
     default:
-      if (st.kind === 'intx') intxAssert(s, log, st, entryIndex, vector);
+      if (st.kind === 'intx') intxAssert(s, log, storeIndex, entryIndex, vector);
       else sendEntry(s, log, st, entryIndex, vector);
   }
 }
 
-/** A source of a subdevice on a shared INTx line: its status bit latches; the line asserts (the
- *  IOAPIC sends the pin's message) only if no unmasked source had it asserted already: the host
- *  handler that runs for the line reads every bit set by then. */
+/** A source of a subdevice on an INTx line: its status bit latches; the line asserts (the IOAPIC
+ *  sends the pin's message) only if no unmasked source of any store on the line had it asserted
+ *  already: the host handler that runs for the line reads every bit set by then. */
 function intxAssert(
   s: SystemState,
   log: EventLog,
-  st: StoreTopology,
+  storeIndex: number,
   entryIndex: number,
   vector: number,
 ): void {
   const w = s.words;
+  const st = s.topology.stores[storeIndex];
   const bit = st.pendingAt * 32 + entryIndex;
   if (testBit(w, bit)) {
     coalesce(s, log, vector, COALESCE_AT.device);
     return;
   }
-  const asserted = intxLineAsserted(w, st);
+  const asserted = intxLineAsserted(s, st);
   setBit(w, bit);
-  emit(log, EVENT.pendingSet, st.port, entryIndex, vector);
+  emit(log, EVENT.pendingSet, storeIndex, entryIndex, vector);
   if (!asserted) sendEntry(s, log, st, 0, vector);
 }
 
-/** Some unmasked source has its status bit set: the line is asserted. */
-export function intxLineAsserted(w: Uint32Array, st: StoreTopology): boolean {
-  for (let e = 0; e < st.entries; e++) {
-    if (testBit(w, st.pendingAt * 32 + e) && !testBit(w, st.controlAt * 32 + e)) return true;
+/** The line `st` is on is asserted: some store on it has an unmasked status bit set (wired-OR
+ *  of level-triggered sources). */
+export function intxLineAsserted(s: SystemState, st: StoreTopology): boolean {
+  for (const i of st.lineStores) {
+    const x = s.topology.stores[i];
+    for (let e = 0; e < x.entries; e++) {
+      if (testBit(s.words, x.pendingAt * 32 + e) && !testBit(s.words, x.controlAt * 32 + e)) {
+        return true;
+      }
+    }
   }
   return false;
 }

@@ -61,6 +61,8 @@ export interface SystemSpec {
     readonly kind: StoreKind;
     readonly port: number;
     readonly entries: number;
+    /** INTx: the line (IOAPIC pin) the store's sources assert; stores on one line share it. */
+    readonly line?: number;
   }[];
   readonly vms: readonly {
     readonly name: string;
@@ -108,6 +110,10 @@ export interface StoreTopology {
   readonly unpluggedAt: number;
   /** `entryOwner[entry]` = the assigned vector using the entry, or -1. */
   readonly entryOwner: Int32Array;
+  /** INTx: every INTx store on the same line, this one included (the line is asserted while any
+   *  of them has an unmasked status bit; the host's handler runs every sharer's fan-out, as
+   *  IRQF_SHARED handlers do). Empty for the other kinds. */
+  readonly lineStores: readonly number[];
 }
 
 export interface PortTopology {
@@ -207,6 +213,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
       controlAt: r.controlAt,
       unpluggedAt: r.unpluggedAt,
       entryOwner: new Int32Array(s.entries).fill(-1),
+      lineStores: intxLineStores(spec.stores, s),
     };
   });
   const maxIrte = spec.vectors.reduce((m, v) => Math.max(m, v.irte), -1);
@@ -295,6 +302,12 @@ function storeRegions(kind: StoreKind, entries: number, take: (n: number) => num
         unpluggedAt: take(1),
       };
   }
+}
+
+function intxLineStores(all: SystemSpec['stores'], s: SystemSpec['stores'][number]): number[] {
+  if (s.kind !== 'intx') return [];
+  assert(s.line !== undefined, `${s.name}: an INTx store names its line`);
+  return all.flatMap((x, i) => (x.kind === 'intx' && x.line === s.line ? [i] : []));
 }
 
 function indexVectors(t: SystemTopology): void {

@@ -132,8 +132,9 @@ function hostHandler(s: SystemState, log: EventLog, p: number, vector: number): 
   }
   emit(log, EVENT.hostIrq, p, vector, t.vectors[owner].hostIrq, owner);
   const st = t.stores[t.vectors[owner].store];
-  if (st.kind === 'intx') intxFanOut(s, log, p, t.vectors[owner].store);
-  else kvmSetMsi(s, log, owner, p);
+  if (st.kind !== 'intx') kvmSetMsi(s, log, owner, p);
+  // A shared line: every sharer's handler runs and reads its own status register (IRQF_SHARED).
+  else for (const sharer of st.lineStores) intxFanOut(s, log, p, sharer);
 }
 
 /** VFIO's INTx handler for a line shared by a subdevice's sources (the subdevice driver style):
@@ -435,11 +436,11 @@ export function setVectorMask(s: SystemState, log: EventLog, vector: number, mas
       // The source's bit in the subdevice's mask register; unmasking a latched source asserts
       // the line if nothing else holds it asserted.
       const bit = st.controlAt * 32 + spec.entry;
-      const asserted = intxLineAsserted(w, st);
+      const asserted = intxLineAsserted(s, st);
       if (masked) setBit(w, bit);
       else clearBit(w, bit);
       emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
-      if (!masked && !asserted && intxLineAsserted(w, st) && !entryMasked(w, st, spec.entry)) {
+      if (!masked && !asserted && intxLineAsserted(s, st) && !entryMasked(w, st, spec.entry)) {
         sendEntry(s, log, st, 0, vector);
       }
       return;

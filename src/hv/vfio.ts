@@ -107,6 +107,7 @@ function allocateBacking(h: VfioHost, r: VfioVectorRequest): { entry: number; ir
       return { entry: a.index, irq: a.virq };
     }
     case 'intx': {
+      if (dev.info.intx === undefined) return fail(`${r.bdf} INTx`, 'the function has no INTx pin');
       if (dev.intxIrq === 0) {
         const e = pciEnableDevice(k, p, r.bdf);
         if (!e.ok) return fail(`${r.bdf} INTx`, e.reason);

@@ -24,13 +24,15 @@ import type { StrategyName } from '../hv/strategy-platform.js';
 import { ACTION, affinityTarget } from '../hv/system-actions.js';
 import type { SystemEvent } from '../hv/system-events.js';
 import { cloneSystemState, type SystemState } from '../hv/system-state.js';
-import type { StoreKind, SystemSpec } from '../hv/system-topology.js';
+import type { SystemSpec } from '../hv/system-topology.js';
 import { assert } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
 import type { RateSource, SimInput, TimedInput } from '../sim/system-sim.js';
 import { functionRoutingIds } from './rules.js';
 import type { Scenario, ScenarioAssignment, ScenarioDevice, WorkloadAction } from './schema.js';
+
+type StoreSpec = SystemSpec['stores'][number];
 
 export interface BuiltScenario {
   readonly scenario: Scenario;
@@ -156,17 +158,14 @@ interface Plan {
 
 function planSystem(s: Scenario): Plan {
   const ports: { name: string; requesterId: number }[] = [];
-  const stores: { name: string; kind: StoreKind; port: number; entries: number }[] = [];
+  const stores: StoreSpec[] = [];
   const portFor = new Map<number, number>();
   const storeFor = new Map<string, number>();
   const port = (name: string, rid: number) => {
     if (!portFor.has(rid)) portFor.set(rid, ports.push({ name, requesterId: rid }) - 1);
     return portFor.get(rid) as number;
   };
-  const store = (
-    key: string,
-    make: () => { name: string; kind: StoreKind; port: number; entries: number },
-  ) => {
+  const store = (key: string, make: () => StoreSpec) => {
     if (!storeFor.has(key)) storeFor.set(key, stores.push(make()) - 1);
     return storeFor.get(key) as number;
   };
@@ -256,6 +255,9 @@ function planSystem(s: Scenario): Plan {
 
 /** GSI of the first PCI INTx line (ACPI _PRT: PIRQ A..H on IOAPIC pins 16..23). */
 const FIRST_PCI_GSI = 16;
+/** The GSI a function's INTx pin routes to: one of the eight PIRQ lines, by routing ID (so
+ *  functions may share a line, as on real boards). */
+const intxGsiOf = (rid: number) => FIRST_PCI_GSI + (rid % 8);
 
 /** The host's view of a function: its interrupt capabilities as the scenario sizes them. */
 function hostDeviceSpec(bdf: string, d: ScenarioDevice, vf: boolean): KernelDeviceSpec {
@@ -268,7 +270,7 @@ function hostDeviceSpec(bdf: string, d: ScenarioDevice, vf: boolean): KernelDevi
       ? { msi: { vectors: 2 ** Math.ceil(Math.log2(msi)), is64: true, perVectorMask: true } }
       : {}),
     ims: vf ? 0 : d.ims,
-    ...(vf ? {} : { intx: { gsi: FIRST_PCI_GSI + (requesterIdOf(parseBdf(bdf)) % 8) } }),
+    ...(vf ? {} : { intx: { gsi: intxGsiOf(requesterIdOf(parseBdf(bdf))) } }),
   } as KernelDeviceSpec;
 }
 
@@ -284,10 +286,7 @@ function storeForAssignment(
   d: ScenarioDevice,
   a: ScenarioAssignment,
   port: (name: string, rid: number) => number,
-  store: (
-    key: string,
-    make: () => { name: string; kind: StoreKind; port: number; entries: number },
-  ) => number,
+  store: (key: string, make: () => StoreSpec) => number,
 ): number {
   const rids = functionRoutingIds(d);
   const fn = a.vf === undefined ? 0 : a.vf + 1;
@@ -325,8 +324,9 @@ function storeForAssignment(
     case 'intx': {
       const p = port('ioapic', IOAPIC_REQUESTER_ID);
       const key = `${assignmentName(a)}/intx`;
-      // One line, one status bit per source (each guest vector of the subdevice).
-      return store(key, () => ({ name: key, kind: 'intx', port: p, entries: a.vectors }));
+      // The function's line; one status bit per source (each guest vector of the subdevice).
+      const line = intxGsiOf(rids[fn]);
+      return store(key, () => ({ name: key, kind: 'intx', port: p, entries: a.vectors, line }));
     }
   }
 }

@@ -225,14 +225,29 @@ export const RULES: readonly ScenarioRule[] = [
   },
   {
     name: 'assigned-once',
-    why: 'a function or subdevice belongs to one guest at a time',
+    why: 'a function or subdevice belongs to one guest at a time; a physical function given whole (VFIO owns it) has no subdevices left to give, and its subdevices need the parent driver on the host',
     check(s, ctx, report) {
       const owner = new Map<string, string>();
+      const whole = new Map<string, string>();
+      const sliced = new Map<string, string>();
       for (const { vm, assign, path } of assignments(s, ctx)) {
         const key = `${assign.device}/${assign.vf ?? '-'}/${assign.subdevice ?? '-'}`;
         const other = owner.get(key);
         if (other) report(path, `already assigned to ${other}`);
         owner.set(key, vm.name);
+        if (assign.vf !== undefined) continue;
+        const mine = assign.subdevice === undefined ? whole : sliced;
+        const theirs = assign.subdevice === undefined ? sliced : whole;
+        const clash = theirs.get(assign.device);
+        if (clash) {
+          report(
+            path,
+            assign.subdevice === undefined
+              ? `${assign.device} is assigned whole while ${clash} has one of its subdevices`
+              : `${assign.device} is assigned whole to ${clash}: it has no subdevices to give`,
+          );
+        }
+        mine.set(assign.device, vm.name);
       }
     },
   },
@@ -295,6 +310,10 @@ export const RULES: readonly ScenarioRule[] = [
         if (assign.backing === 'msi' && (isVf || device.msi === 0)) {
           report([...path, 'backing'], `${device.name}${isVf ? ' VFs have' : ' has'} no MSI`);
         }
+        if (assign.backing === 'intx' && isVf) {
+          // SR-IOV: a VF does not implement INTx (its Interrupt Pin register reads 0).
+          report([...path, 'backing'], `${device.name} VFs have no INTx`);
+        }
       }
     },
   },
@@ -351,7 +370,9 @@ export const RULES: readonly ScenarioRule[] = [
         if (!device || assign.backing !== 'msix') continue;
         const isVf = assign.vf !== undefined;
         const key = isVf ? `${device.name}/vf${assign.vf}` : device.name;
-        const reserved = !isVf && device.kind === 'idxd' ? IDXD_HOST_MSIX_ENTRIES : 0;
+        // The parent's own driver (idxd) keeps entry 0 when it hands out subdevices.
+        const sliced = assign.subdevice !== undefined && device.kind === 'idxd';
+        const reserved = sliced ? IDXD_HOST_MSIX_ENTRIES : 0;
         const total = (used.get(key) ?? reserved) + assign.vectors;
         used.set(key, total);
         const size = isVf ? device.vfMsix : device.msix;
@@ -359,6 +380,30 @@ export const RULES: readonly ScenarioRule[] = [
           report(
             [...path, 'vectors'],
             `${key} MSI-X table has ${size} entries${reserved ? ` (${reserved} kept by the host driver)` : ''}; ${total} needed`,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: 'msi-capacity',
+    why: "an MSI backing is the function's one MSI block: enabled once with its size (Multiple Message Enable cannot grow while enabled), at most the vectors the function is capable of",
+    check(s, ctx, report) {
+      const taken = new Map<string, string>();
+      for (const { vm, assign, device, path } of assignments(s, ctx)) {
+        if (!device || assign.backing !== 'msi' || assign.vf !== undefined) continue;
+        const other = taken.get(device.name);
+        if (other) {
+          report(
+            [...path, 'backing'],
+            `${device.name}'s MSI block already backs ${other}'s vectors`,
+          );
+        }
+        taken.set(device.name, vm.name);
+        if (device.msi > 0 && assign.vectors > device.msi) {
+          report(
+            [...path, 'vectors'],
+            `${device.name} is capable of ${device.msi} MSI vectors; ${assign.vectors} needed`,
           );
         }
       }

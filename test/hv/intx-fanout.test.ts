@@ -119,3 +119,45 @@ describe('INTx backing fans one host line out to the guest vectors', () => {
     expect(handled[0].args[1]).toBe(t.vectors[1].guestVector);
   });
 });
+
+describe('one line shared by two subdevices of one parent, in two VMs', () => {
+  // Each subdevice has its own status register; the parent's INTx pin is one line, one host irq
+  // and one IRTE; the host runs every sharer's handler (IRQF_SHARED), each reading its own
+  // register, so a raise of either reaches its own VM, once.
+  const shared = () => {
+    const s = structuredClone(loadScenario(TEXT, 'intx.yaml'));
+    const a = s.vms[0].assign[0];
+    s.vms = [s.vms[0], { ...s.vms[0], name: 'vm1', assign: [{ ...a, subdevice: 0 }] }];
+    s.host = { ...s.host, cpus: 4 };
+    return buildScenario(s);
+  };
+
+  it('one host irq and IRTE for both stores; the second store owns neither', () => {
+    const b = shared();
+    const t = b.initial.topology;
+    const [v0, v1] = t.vectors;
+    expect(v0.store).not.toBe(v1.store);
+    expect(b.flows.bindings[0].irq).toBe(b.flows.bindings[1].irq);
+    expect([v0.irte >= 0, v1.irte, v1.hostVector]).toEqual([true, -1, -1]);
+    expect(t.stores[v0.store].lineStores).toEqual([v0.store, v1.store]);
+  });
+
+  it('a raise on the second store asserts the line; the handler reads both registers', () => {
+    const b = shared();
+    const s = b.initial;
+    const t = s.topology;
+    const [v0, v1] = t.vectors;
+    expect(of(step(s, ACTION.raise, v1.store, 0), 'msiSent')).toHaveLength(1);
+    // the line is already asserted by vm1's source: vm0's raise latches without a new message
+    expect(of(step(s, ACTION.raise, v0.store, 0), 'msiSent')).toHaveLength(0);
+    const rest = drain(s);
+    expect(of(rest, 'intxStatusRead')).toHaveLength(2);
+    const handled = of(rest, 'guestIrq').map((e) => [e.args[0], e.args[1]]);
+    expect(handled.sort()).toEqual(
+      [
+        [vcpuId(t, 0, v0.vcpu), v0.guestVector],
+        [vcpuId(t, 1, v1.vcpu), v1.guestVector],
+      ].sort(),
+    );
+  });
+});

@@ -240,6 +240,10 @@ const BREAKS: Record<string, (s: Base) => void> = {
   'msix-capacity': (s) => {
     s.vms[0].assign[1].vectors = 5;
   },
+  'msi-capacity': (s) => {
+    // cx0 is capable of 4 MSI vectors; its whole function backs 8 with MSI
+    s.vms[0].assign[1] = { device: 'cx0', guest: 'msix', backing: 'msi', vectors: 8 };
+  },
   'ims-capacity': (s) => {
     s.vms[0].assign[0].vectors = 65;
   },

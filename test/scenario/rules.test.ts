@@ -119,6 +119,57 @@ describe('a representation/backing pair the strategy cannot carry', () => {
   });
 });
 
+describe('the backing must be a capability the function has', () => {
+  test('an SR-IOV VF has no INTx (its Interrupt Pin is 0) and no MSI here', () => {
+    const vf: Spec = { device: 'mlx5-vf', guest: 'msix', backing: 'intx' };
+    expect(rulesBroken(vf, 'emulate')).toContain('backing-capability');
+    expect(rulesBroken({ ...vf, backing: 'msi' }, 'emulate')).toContain('backing-capability');
+    expect(rulesBroken({ ...vf, device: 'mlx5-pf' }, 'emulate')).toEqual([]);
+  });
+});
+
+describe('what one function can give', () => {
+  const text = (assign: object[]) =>
+    stringify({
+      host: { cpus: 4, iommu: { ir: true, posted: true } },
+      devices: [
+        { name: 'g0', kind: 'generic', bdf: '01:00.0', msix: 8, msi: 4, ims: 32, subdevices: 4 },
+      ],
+      vms: [
+        { name: 'vm0', vcpus: 1, viommu: 'on', assign: [assign[0]] },
+        { name: 'vm1', vcpus: 1, viommu: 'on', assign: [assign[1]] },
+      ],
+      run: { duration: '1ms' },
+    });
+  const broken = (assign: object[]) => {
+    try {
+      loadScenario(text(assign), 'f.yaml', { strategy: 'vir' });
+      return [];
+    } catch (e) {
+      if (!(e instanceof ScenarioError)) throw e;
+      return e.issues.map((i) => i.rule);
+    }
+  };
+  const sub = (n: number, backing: string) => ({
+    device: 'g0',
+    subdevice: n,
+    guest: 'msix',
+    backing,
+    vectors: 2,
+  });
+  test('a function given whole has no subdevices left to give (and the other way round)', () => {
+    const whole = { device: 'g0', guest: 'msix', backing: 'msix', vectors: 2 };
+    expect(broken([whole, sub(1, 'msix')])).toContain('assigned-once');
+    expect(broken([sub(1, 'msix'), whole])).toContain('assigned-once');
+    expect(broken([sub(0, 'msix'), sub(1, 'msix')])).toEqual([]);
+  });
+  test('its one MSI block backs one assignment, within the vectors it is capable of', () => {
+    expect(broken([sub(0, 'msi'), sub(1, 'msi')])).toContain('msi-capacity');
+    expect(broken([sub(0, 'msi'), sub(1, 'msix')])).toEqual([]);
+    expect(broken([{ ...sub(0, 'msi'), vectors: 8 }, sub(1, 'msix')])).toContain('msi-capacity');
+  });
+});
+
 describe('multi-message MSI needs interrupt remapping where it is allocated', () => {
   // x86 Linux: only the IR domains set MSI_FLAG_MULTI_PCI_MSI; the native vector domain gives
   // one MSI vector per function.
