@@ -386,6 +386,25 @@ export const RULES: readonly ScenarioRule[] = [
     },
   },
   {
+    name: 'one-interrupt-mode',
+    why: "a PCI function signals with INTx, MSI or MSI-X, one at a time (PCIe 6.1.4: MSI and MSI-X are never both enabled, and either one disables INTx); IMS is the device's own and may sit beside MSI-X",
+    check(s, ctx, report) {
+      const mode = new Map<string, { backing: string; vm: string }>();
+      for (const { vm, assign, device, path } of assignments(s, ctx)) {
+        if (!device || assign.backing === 'ims') continue;
+        const key = assign.vf === undefined ? device.name : `${device.name}/vf${assign.vf}`;
+        const other = mode.get(key);
+        if (other && other.backing !== assign.backing) {
+          report(
+            [...path, 'backing'],
+            `${key} already signals with ${other.backing} for ${other.vm}; it cannot use ${assign.backing} at the same time`,
+          );
+        }
+        if (!other) mode.set(key, { backing: assign.backing, vm: vm.name });
+      }
+    },
+  },
+  {
     name: 'msi-capacity',
     why: "an MSI backing is the function's one MSI block: enabled once with its size (Multiple Message Enable cannot grow while enabled), at most the vectors the function is capable of",
     check(s, ctx, report) {

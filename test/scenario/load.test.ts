@@ -240,6 +240,13 @@ const BREAKS: Record<string, (s: Base) => void> = {
   'msix-capacity': (s) => {
     s.vms[0].assign[1].vectors = 5;
   },
+  'one-interrupt-mode': (s) => {
+    // dsa0's subdevice 0 is backed by IMS (allowed beside anything); subdevice 1 by MSI-X, 2 by MSI
+    s.vms[0].assign.push(
+      { device: 'dsa0', subdevice: 1, guest: 'msix', backing: 'msix', vectors: 1 },
+      { device: 'dsa0', subdevice: 2, guest: 'msix', backing: 'intx', vectors: 1 },
+    );
+  },
   'msi-capacity': (s) => {
     // cx0 is capable of 4 MSI vectors; its whole function backs 8 with MSI
     s.vms[0].assign[1] = { device: 'cx0', guest: 'msix', backing: 'msi', vectors: 8 };

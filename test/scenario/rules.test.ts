@@ -165,8 +165,14 @@ describe('what one function can give', () => {
   });
   test('its one MSI block backs one assignment, within the vectors it is capable of', () => {
     expect(broken([sub(0, 'msi'), sub(1, 'msi')])).toContain('msi-capacity');
-    expect(broken([sub(0, 'msi'), sub(1, 'msix')])).toEqual([]);
-    expect(broken([{ ...sub(0, 'msi'), vectors: 8 }, sub(1, 'msix')])).toContain('msi-capacity');
+    expect(broken([sub(0, 'msi'), { ...sub(1, 'ims'), guest: 'ims' }])).toEqual([]);
+    expect(broken([{ ...sub(0, 'msi'), vectors: 8 }, sub(1, 'ims')])).toContain('msi-capacity');
+  });
+  test('it signals with one of INTx, MSI, MSI-X; IMS beside any of them', () => {
+    expect(broken([sub(0, 'msi'), sub(1, 'msix')])).toContain('one-interrupt-mode');
+    expect(broken([sub(0, 'intx'), sub(1, 'msix')])).toContain('one-interrupt-mode');
+    expect(broken([sub(0, 'ims'), sub(1, 'msix')])).toEqual([]);
+    expect(broken([sub(0, 'msix'), sub(1, 'msix')])).toEqual([]);
   });
 });
 
