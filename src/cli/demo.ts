@@ -1,6 +1,8 @@
 // `irqlab demo`: the main job on the default input, for `npm run demo`: the fixture tour (real
 // config spaces decoded, one real interrupt followed through VT-d), then the run summary of the
-// default scenario, scenarios/idxd-siov.yaml, and its comparison across the five strategies.
+// default scenario, scenarios/idxd-siov.yaml, and its comparison across the five strategies;
+// since it backs guest MSI-X with host IMS, which only the trapping strategies can carry, also
+// the comparison where all five run (scenarios/mlx5-vf-viommu.yaml).
 
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -13,14 +15,17 @@ import type { CliIo } from './io.js';
 import { runScenarioFile } from './run.js';
 
 export const DEFAULT_SCENARIO = 'idxd-siov.yaml';
+/** The shipped scenario on which every strategy runs (same type on both sides, vIOMMUs). */
+export const ALL_STRATEGIES_SCENARIO = 'mlx5-vf-viommu.yaml';
 
-/** The shipped scenarios folder, from dist/src/cli (the built command) or src/cli (tests). */
-function defaultScenarioPath(): string {
+/** A shipped scenario, from dist/src/cli (the built command) or src/cli (tests), relative to the
+ *  working directory as the commands print it. */
+function shippedScenario(name: string): string {
   for (const up of ['../../../scenarios/', '../../scenarios/']) {
-    const path = fileURLToPath(new URL(up + DEFAULT_SCENARIO, import.meta.url));
-    if (existsSync(path)) return path;
+    const path = fileURLToPath(new URL(up + name, import.meta.url));
+    if (existsSync(path)) return relative(process.cwd(), path);
   }
-  throw new InputError(DEFAULT_SCENARIO, 'the shipped scenarios folder was not found');
+  throw new InputError(name, 'the shipped scenarios folder was not found');
 }
 
 export function registerDemo(program: Command, io: CliIo): void {
@@ -31,15 +36,17 @@ export function registerDemo(program: Command, io: CliIo): void {
     .action(() => {
       io.out(fixtureTour());
       io.out(`\n== irqlab run scenarios/${DEFAULT_SCENARIO}\n\n`);
-      const file = relative(process.cwd(), defaultScenarioPath());
+      const file = shippedScenario(DEFAULT_SCENARIO);
       runScenarioFile(io, file);
       io.out(`\n== irqlab compare scenarios/${DEFAULT_SCENARIO}\n\n`);
       compareScenarioFile(io, file);
-      // idxd-siov backs guest MSI-X with host IMS, which only the trapping strategies can carry.
       io.out(
-        '\nAll five strategies on one workload (same type on both sides, vIOMMU in the guests):\n' +
-          '  npx irqlab compare scenarios/mlx5-vf-viommu.yaml\n' +
-          'A hostile guest beside a victim that shares its requester ID:\n' +
+        `\n== irqlab compare scenarios/${ALL_STRATEGIES_SCENARIO}` +
+          ' (all five run: same type on both sides, a vIOMMU in each guest)\n\n',
+      );
+      compareScenarioFile(io, shippedScenario(ALL_STRATEGIES_SCENARIO));
+      io.out(
+        '\nA hostile guest beside a victim that shares its requester ID:\n' +
           '  npx irqlab compare scenarios/hostile-siov.yaml\n',
       );
     });
