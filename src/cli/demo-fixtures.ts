@@ -17,7 +17,15 @@ import { decodeMsiMessage } from '../hw/x86/msi-message.js';
 import { msiSummary } from '../report/msi-text.js';
 import { decodeConfig } from './decode-config.js';
 
-const FIXTURES = fileURLToPath(new URL('../../../../shared/fixtures/', import.meta.url));
+/** `../shared/fixtures/` beside the checkout: from the nearest folder above this file (src/cli or
+ *  dist/src/cli) that holds the package.json. */
+const FIXTURES = ((): string => {
+  let dir = new URL('./', import.meta.url);
+  while (!existsSync(new URL('package.json', dir)) && dir.pathname !== '/') {
+    dir = new URL('../', dir);
+  }
+  return fileURLToPath(new URL('../shared/fixtures/', dir));
+})();
 const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
 export function fixtureTour(): string {
