@@ -17,22 +17,9 @@ import { IRTE_DWORDS, IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
+import { subdeviceScenario } from './system-helpers.js';
 
-const TEXT = `
-host:
-  cpus: 4
-  x2apic: true
-  iommu: { ir: true, posted: true }
-devices:
-  - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
-vms:
-  - name: vm0
-    vcpus: 2
-    viommu: on
-    strategy: emulate
-    assign: [{ device: dsa0, subdevice: 1, guest: msix, backing: intx, vectors: 1 }]
-run: { duration: 1ms }
-`;
+const TEXT = subdeviceScenario();
 
 function build(sources: number) {
   const s = structuredClone(loadScenario(TEXT, 'intx.yaml'));

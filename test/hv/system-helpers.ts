@@ -60,3 +60,23 @@ export function stepper(s: SystemState) {
 }
 
 export const kinds = (events: { kind: string }[]) => events.map((e) => e.kind);
+
+/** One DSA subdevice of two vectors' worth of sources, seen by the guest as MSI-X and backed on
+ *  the host by `backing` (an INTx line by default), under emulate; `workload` is spliced in as
+ *  the scenario's workload section. */
+export const subdeviceScenario = (backing: 'intx' | 'msix' = 'intx', workload = '') => `
+host:
+  cpus: 4
+  x2apic: true
+  iommu: { ir: true, posted: true }
+devices:
+  - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
+vms:
+  - name: vm0
+    vcpus: 2
+    viommu: on
+    strategy: emulate
+    assign: [{ device: dsa0, subdevice: 1, guest: msix, backing: ${backing}, vectors: 1 }]
+${workload}
+run: { duration: 2ms }
+`;

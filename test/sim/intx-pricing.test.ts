@@ -9,24 +9,13 @@ import { buildScenario, runWorkload } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { resolveCosts } from '../../src/sim/cost-model.js';
 import { simulateSystem } from '../../src/sim/system-sim.js';
+import { subdeviceScenario } from '../hv/system-helpers.js';
 
-const scenario = (backing: 'intx' | 'msix') => `
-host:
-  cpus: 4
-  x2apic: true
-  iommu: { ir: true, posted: true }
-devices:
-  - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
-vms:
-  - name: vm0
-    vcpus: 2
-    viommu: on
-    strategy: emulate
-    assign: [{ device: dsa0, subdevice: 1, guest: msix, backing: ${backing}, vectors: 1 }]
-workload:
-  sources: [{ vm: vm0, assign: 0, rate: 20k/s, distribution: fixed }]
-run: { duration: 2ms }
-`;
+const scenario = (backing: 'intx' | 'msix') =>
+  subdeviceScenario(
+    backing,
+    'workload: { sources: [{ vm: vm0, assign: 0, rate: 20k/s, distribution: fixed }] }',
+  );
 
 function meanLatency(backing: 'intx' | 'msix', mmioReadNs: number) {
   const s = loadScenario(scenario(backing), `${backing}.yaml`);
