@@ -37,6 +37,7 @@ import {
   FIRST_SYSTEM_VECTOR,
   IA32_SYSCALL_VECTOR,
 } from '../kernel/x86-vector.js';
+import { PARENT_MSIX_ENTRIES } from './flows.js';
 import type { IsolationStrategy } from './isolation.js';
 
 /** Device vectors per CPU: the vector matrix's allocation range (FIRST_EXTERNAL_VECTOR 0x20 up
@@ -54,8 +55,6 @@ export const KVM_MAX_IRQ_ROUTES = 4096;
 export const ROUTING_ID_MAX = 0xffff;
 /** Smallest interrupt-remapping table a guest can have: IRTA.S = 0 gives 2 entries. */
 export const GUEST_IRT_ENTRIES_MIN = 2;
-/** idxd keeps MSI-X entry 0 for its misc/error interrupt (drivers/dma/idxd/irq.c). */
-export const IDXD_HOST_MSIX_ENTRIES = 1;
 /** Upper bound of the search: far above any resource (2^31); reaching it is an irqlab bug. */
 const SEARCH_MAX = 2 ** 31;
 
@@ -271,7 +270,7 @@ export function capacityShapeOf(
     host: { cpus: s.host.cpus, ir: s.host.iommu.ir, posted: s.host.iommu.posted },
     parent: {
       msixEntries: vf ? d.vfMsix : d.msix,
-      msixReserved: !vf && d.kind === 'idxd' ? IDXD_HOST_MSIX_ENTRIES : 0,
+      msixReserved: first.a.subdevice !== undefined ? PARENT_MSIX_ENTRIES : 0,
       msiVectors: d.msi,
       imsEntries: d.ims,
       routingIdsLeft:

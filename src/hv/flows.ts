@@ -84,6 +84,11 @@ import {
   vfioEnableVector,
 } from './vfio.js';
 
+/** MSI-X entries a subdevice parent's own host driver keeps for itself: idxd takes entry 0 for
+ *  its misc/error interrupt (drivers/dma/idxd/irq.c); irqlab assumes the same of any parent whose
+ *  MSI-X backs subdevices. */
+export const PARENT_MSIX_ENTRIES = 1;
+
 /** Source-id of the IOAPIC that turns an INTx line into an interrupt request: a typical Intel DMAR
  *  device scope (bus f0, device 1f, function 0). */
 export const IOAPIC_REQUESTER_ID = 0xf0f8;
@@ -95,8 +100,9 @@ export interface HostFunctionPlan {
   readonly msix: number;
   readonly msi: number;
   readonly ims: number;
-  /** Some subdevice is backed by this function's MSI-X (its parent driver owns entry 0). */
-  readonly subdeviceMsix: boolean;
+  /** Its subdevices are backed by its MSI-X: the host driver that owns it (and keeps entry 0 for
+   *  its own misc interrupt, `PARENT_MSIX_ENTRIES`); null when none is. */
+  readonly parentDriver: string | null;
 }
 
 /** One guest vector before the flows bind it: where it lives and whose it is. */
@@ -194,7 +200,7 @@ function runFlows(spec: FlowsSpec) {
     if (w && remap !== null) vtdIrReserve(kernel.domains[remap], w.base, w.size);
   }
   spec.hostFunctions.forEach((f, i) => {
-    if (f.subdeviceMsix) hostParentProbe(kernel, platform, infos[i].bdf);
+    if (f.parentDriver !== null) hostParentProbe(kernel, platform, infos[i].bdf, f.parentDriver);
   });
   const vfio: VfioHost = { k: kernel, p: platform, posted: spec.system.host.posted };
   const bindings: (HostBinding | undefined)[] = spec.slots.map(() => undefined);
@@ -377,12 +383,13 @@ function bootHostKernel(
   return k;
 }
 
-/** The parent's own driver (idxd) at probe: MSI-X enabled with entry 0 for its misc interrupt. */
-function hostParentProbe(k: KernelState, p: HostPlatform, bdf: string): void {
-  const a = pciAllocIrqVectors(k, p, bdf, { min: 1, max: 1, flags: { msix: true } });
+/** The parent's own driver at probe: MSI-X enabled, entry 0 for its misc interrupt (idxd). */
+function hostParentProbe(k: KernelState, p: HostPlatform, bdf: string, driver: string): void {
+  const n = PARENT_MSIX_ENTRIES;
+  const a = pciAllocIrqVectors(k, p, bdf, { min: n, max: n, flags: { msix: true } });
   assert(a.ok, `host: ${bdf} MSI-X enable at probe`);
   const irq = k.devices[bdf].descs.msix[0].irq;
-  const r = requestIrq(k, p, irq, `idxd-misc(${bdf})`);
+  const r = requestIrq(k, p, irq, `${driver}-misc(${bdf})`);
   assert(r.ok, `host: ${bdf} misc irq`);
 }
 

@@ -197,7 +197,7 @@ function planSystem(s: Scenario): Plan {
           msix: -1,
           msi: -1,
           ims: -1,
-          subdeviceMsix: false,
+          parentDriver: null,
         });
       }
       const f = fnIndex.get(bdf) as number;
@@ -210,8 +210,10 @@ function planSystem(s: Scenario): Plan {
         hostFunctions[f] = {
           ...hostFunctions[f],
           [kind]: where,
-          subdeviceMsix:
-            hostFunctions[f].subdeviceMsix || (kind === 'msix' && a.subdevice !== undefined),
+          parentDriver:
+            kind === 'msix' && a.subdevice !== undefined
+              ? device.kind
+              : hostFunctions[f].parentDriver,
         };
       }
       irteBound += a.backing === 'msi' ? 2 * 2 ** Math.ceil(Math.log2(a.vectors)) : a.vectors;
@@ -229,6 +231,10 @@ function planSystem(s: Scenario): Plan {
       vectorsOf[v].push(mine);
     });
   });
+  // Every IRTE the host kernel can take: the assigned vectors' (above), one per IOAPIC pin in use,
+  // and the misc interrupt a subdevice parent's own driver keeps (idxd: MSI-X entry 0).
+  const parentIrtes = hostFunctions.filter((f) => f.parentDriver !== null).length;
+  const hostIrtes = irteBound + intxPins.size + parentIrtes;
   return {
     spec: {
       host: {
@@ -241,7 +247,7 @@ function planSystem(s: Scenario): Plan {
       ports,
       stores,
       vms: s.vms.map((vm, v) => ({ name: vm.name, idle: vm.idle, pcpus: pcpus[v] })),
-      irtEntriesMin: irteBound + intxPins.size,
+      irtEntriesMin: hostIrtes,
     },
     slots,
     vectorsOf,
@@ -249,7 +255,7 @@ function planSystem(s: Scenario): Plan {
     hostFunctions,
     hostFunctionOf,
     intxPins,
-    irteBound: irteBound + intxPins.size,
+    irteBound: hostIrtes,
   };
 }
 

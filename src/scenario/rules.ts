@@ -7,6 +7,7 @@
 // defaults; rules that follow a reference (a device name, an assignment index) report a broken
 // reference themselves and the others skip what they cannot resolve.
 
+import { PARENT_MSIX_ENTRIES } from '../hv/flows.js';
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import {
   type Scenario,
@@ -56,8 +57,6 @@ const VIR_STRATEGIES = ['vir', 'vir-direct'];
 /** A subdevice's interrupt status register (one bit per source) is a 32-bit device register: the
  *  host's INTx handler reads it to fan the one line out to the guest vectors. */
 const INTX_STATUS_SOURCES_MAX = 32;
-/** idxd reserves MSI-X entry 0 for its own misc/error interrupt (drivers/dma/idxd/irq.c). */
-const IDXD_HOST_MSIX_ENTRIES = 1;
 
 function duplicates(names: readonly string[]): number[] {
   const seen = new Set<string>();
@@ -370,9 +369,8 @@ export const RULES: readonly ScenarioRule[] = [
         if (!device || assign.backing !== 'msix') continue;
         const isVf = assign.vf !== undefined;
         const key = isVf ? `${device.name}/vf${assign.vf}` : device.name;
-        // The parent's own driver (idxd) keeps entry 0 when it hands out subdevices.
-        const sliced = assign.subdevice !== undefined && device.kind === 'idxd';
-        const reserved = sliced ? IDXD_HOST_MSIX_ENTRIES : 0;
+        // The parent's own driver keeps its entries when it hands out subdevices (idxd: entry 0).
+        const reserved = assign.subdevice !== undefined ? PARENT_MSIX_ENTRIES : 0;
         const total = (used.get(key) ?? reserved) + assign.vectors;
         used.set(key, total);
         const size = isVf ? device.vfMsix : device.msix;

@@ -145,3 +145,37 @@ describe('teardown through the flows gives back everything', () => {
     });
   }
 });
+
+describe('the host remapping table is sized for every IRTE the host kernel takes', () => {
+  // Two subdevice parents whose MSI-X backs subdevices: each parent's own driver keeps entry 0
+  // and its IRTE, beside the 7 assigned vectors: 9 IRTEs, one more than a table of 8.
+  const text = `
+host: { cpus: 8, x2apic: true, iommu: { ir: true, posted: true } }
+devices:
+  - { name: dsa, kind: idxd, bdf: "6a:01.0", msix: 9, ims: 64, subdevices: 6 }
+  - { name: g, kind: generic, bdf: "01:00.0", msix: 16, msi: 8, ims: 32, subdevices: 4 }
+vms:
+  - name: vm0
+    vcpus: 2
+    viommu: on
+    assign:
+      - { device: dsa, subdevice: 1, guest: msix, backing: msix, vectors: 2 }
+      - { device: dsa, subdevice: 2, guest: msix, backing: msix, vectors: 1 }
+  - name: vm1
+    vcpus: 2
+    viommu: on
+    assign: [{ device: g, subdevice: 0, guest: msix, backing: msix, vectors: 4 }]
+run: { duration: 1ms }
+`;
+  it('builds, and every host irq behind IR names an IRTE inside the table', () => {
+    const b = buildScenario(loadScenario(text, 'parents.yaml', { strategy: 'vir' }));
+    const host = b.flows.host.kernel;
+    const misc = Object.values(host.descs).filter((d) =>
+      d.actions.some((a) => a.name.endsWith(`-misc(${d.msi?.dev ?? ''})`)),
+    );
+    expect(misc).toHaveLength(2);
+    const irtes = b.spec.vectors.map((v) => v.irte);
+    expect(Math.max(...irtes)).toBeLessThan(b.initial.topology.irtEntries);
+    expect(new Set(irtes).size).toBe(7);
+  });
+});
