@@ -3,6 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { memoryIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
+import { RULES } from '../../src/scenario/rules.js';
 import { bin, ensureBuilt, ROOT, SHIPPED } from './cli-run-helpers.js';
 
 beforeAll(ensureBuilt, 180_000);
@@ -30,5 +33,18 @@ describe('irqlab schema (binary)', () => {
       for (const key of Object.keys(doc.host))
         expect(schema.properties.host.properties).toHaveProperty(key);
     }
+  });
+});
+
+describe('irqlab schema --rules', () => {
+  it('lists every cross-field rule by the name its errors carry, with why', async () => {
+    const m = memoryIo();
+    expect(await main(['schema', '--rules', '--json'], m.io)).toBe(0);
+    const rules = JSON.parse(m.stdout()) as { name: string; why: string }[];
+    expect(rules.map((r) => r.name)).toEqual(RULES.map((r) => r.name));
+    expect(rules.every((r) => r.why.length > 10)).toBe(true);
+    const text = memoryIo();
+    expect(await main(['schema', '--rules'], text.io)).toBe(0);
+    expect(text.stdout()).toContain('one-interrupt-mode\n    a PCI function signals');
   });
 });
