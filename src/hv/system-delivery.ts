@@ -31,12 +31,11 @@ import { IRTE_DWORDS, IRTE_MODE, IRTE_POSTED, IRTE_REMAPPED, irteApicId } from '
 import { APIC_FIRST_LEGAL_VECTOR, APIC_REG_DWORDS, DELIVERY_MODE } from '../hw/x86/lapic.js';
 import {
   INTERRUPT_FORMAT,
-  interruptIndex,
   MSI_ADDRESS_BASE,
   MSI_ADDRESS_COMPAT,
   MSI_ADDRESS_REMAPPABLE,
   MSI_DATA_COMPAT,
-  MSI_DATA_REMAPPABLE,
+  remappableRequestIndex,
 } from '../hw/x86/msi-message.js';
 import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
@@ -64,7 +63,6 @@ export const POSTED_TO_UNKNOWN_MEMORY = 0x100;
 export const NO_SUCH_DESTINATION = 0x101;
 
 /** VT-d 5.1.2.2: handle[15] is address bit 2, handle[14:0] are address bits 19:5. */
-const HANDLE_HIGH_WEIGHT = 2 ** MSI_ADDRESS_REMAPPABLE.accessors.handleLow.bitWidth;
 /** SID (IRTE bits 79:64) starts dword 2 of the entry, so the requester-ID layout reads it there. */
 
 const ENTRY = {
@@ -82,14 +80,9 @@ const ADDR = {
   base: fieldPos(MSI_ADDRESS_COMPAT, 'baseAddress'),
   destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
   format: fieldPos(MSI_ADDRESS_REMAPPABLE, 'interruptFormat'),
-  handleLow: fieldPos(MSI_ADDRESS_REMAPPABLE, 'handleLow'),
-  handleHigh: fieldPos(MSI_ADDRESS_REMAPPABLE, 'handleHigh'),
-  shv: fieldPos(MSI_ADDRESS_REMAPPABLE, 'shv'),
 };
 const DATA = {
   vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
-  subhandle: fieldPos(MSI_DATA_REMAPPABLE, 'subhandle'),
-  reserved: fieldPos(MSI_DATA_REMAPPABLE, 'reserved'),
 };
 const IRTE = {
   present: fieldPos(IRTE_REMAPPED, 'present'),
@@ -335,17 +328,11 @@ function interruptRequest(s: SystemState, log: EventLog, port: number, at: numbe
     lose(s, log, port, IR_FAULT.compatBlocked, 0, tag);
     return;
   }
-  if (getField(w, at + 2, DATA.reserved) !== 0) {
+  const index = remappableRequestIndex(w[at], w[at + 2]);
+  if (index < 0) {
     lose(s, log, port, IR_FAULT.requestReserved, 0, tag);
     return;
   }
-  const handle =
-    getField(w, at, ADDR.handleLow) + getField(w, at, ADDR.handleHigh) * HANDLE_HIGH_WEIGHT;
-  const index = interruptIndex(
-    handle,
-    getField(w, at, ADDR.shv),
-    getField(w, at + 2, DATA.subhandle),
-  );
   remap(s, log, port, index, tag);
 }
 

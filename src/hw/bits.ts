@@ -158,13 +158,6 @@ export function encode<F extends FieldTable>(
 }
 
 /** Names of the reserved fields that are not zero (VT-d faults on these; PCI reads them as 0). */
-/** Field `range` of a single value of at most 32 bits (a requester ID, a SID): no array, no
- *  allocation, for decisions made per interrupt. */
-export function fieldOf(value: number, range: BitRange): number {
-  const width = range[0] - range[1] + 1;
-  return width === 32 ? value >>> 0 : (value >>> range[1]) & ((1 << width) - 1);
-}
-
 export function reservedBitsSet(layout: Layout, words: Dwords, offset = 0): string[] {
   checkWords(layout, words, offset);
   const set: string[] = [];

@@ -48,6 +48,12 @@ export function getField(w: ArrayLike<number>, at: number, f: FieldPos): number 
   return (w[at + f.dword] & f.bits) >>> f.shift;
 }
 
+/** The field of a single value of at most 32 bits (a requester ID, a message's address or data
+ *  dword): `f` must lie in dword 0 of its layout. */
+export function fieldValue(value: number, f: FieldPos): number {
+  return (value & f.bits) >>> f.shift;
+}
+
 /** Writes `value` (already known to fit) into the field of the structure at word `at`. */
 export function setField(w: Uint32Array, at: number, f: FieldPos, value: number): void {
   const i = at + f.dword;

@@ -6,11 +6,11 @@ import {
   defineLayout,
   dwordsFromBigInt,
   encode,
-  fieldOf,
   parseHex,
   reservedBitsSet,
 } from '../../src/hw/bits.js';
 import { InputError, InvariantError } from '../../src/hw/errors.js';
+import { fieldPos, fieldValue } from '../../src/hw/field-pos.js';
 
 const WIDE = defineLayout(
   'test-128',
@@ -88,7 +88,7 @@ describe('encode/decode', () => {
   });
 });
 
-describe('fieldOf', () => {
+describe('fieldValue', () => {
   it('reads every field of a one-dword value as decode does', () => {
     const ONE = defineLayout(
       'test-32',
@@ -112,11 +112,11 @@ describe('fieldOf', () => {
       fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => {
         const d = decode(ONE, [v]);
         expect([
-          fieldOf(v, ONE.fields.lo),
-          fieldOf(v, ONE.fields.mid),
-          fieldOf(v, ONE.fields.top),
+          fieldValue(v, fieldPos(ONE, 'lo')),
+          fieldValue(v, fieldPos(ONE, 'mid')),
+          fieldValue(v, fieldPos(ONE, 'top')),
         ]).toEqual([d.lo, d.mid, d.top]);
-        expect(fieldOf(v, WHOLE.fields.all)).toBe(decode(WHOLE, [v]).all);
+        expect(fieldValue(v, fieldPos(WHOLE, 'all'))).toBe(decode(WHOLE, [v]).all);
       }),
     );
   });

@@ -17,7 +17,7 @@
 // Not modelled: fault event interrupts and the fault recording registers' overflow (the log is a
 // list), fault 23h (table memory errors cannot happen here), posted-descriptor access faults.
 
-import { decode, encode, reservedBitsSet } from '../bits.js';
+import { decode, encode } from '../bits.js';
 import { assert } from '../errors.js';
 import { fieldPos, getField } from '../field-pos.js';
 import type { RequesterId } from '../pci/bdf.js';
@@ -31,9 +31,9 @@ import {
   MSI_ADDRESS_COMPAT,
   MSI_ADDRESS_HIGH_X2APIC,
   MSI_DATA_COMPAT,
-  MSI_DATA_REMAPPABLE,
   type MsiMessage,
   notInterruptReason,
+  remappableRequestIndex,
 } from '../x86/msi-message.js';
 import {
   createInterruptEntryCache,
@@ -203,9 +203,9 @@ export function vtdIrRemap(unit: VtdIrUnit, tx: MsiTransaction): VtdIrOutcome {
 function remapRemappable(unit: VtdIrUnit, tx: MsiTransaction, message: MsiMessage): VtdIrOutcome {
   const request = decodeMsiMessage(message.addrLo, message.addrHi, message.data);
   assert(request.format === 'remappable', 'vtdIrRemap: format checked before');
-  const index = request.interruptIndex;
-  if (reservedBitsSet(MSI_DATA_REMAPPABLE, [message.data]).length > 0) {
-    return fault(unit, IR_FAULT_REASON.requestReserved, index, tx, false);
+  const index = remappableRequestIndex(message.addrLo, message.data);
+  if (index < 0) {
+    return fault(unit, IR_FAULT_REASON.requestReserved, request.interruptIndex, tx, false);
   }
   if (index >= unit.table.entries) {
     return fault(unit, IR_FAULT_REASON.indexOverflow, index, tx, false);

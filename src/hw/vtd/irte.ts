@@ -19,11 +19,10 @@ import {
   decode,
   defineLayout,
   encode,
-  fieldOf,
   reservedBitsSet,
 } from '../bits.js';
 import { InputError } from '../errors.js';
-import { anyMasked, fieldPos, getField, reservedMasks } from '../field-pos.js';
+import { anyMasked, fieldPos, fieldValue, getField, reservedMasks } from '../field-pos.js';
 import { REQUESTER_ID, type RequesterId } from '../pci/bdf.js';
 
 export const IRTE_DWORDS = 4;
@@ -287,21 +286,26 @@ export function sourceIdCheck(svt: number, sq: number, sid: number, rid: number)
   }
 }
 
-const RID = REQUESTER_ID.fields;
+const RID = {
+  bus: fieldPos(REQUESTER_ID, 'bus'),
+  device: fieldPos(REQUESTER_ID, 'device'),
+  function: fieldPos(REQUESTER_ID, 'function'),
+};
+const SID_RANGE = {
+  startBus: fieldPos(SID_BUS_RANGE, 'startBus'),
+  endBus: fieldPos(SID_BUS_RANGE, 'endBus'),
+};
 
 function requesterIdMatches(sid: number, rid: number, sq: number): boolean {
   const ignored = SQ_IGNORED_FUNCTION_BITS[sq];
   return (
-    fieldOf(sid, RID.bus) === fieldOf(rid, RID.bus) &&
-    fieldOf(sid, RID.device) === fieldOf(rid, RID.device) &&
-    (fieldOf(sid, RID.function) | ignored) === (fieldOf(rid, RID.function) | ignored)
+    fieldValue(sid, RID.bus) === fieldValue(rid, RID.bus) &&
+    fieldValue(sid, RID.device) === fieldValue(rid, RID.device) &&
+    (fieldValue(sid, RID.function) | ignored) === (fieldValue(rid, RID.function) | ignored)
   );
 }
 
 function busInRange(sid: number, rid: number): boolean {
-  const bus = fieldOf(rid, RID.bus);
-  return (
-    bus >= fieldOf(sid, SID_BUS_RANGE.fields.startBus) &&
-    bus <= fieldOf(sid, SID_BUS_RANGE.fields.endBus)
-  );
+  const bus = fieldValue(rid, RID.bus);
+  return bus >= fieldValue(sid, SID_RANGE.startBus) && bus <= fieldValue(sid, SID_RANGE.endBus);
 }

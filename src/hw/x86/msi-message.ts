@@ -17,6 +17,7 @@
 
 import { decode, defineLayout, encode, reservedBitsSet } from '../bits.js';
 import { InputError } from '../errors.js';
+import { fieldPos, fieldValue } from '../field-pos.js';
 import { DELIVERY_MODE, DEST_MODE } from './lapic.js';
 
 /** Address bits 31:20 of every x86 interrupt message (the SDM's 0FEEH). */
@@ -176,6 +177,32 @@ export type DecodedMsi =
  *  (QEMU computes it in 16 bits and wraps; no real table can be indexed past 65535 anyway). */
 export function interruptIndex(handle: number, shv: number, subhandle: number): number {
   return shv ? handle + subhandle : handle;
+}
+
+const REMAP_F = {
+  handleLow: fieldPos(MSI_ADDRESS_REMAPPABLE, 'handleLow'),
+  handleHigh: fieldPos(MSI_ADDRESS_REMAPPABLE, 'handleHigh'),
+  shv: fieldPos(MSI_ADDRESS_REMAPPABLE, 'shv'),
+  subhandle: fieldPos(MSI_DATA_REMAPPABLE, 'subhandle'),
+  reserved: fieldPos(MSI_DATA_REMAPPABLE, 'reserved'),
+};
+/** handle[15] sits above handle[14:0]: its weight in the handle. */
+const HANDLE_HIGH_WEIGHT = 2 ** MSI_ADDRESS_REMAPPABLE.accessors.handleLow.bitWidth;
+
+/** VT-d 5.1.2.2 on the raw dwords of a remappable-format request: the interrupt index it names
+ *  (handle, plus the subhandle when SHV is set), or -1 when its data has reserved bits set (the
+ *  unit's fault 20h). Allocation-free: the remapping unit (`vtd/interrupt-remapping.ts`) and the
+ *  whole-system model's delivery path both read the index this way. */
+export function remappableRequestIndex(addrLo: number, data: number): number {
+  if (fieldValue(data, REMAP_F.reserved) !== 0) return -1;
+  const handle =
+    fieldValue(addrLo, REMAP_F.handleLow) +
+    fieldValue(addrLo, REMAP_F.handleHigh) * HANDLE_HIGH_WEIGHT;
+  return interruptIndex(
+    handle,
+    fieldValue(addrLo, REMAP_F.shv),
+    fieldValue(data, REMAP_F.subhandle),
+  );
 }
 
 /** Why `addrLo`/`addrHi` is not an interrupt message, or null if it is one. */
