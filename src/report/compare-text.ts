@@ -21,6 +21,7 @@ const ROWS: readonly Row[] = [
   ['host vectors', (c) => c.resources.hostVectors],
   ['host IRTEs', (c) => c.resources.irtes],
   ['host IRT window (vir-direct)', (c) => c.resources.irteWindow],
+  ['  of which used by the guests', (c) => c.resources.irteWindowUsed],
   ['MSI-X entries', (c) => c.resources.msixEntries],
   ['IMS entries', (c) => c.resources.imsEntries],
   ['INTx lines', (c) => c.resources.intxLines],

@@ -81,7 +81,10 @@ export interface StrategyColumn {
     readonly msixEntries: number;
     readonly imsEntries: number;
     readonly kvmRoutes: number;
+    /** vir-direct: host IRTE indices set aside for the guests' handles, and the span of them
+     *  the guests used (their highest shadowed index + 1, summed over the VMs). */
     readonly irteWindow: number;
+    readonly irteWindowUsed: number;
     readonly intxLines: number;
   };
   readonly capacity: { readonly subdevices: number; readonly limitedBy: string };
@@ -203,6 +206,7 @@ function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
       imsEntries: peak.imsEntries,
       kvmRoutes: peak.kvmRoutes,
       irteWindow: built.strategies.filter((x) => x === 'vir-direct').length * VIR_DIRECT_WINDOW,
+      irteWindowUsed: peak.irteWindow,
       intxLines: peak.intxLines,
     },
     capacity: capacityOf(s, strategy),
