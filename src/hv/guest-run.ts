@@ -10,9 +10,10 @@
 // delivery model's (`system-vcpu.ts vcpuMigrate`), counted by the caller.
 // `pv`/`pv-batch` negotiate through the pv ABI (pv-guest.ts pvGuestNegotiate -> the platform's
 // VMCALL into pv-host.ts).
-// One run, two uses: `flows.ts` boots the guests with the host (VFIO, KVM) behind each
-// platform, and `compare` then drives the workload's actions and the teardown on those same
-// guests (`runGuestActions`, `teardownGuests`); `runControlPlane` is the run with no host behind.
+// One run for both planes: `flows.ts` boots the guests with the host (VFIO, KVM) behind each
+// platform, `scenario/build.ts runWorkload` drives the workload's actions on those same guests
+// (`runGuestActions`, whose decisions the data plane replays) and the teardown follows
+// (`teardownGuests`); `runControlPlane` is the same run with no host behind the platforms.
 // Invariants: after teardown the host ledger is back to zero; a `pv` VM whose negotiation the
 // hypervisor refuses runs `emulate` and says so in `notes`.
 // Not modelled: the guest's boot-time accesses outside the assigned functions.
