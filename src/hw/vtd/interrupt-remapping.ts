@@ -19,7 +19,7 @@
 
 import { decode, encode } from '../bits.js';
 import { assert } from '../errors.js';
-import { fieldPos, getField } from '../field-pos.js';
+import { anyMasked, fieldPos, getField } from '../field-pos.js';
 import type { RequesterId } from '../pci/bdf.js';
 import type { MsiTransaction } from '../pci/msi-transaction.js';
 import {
@@ -47,7 +47,7 @@ import {
   irteApicId,
   irteFormat,
   irtePostedAt,
-  irteReservedAt,
+  irteReservedMasks,
   postedDescriptorAddress,
   sourceIdCheck,
 } from './irte.js';
@@ -251,7 +251,8 @@ export function irteCheck(
   unit: { readonly eime: boolean; readonly postedInterrupts: boolean },
   requesterId: number,
 ): typeof IRTE_USABLE | IrFaultReason {
-  if ((irtePostedAt(words, at) && !unit.postedInterrupts) || irteReservedAt(words, at, unit)) {
+  const posted = irtePostedAt(words, at);
+  if ((posted && !unit.postedInterrupts) || anyMasked(words, at, irteReservedMasks(posted, unit))) {
     return IR_FAULT_REASON.irteReserved;
   }
   const sid = sourceIdCheck(

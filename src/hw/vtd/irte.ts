@@ -22,7 +22,7 @@ import {
   reservedBitsSet,
 } from '../bits.js';
 import { InputError } from '../errors.js';
-import { anyMasked, fieldPos, fieldValue, getField, reservedMasks } from '../field-pos.js';
+import { fieldPos, fieldValue, getField, reservedMasks } from '../field-pos.js';
 import { REQUESTER_ID, type RequesterId } from '../pci/bdf.js';
 
 export const IRTE_DWORDS = 4;
@@ -197,20 +197,10 @@ const RESERVED_REMAPPED_XAPIC = (() => {
 export const irtePostedAt = (words: ArrayLike<number>, at: number): boolean =>
   getField(words, at, F.irteMode) === IRTE_MODE.posted;
 
-/** Whether the IRTE at `words[at..]` has a reserved bit set for its format and the unit's mode:
- *  what `irteReservedBitsSet` lists by name, as one masked test (the remapping unit's check). */
-export function irteReservedAt(
-  words: ArrayLike<number>,
-  at: number,
-  opts: IrteModeOptions,
-): boolean {
-  const masks = irtePostedAt(words, at)
-    ? RESERVED_POSTED
-    : opts.eime
-      ? RESERVED_REMAPPED
-      : RESERVED_REMAPPED_XAPIC;
-  return anyMasked(words, at, masks);
-}
+/** The reserved bits, per dword, of an IRTE in posted (IM = 1) or remapped format under the
+ *  unit's mode: what `irteReservedBitsSet` lists by name, as masks for one `anyMasked` test. */
+export const irteReservedMasks = (posted: boolean, opts: IrteModeOptions): Uint32Array =>
+  posted ? RESERVED_POSTED : opts.eime ? RESERVED_REMAPPED : RESERVED_REMAPPED_XAPIC;
 
 /** The dwords of a remapped-format entry (IM = 0); fields not given are 0. */
 export function encodeIrteRemapped(values: Partial<IrteRemapped>): number[] {
@@ -296,13 +286,13 @@ const SID_RANGE = {
   endBus: fieldPos(SID_BUS_RANGE, 'endBus'),
 };
 
+/** Bits of a requester ID that name the function: bus, device, function (RID bits 15:0). */
+const RID_BITS = RID.bus.bits | RID.device.bits | RID.function.bits;
+
+/** SID and RID agree on bus, device and function, less the function bits SQ says to ignore. */
 function requesterIdMatches(sid: number, rid: number, sq: number): boolean {
-  const ignored = SQ_IGNORED_FUNCTION_BITS[sq];
-  return (
-    fieldValue(sid, RID.bus) === fieldValue(rid, RID.bus) &&
-    fieldValue(sid, RID.device) === fieldValue(rid, RID.device) &&
-    (fieldValue(sid, RID.function) | ignored) === (fieldValue(rid, RID.function) | ignored)
-  );
+  const ignored = SQ_IGNORED_FUNCTION_BITS[sq] << RID.function.shift;
+  return ((sid ^ rid) & RID_BITS & ~ignored) === 0;
 }
 
 function busInRange(sid: number, rid: number): boolean {
