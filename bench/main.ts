@@ -11,10 +11,10 @@
 //     and the cost of saving a state (what docs/architecture.md quotes).
 // Warm-up first, then several repetitions; the median is reported.
 
-import { systemStep, vectorOutcomes } from '../src/hv/system.js';
-import { ACTION, type SystemAction } from '../src/hv/system-actions.js';
-import { clearEvents, createEventLog } from '../src/hv/system-events.js';
-import { cloneSystemState, type SystemState } from '../src/hv/system-state.js';
+import { systemStep, vectorOutcomes } from '../src/machine/system.js';
+import { ACTION, type SystemAction } from '../src/machine/system-actions.js';
+import { clearEvents, createEventLog } from '../src/machine/system-events.js';
+import { cloneSystemState, type SystemState } from '../src/machine/system-state.js';
 import { buildScenario, runWorkload } from '../src/scenario/build.js';
 import { loadScenario } from '../src/scenario/load.js';
 import { resolveCosts } from '../src/sim/cost-model.js';

@@ -1,6 +1,7 @@
 // DESIGN.md §3: each layer depends only on the layers below it. Every relative import in src/ is
-// checked against that order (sim and check are the two engines, side by side; report renders for
-// the surfaces, below cli).
+// checked against that order (machine: the whole-system state words and the steps over them,
+// between the kernel and the hypervisor that programs them; sim and check are the two engines,
+// side by side; report renders for the surfaces, below cli).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +11,13 @@ const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const RANK: Record<string, number> = {
   hw: 0,
   kernel: 1,
-  hv: 2,
-  sim: 3,
-  check: 3,
-  scenario: 4,
-  report: 5,
-  cli: 6,
+  machine: 2,
+  hv: 3,
+  sim: 4,
+  check: 4,
+  scenario: 5,
+  report: 6,
+  cli: 7,
 };
 
 function* sourceFiles(dir: string): Generator<string> {

@@ -6,8 +6,8 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { systemProperties } from '../hv/system.js';
 import { InputError } from '../hw/errors.js';
+import { systemProperties } from '../machine/system.js';
 import { runSummaryJson, runSummaryText } from '../report/summary.js';
 import { ftraceWriter } from '../report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../report/trace-perfetto.js';

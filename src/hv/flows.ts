@@ -44,6 +44,22 @@ import type { KernelState, PciFunctionInfo } from '../kernel/kernel-state.js';
 import { irqTarget, requestIrq } from '../kernel/manage.js';
 import { pciAllocIrqVectors } from '../kernel/pci-msi-api.js';
 import { vtdIrReserve } from '../kernel/vtd-ir.js';
+import { systemStep } from '../machine/system.js';
+import { ACTION } from '../machine/system-actions.js';
+import { createEventLog } from '../machine/system-events.js';
+import {
+  pidAddress,
+  resetSystemState,
+  type SystemState,
+  setIntxSourceMask,
+  setRoute,
+} from '../machine/system-state.js';
+import {
+  createSystemTopology,
+  MSI_STORE_DWORDS,
+  type SystemSpec,
+  type VectorSpec,
+} from '../machine/system-topology.js';
 import {
   bootGuests,
   type ControlPlaneVm,
@@ -60,22 +76,6 @@ import {
   type StrategyName,
   VIR_DIRECT_WINDOW,
 } from './strategy-platform.js';
-import { systemStep } from './system.js';
-import { ACTION } from './system-actions.js';
-import { createEventLog } from './system-events.js';
-import {
-  pidAddress,
-  resetSystemState,
-  type SystemState,
-  setIntxSourceMask,
-  setRoute,
-} from './system-state.js';
-import {
-  createSystemTopology,
-  MSI_STORE_DWORDS,
-  type SystemSpec,
-  type VectorSpec,
-} from './system-topology.js';
 import {
   type HostBinding,
   kvmPiUpdateIrte,

@@ -23,15 +23,15 @@ import { composeCompatMsi, composeRemappableMsi } from '../hw/x86/msi-message.js
 import type { PciFunctionInfo } from '../kernel/kernel-state.js';
 import type { IoapicRte, KernelPlatform, MemoryPlatform } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
-import { iecInvalidate } from './system-delivery.js';
-import { createEventLog } from './system-events.js';
+import { iecInvalidate } from '../machine/system-delivery.js';
+import { createEventLog } from '../machine/system-events.js';
 import {
   programStoreEntry,
   type SystemState,
   setStoreEnabled,
   writeHostIrte,
-} from './system-state.js';
-import { MSI_STORE_DWORDS } from './system-topology.js';
+} from '../machine/system-state.js';
+import { MSI_STORE_DWORDS } from '../machine/system-topology.js';
 
 /** The stores of one host PCI function (store indices in the topology, -1: none). */
 export interface HostFunctionStores {

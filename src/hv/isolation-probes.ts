@@ -20,7 +20,7 @@ import {
   FIRST_SYSTEM_VECTOR,
   POSTED_INTR_VECTOR,
   type SystemState,
-} from './system-state.js';
+} from '../machine/system-state.js';
 
 /** Compatibility-format destination IDs are 8 bits (SDM 11.11.1). */
 const COMPAT_APIC_IDS = 256;

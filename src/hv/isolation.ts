@@ -34,19 +34,25 @@ import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { IR_FAULT_REASON, IR_FAULT_REASON_TEXT } from '../hw/vtd/interrupt-remapping.js';
 import type { MsiMessage } from '../hw/x86/msi-message.js';
-import { adversarialMessages, type ProbeMessage } from './isolation-probes.js';
-import { systemEnabled, systemStep } from './system.js';
-import { ACTION } from './system-actions.js';
+import { systemEnabled, systemStep } from '../machine/system.js';
+import { ACTION } from '../machine/system-actions.js';
 import {
   NO_SUCH_DESTINATION,
   NOT_AN_INTERRUPT,
   POSTED_TO_UNKNOWN_MEMORY,
   storeRaise,
-} from './system-delivery.js';
-import { clearEvents, createEventLog, EVENT, EVENT_ARGS, type EventLog } from './system-events.js';
-import { clearBit } from './system-fields.js';
-import { cloneSystemState, type SystemState } from './system-state.js';
-import { MSI_STORE_DWORDS, NO_VECTOR, type StoreTopology } from './system-topology.js';
+} from '../machine/system-delivery.js';
+import {
+  clearEvents,
+  createEventLog,
+  EVENT,
+  EVENT_ARGS,
+  type EventLog,
+} from '../machine/system-events.js';
+import { clearBit } from '../machine/system-fields.js';
+import { cloneSystemState, type SystemState } from '../machine/system-state.js';
+import { MSI_STORE_DWORDS, NO_VECTOR, type StoreTopology } from '../machine/system-topology.js';
+import { adversarialMessages, type ProbeMessage } from './isolation-probes.js';
 
 export { adversarialMessages, type ProbeMessage } from './isolation-probes.js';
 

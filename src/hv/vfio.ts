@@ -28,7 +28,7 @@ import {
   pciMsixFreeIrq,
 } from '../kernel/pci-msi-api.js';
 import { hwIrteWrite, type KernelPlatform, withOp } from '../kernel/platform.js';
-import { pidAddress } from './system-state.js';
+import { pidAddress } from '../machine/system-state.js';
 
 export type HostBackingKind = 'msix' | 'msi' | 'ims' | 'intx';
 

@@ -9,15 +9,15 @@
 // prints one with guest data. Timestamps have nanosecond resolution (`trace-cmd report -t`).
 // Invariant: lines are in time order (a handler's exit line is held back until its time).
 
+import { encode } from '../hw/bits.js';
+import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import {
   DELIVERY_MODE_NAMES_KVM,
   EXIT_REASON,
   EXIT_REASON_NAMES,
   VMX_EXIT_INTR_INFO,
-} from '../hv/system-events.js';
-import type { SystemTopology } from '../hv/system-topology.js';
-import { encode } from '../hw/bits.js';
-import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
+} from '../machine/system-events.js';
+import type { SystemTopology } from '../machine/system-topology.js';
 import { lossName } from '../sim/system-sim.js';
 import type { TraceRecord } from '../sim/trace-recorder.js';
 import {

@@ -9,8 +9,8 @@
 // Invariant: timestamps are microseconds as JSON numbers (ns / 1000, exact to the nanosecond),
 // written in record order, so the same records give the same bytes.
 
-import { EXIT_REASON_NAMES } from '../hv/system-events.js';
-import type { SystemTopology } from '../hv/system-topology.js';
+import { EXIT_REASON_NAMES } from '../machine/system-events.js';
+import type { SystemTopology } from '../machine/system-topology.js';
 import { lossName } from '../sim/system-sim.js';
 import type { TraceRecord } from '../sim/trace-recorder.js';
 import { bufferedSink, hex, portBdf, type TraceWriter, vectorName } from './trace-writer.js';

@@ -3,8 +3,8 @@
 // that belong after the record that produced them (a handler's exit line, `durNs` later).
 // Invariant: output is a pure function of the records and the topology (byte-identical runs).
 
-import type { SystemTopology } from '../hv/system-topology.js';
 import { bdfOfRequesterId, formatBdf } from '../hw/pci/bdf.js';
+import type { SystemTopology } from '../machine/system-topology.js';
 import type { TraceRecord } from '../sim/trace-recorder.js';
 
 export interface TraceWriter {

@@ -21,13 +21,13 @@ import {
   runGuestActions,
 } from '../hv/guest-run.js';
 import type { StrategyName } from '../hv/strategy-platform.js';
-import { ACTION, affinityTarget } from '../hv/system-actions.js';
-import type { SystemEvent } from '../hv/system-events.js';
-import { cloneSystemState, type SystemState } from '../hv/system-state.js';
-import type { SystemSpec } from '../hv/system-topology.js';
 import { assert } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
+import { ACTION, affinityTarget } from '../machine/system-actions.js';
+import type { SystemEvent } from '../machine/system-events.js';
+import { cloneSystemState, type SystemState } from '../machine/system-state.js';
+import type { SystemSpec } from '../machine/system-topology.js';
 import type { RateSource, SimInput, TimedInput } from '../sim/system-sim.js';
 import { functionRoutingIds } from './rules.js';
 import type { Scenario, ScenarioAssignment, ScenarioDevice, WorkloadAction } from './schema.js';

@@ -10,8 +10,8 @@
 // is no longer enabled when it comes due is skipped and counted (`staleActions`).
 // Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
 
-import { systemIsEnabled, systemStep, vectorOutcomes } from '../hv/system.js';
-import { ACTION, type ActionKind, type SystemAction } from '../hv/system-actions.js';
+import { systemIsEnabled, systemStep, vectorOutcomes } from '../machine/system.js';
+import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
 import {
   COALESCE_NAMES,
   clearEvents,
@@ -21,15 +21,15 @@ import {
   type EventLog,
   EXIT_REASON,
   EXIT_REASON_NAMES,
-} from '../hv/system-events.js';
+} from '../machine/system-events.js';
 import {
   cloneSystemState,
   POSTED_INTR_VECTOR,
   POSTED_INTR_WAKEUP_VECTOR,
   type SystemState,
-} from '../hv/system-state.js';
-import { NO_VECTOR } from '../hv/system-topology.js';
-import { vcpuVirrPending } from '../hv/system-vcpu.js';
+} from '../machine/system-state.js';
+import { NO_VECTOR } from '../machine/system-topology.js';
+import { vcpuVirrPending } from '../machine/system-vcpu.js';
 import type { Costs } from './cost-model.js';
 import {
   createEventQueue,

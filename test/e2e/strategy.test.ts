@@ -9,11 +9,6 @@
 
 import { describe, expect, it } from 'vitest';
 import { irqOfVector } from '../../src/hv/guest-run.js';
-import { systemEnabled, systemStep } from '../../src/hv/system.js';
-import { ACTION } from '../../src/hv/system-actions.js';
-import { createEventLog, eventsOf, type SystemEvent } from '../../src/hv/system-events.js';
-import { pidAddress, type SystemState } from '../../src/hv/system-state.js';
-import { vcpuId } from '../../src/hv/system-topology.js';
 import { irChipOf } from '../../src/hv/vfio.js';
 import { decode } from '../../src/hw/bits.js';
 import { MSIX_MESSAGE_CONTROL } from '../../src/hw/pci/msix-capability.js';
@@ -27,6 +22,11 @@ import {
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
 import { freeIrq, irqTarget } from '../../src/kernel/manage.js';
 import { pciMsixFreeIrq } from '../../src/kernel/pci-msi-api.js';
+import { systemEnabled, systemStep } from '../../src/machine/system.js';
+import { ACTION } from '../../src/machine/system-actions.js';
+import { createEventLog, eventsOf, type SystemEvent } from '../../src/machine/system-events.js';
+import { pidAddress, type SystemState } from '../../src/machine/system-state.js';
+import { vcpuId } from '../../src/machine/system-topology.js';
 import { renderProcInterrupts } from '../../src/report/proc-interrupts.js';
 import { buildScenario, guestHandleEvents, teardownBuilt } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';

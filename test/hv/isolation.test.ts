@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyzeIsolation, isolationByStrategy } from '../../src/hv/isolation.js';
-import type { SystemState } from '../../src/hv/system-state.js';
+import type { SystemState } from '../../src/machine/system-state.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 

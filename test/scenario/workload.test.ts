@@ -6,10 +6,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { heldByHost } from '../../src/hv/guest-run.js';
-import { ROUTE_DWORDS } from '../../src/hv/system-topology.js';
 import { RuleError } from '../../src/hw/errors.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
 import { irqTarget } from '../../src/kernel/manage.js';
+import { ROUTE_DWORDS } from '../../src/machine/system-topology.js';
 import { buildScenario, runWorkload, teardownBuilt } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { STRATEGIES } from '../../src/scenario/schema.js';

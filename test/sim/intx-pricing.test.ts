@@ -9,7 +9,7 @@ import { buildScenario, runWorkload } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { resolveCosts } from '../../src/sim/cost-model.js';
 import { simulateSystem } from '../../src/sim/system-sim.js';
-import { subdeviceScenario } from '../hv/system-helpers.js';
+import { subdeviceScenario } from '../machine/system-helpers.js';
 
 const scenario = (backing: 'intx' | 'msix') =>
   subdeviceScenario(

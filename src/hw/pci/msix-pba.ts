@@ -28,7 +28,7 @@ export type SignalOutcome = (typeof SIGNAL)[keyof typeof SIGNAL];
  *  disabled; the message if the entry is deliverable (not masked, by its Mask Bit or the
  *  Function Mask); otherwise its Pending Bit is set, and a signal while it is already set merges
  *  into it. The one rule for the MSI-X table, the IMS store (always enabled) and the
- *  whole-system model's stores (`hv/system-delivery.ts storeRaise`). */
+ *  whole-system model's stores (`machine/system-delivery.ts storeRaise`). */
 export function signalOutcome(enabled: boolean, masked: boolean, pending: boolean): SignalOutcome {
   if (!enabled) return SIGNAL.dropped;
   if (!masked) return SIGNAL.send;

@@ -244,7 +244,7 @@ const SOURCE = {
  *  posted-interrupt support is one), then source-id validation of `requesterId` (SVT 11b is a
  *  reserved encoding; QEMU takes it as a verification failure, 26h, and so do we). IRTE_USABLE,
  *  or the fault reason. One implementation: `vtdIrRemap` and the whole-system model's delivery
- *  path (`hv/system-delivery.ts`) both call it on their own words. */
+ *  path (`machine/system-delivery.ts`) both call it on their own words. */
 export function irteCheck(
   words: ArrayLike<number>,
   at: number,

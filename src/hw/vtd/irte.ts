@@ -262,7 +262,7 @@ export function verifySourceId(
 }
 
 /** VT-d 9.10 on the raw SVT, SQ and SID fields: the one implementation of the check, for the IRTE
- *  decoded (`verifySourceId`) and for the whole-system model's words (`hv/system-delivery.ts`). */
+ *  decoded (`verifySourceId`) and for the whole-system model's words (`machine/system-delivery.ts`). */
 export function sourceIdCheck(svt: number, sq: number, sid: number, rid: number): SourceIdCheck {
   switch (svt) {
     case SOURCE_VALIDATION_TYPE.none:

@@ -203,7 +203,7 @@ const SN = fieldPos(PID_CONTROL, 'sn');
  *  already known to be 0..255: set PIR[vector]; if ON was clear and (`urgent` or SN clear), set
  *  ON. Returns PI_POST bits: coalesced (the PIR bit was already set), notify (ON went 0 -> 1: a
  *  notification event to NDST with NV). The one implementation of posting: `piPost` here and the
- *  whole-system model's delivery path (`hv/system-delivery.ts`), which is also what KVM does in
+ *  whole-system model's delivery path (`machine/system-delivery.ts`), which is also what KVM does in
  *  software when it injects with APICv (vmx_deliver_posted_interrupt). Allocates nothing. */
 export function piPostAt(words: Uint32Array, at: number, vector: number, urgent: boolean): number {
   const pir = at + (vector >>> 5);

@@ -6,13 +6,6 @@
 // Whatever the hw modules decide, the hot path must decide the same.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACTION } from '../../src/hv/system-actions.js';
-import {
-  IR_FAULT,
-  NO_SUCH_DESTINATION,
-  POSTED_TO_UNKNOWN_MEMORY,
-} from '../../src/hv/system-delivery.js';
-import { pidAddress, pidControlAt, setVcpuRun, VCPU_STATE } from '../../src/hv/system-state.js';
 import { reservedMasks } from '../../src/hw/field-pos.js';
 import { imsRaise, newImsStore } from '../../src/hw/ims/ims-store.js';
 import type { RequesterId } from '../../src/hw/pci/bdf.js';
@@ -22,6 +15,18 @@ import { createVtdIrUnit, vtdIrRemap } from '../../src/hw/vtd/interrupt-remappin
 import { IRTE_POSTED, IRTE_REMAPPED, verifySourceId } from '../../src/hw/vtd/irte.js';
 import { composeRemappableMsi } from '../../src/hw/x86/msi-message.js';
 import { newPostedDescriptor, PID_CONTROL, piPost } from '../../src/hw/x86/posted-descriptor.js';
+import { ACTION } from '../../src/machine/system-actions.js';
+import {
+  IR_FAULT,
+  NO_SUCH_DESTINATION,
+  POSTED_TO_UNKNOWN_MEMORY,
+} from '../../src/machine/system-delivery.js';
+import {
+  pidAddress,
+  pidControlAt,
+  setVcpuRun,
+  VCPU_STATE,
+} from '../../src/machine/system-state.js';
 import { kinds, stepper, system } from './system-helpers.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });

@@ -1,9 +1,9 @@
 // Small systems for the whole-system model tests, built through the real scenario builder.
 
-import { systemStep } from '../../src/hv/system.js';
-import { ACTION, type ActionKind } from '../../src/hv/system-actions.js';
-import { createEventLog, type EventLog, eventsOf } from '../../src/hv/system-events.js';
-import { cloneSystemState, type SystemState } from '../../src/hv/system-state.js';
+import { systemStep } from '../../src/machine/system.js';
+import { ACTION, type ActionKind } from '../../src/machine/system-actions.js';
+import { createEventLog, type EventLog, eventsOf } from '../../src/machine/system-events.js';
+import { cloneSystemState, type SystemState } from '../../src/machine/system-state.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 

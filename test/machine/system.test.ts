@@ -5,16 +5,18 @@
 // on unmask), VT-d fault reasons 21h/22h/25h/26h, the interrupt entry cache (VT-d 6.2: a changed
 // IRTE is not seen until invalidated), and the model contract (in place, canonical encoding).
 import { describe, expect, it } from 'vitest';
+import { IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
+import { composeCompatMsi } from '../../src/hw/x86/msi-message.js';
 import {
   systemEnabled,
   systemModel,
   systemProperties,
   vectorOutcomes,
-} from '../../src/hv/system.js';
-import { ACTION, affinityTarget, type SystemAction } from '../../src/hv/system-actions.js';
-import { IR_FAULT, vectorCounter } from '../../src/hv/system-delivery.js';
-import type { EventLog } from '../../src/hv/system-events.js';
-import { EXIT_REASON } from '../../src/hv/system-events.js';
+} from '../../src/machine/system.js';
+import { ACTION, affinityTarget, type SystemAction } from '../../src/machine/system-actions.js';
+import { IR_FAULT, vectorCounter } from '../../src/machine/system-delivery.js';
+import type { EventLog } from '../../src/machine/system-events.js';
+import { EXIT_REASON } from '../../src/machine/system-events.js';
 import {
   cloneSystemState,
   POSTED_INTR_VECTOR,
@@ -22,10 +24,8 @@ import {
   type SystemState,
   VCPU_STATE,
   vcpuState,
-} from '../../src/hv/system-state.js';
-import { VECTOR_COUNTERS } from '../../src/hv/system-topology.js';
-import { IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
-import { composeCompatMsi } from '../../src/hw/x86/msi-message.js';
+} from '../../src/machine/system-state.js';
+import { VECTOR_COUNTERS } from '../../src/machine/system-topology.js';
 import type { Model } from '../../src/sim/model.js';
 import { kinds, stepper, system } from './system-helpers.js';
 

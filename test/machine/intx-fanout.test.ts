@@ -8,13 +8,13 @@
 
 import { describe, expect, it } from 'vitest';
 import { IOAPIC_REQUESTER_ID } from '../../src/hv/flows.js';
-import { systemEnabled, systemStep } from '../../src/hv/system.js';
-import { ACTION } from '../../src/hv/system-actions.js';
-import { createEventLog, eventsOf, type SystemEvent } from '../../src/hv/system-events.js';
-import type { SystemState } from '../../src/hv/system-state.js';
-import { vcpuId } from '../../src/hv/system-topology.js';
 import { IRTE_DWORDS, IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
+import { systemEnabled, systemStep } from '../../src/machine/system.js';
+import { ACTION } from '../../src/machine/system-actions.js';
+import { createEventLog, eventsOf, type SystemEvent } from '../../src/machine/system-events.js';
+import type { SystemState } from '../../src/machine/system-state.js';
+import { vcpuId } from '../../src/machine/system-topology.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { subdeviceScenario } from './system-helpers.js';
