@@ -4,7 +4,7 @@
 //
 // Two families: what the system does by itself, which `systemEnabled` lists (a device raises, a
 // message reaches the remapping unit, a CPU takes an interrupt, a vCPU enters, handles, halts, an
-// IEC flush completes); and inputs from the scenario's workload (mask, affinity, migration,
+// IEC flush completes, a thread runs the next step of its step program); and inputs from the scenario's workload (mask, affinity, migration,
 // unplug), which the simulator injects at their time and the explorer will choose among.
 
 export const ACTION = {
@@ -22,18 +22,20 @@ export const ACTION = {
   vcpuHalt: 5,
   /** VT-d: an interrupt-entry-cache invalidation software queued completes. a: IRTE index */
   iecInvalidate: 6,
+  /** a thread (a vCPU task, a guest irq) runs the next step of its step program. a: thread */
+  threadStep: 7,
   // ---- workload inputs ----
   /** guest driver masks an assigned vector. a: vector index */
-  mask: 7,
+  mask: 8,
   /** guest driver unmasks an assigned vector. a: vector index */
-  unmask: 8,
+  unmask: 9,
   /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
    *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
-  setAffinity: 9,
+  setAffinity: 10,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
-  vcpuMigrate: 10,
+  vcpuMigrate: 11,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
-  hotUnplug: 11,
+  hotUnplug: 12,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];

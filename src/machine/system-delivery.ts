@@ -61,6 +61,8 @@ export const NOT_AN_INTERRUPT = 0;
 export const POSTED_TO_UNKNOWN_MEMORY = 0x100;
 /** A remapped or compatibility request to an APIC ID no CPU has, or with an illegal vector. */
 export const NO_SUCH_DESTINATION = 0x101;
+/** A guest handler found no owner for its vector (`guest-vector.ts`): the interrupt is lost. */
+export const MISDIRECTED = 0x102;
 
 /** VT-d 5.1.2.2: handle[15] is address bit 2, handle[14:0] are address bits 19:5. */
 /** SID (IRTE bits 79:64) starts dword 2 of the entry, so the requester-ID layout reads it there. */

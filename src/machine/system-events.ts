@@ -62,6 +62,23 @@ export const EVENT = {
   /** The host's INTx handler read a subdevice's interrupt status register (and cleared what it
    *  read, write-1-to-clear): pCPU, store, status bits read, sources injected. */
   intxStatusRead: 25,
+  /** A step of a step program ran: thread, program id, step index, result (STEP). */
+  programStep: 26,
+  /** A thread's next step can run once the gap passes: thread, wait (WAIT). */
+  threadReady: 27,
+  /** KVM loaded a vCPU (vmx_vcpu_pi_load): vCPU, previous pCPU, pCPU. */
+  vcpuLoad: 28,
+  /** kvm_vcpu_block ended without sleeping (an event was pending): vCPU, pCPU. */
+  vcpuResume: 29,
+  /** The guest's cleanup of a moved vector's previous target ran: vector index, freed (0/1:
+   *  still pending in the old vCPU's IRR, re-armed). */
+  vectorCleanup: 30,
+  /** A guest handler found no owner for its vector: vCPU, guest vector, the assigned vector the
+   *  interrupt is attributed to (its freed previous target) or NO_VECTOR. Counted as lost. */
+  misdirected: 31,
+  /** A set-affinity the guest kernel refuses while the previous move is still held (-EBUSY):
+   *  vector index, vCPU index asked for, guest vector asked for. */
+  affinityRefused: 32,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

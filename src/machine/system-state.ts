@@ -40,14 +40,37 @@ export const POSTED_INTR_VECTOR = 0xf2;
 export const POSTED_INTR_WAKEUP_VECTOR = 0xf1;
 export const RESCHEDULE_VECTOR = 0xfd;
 
-/** KVM's vcpu->mode, reduced to what the model needs, and where the vCPU is loaded. */
-export const VCPU_STATE = { inHost: 0, inGuest: 1, blocked: 2 } as const;
+/** Where a vCPU is, as KVM and the host scheduler see it: running guest code (vcpu->mode
+ *  IN_GUEST_MODE), running KVM's vcpu_run loop outside guest mode (loaded: vcpu_load ran on
+ *  `pcpu`), switched out while blocked in kvm_vcpu_block (on `pcpu`'s wake-up list), or switched
+ *  out and runnable (preempted, or woken from the block): it must be loaded again (vcpu_load,
+ *  vmx_vcpu_pi_load) on `target` before it can enter. */
+export const VCPU_STATE = { inHost: 0, inGuest: 1, blocked: 2, runnable: 3 } as const;
 
 export const VCPU_RUN = defineLayout(
   'irqlab-vcpu-run',
   32,
-  'irqlab: KVM vcpu->mode (outside guest / in guest / blocked in HLT) and its pCPU',
-  { state: [1, 0, 'VCPU_STATE'], pcpu: [31, 2, 'pCPU the vCPU is loaded on'] },
+  'irqlab: a vCPU task as KVM and the host scheduler see it',
+  {
+    state: [1, 0, 'VCPU_STATE'],
+    onWakeupList: [2, 2, "on the wake-up list of `pcpu` (KVM's per-CPU wakeup_vcpus_on_cpu)"],
+    pcpu: [12, 3, 'vcpu->cpu: the pCPU it was last loaded on'],
+    target: [22, 13, 'the pCPU the host scheduler runs the task on next'],
+    reserved: [31, 23, 'zero'],
+  },
+  { complete: true },
+);
+
+/** A thread's step program in progress (`step-program.ts`): which program, at which step. */
+export const THREAD = defineLayout(
+  'irqlab-thread',
+  32,
+  'irqlab: the step program a thread (a vCPU task, a guest irq) is running, and its next step',
+  {
+    program: [7, 0, 'program id (0: none in progress)'],
+    pc: [15, 8, 'index of the next step'],
+    reserved: [31, 16, 'zero'],
+  },
   { complete: true },
 );
 
@@ -65,8 +88,10 @@ export function resetSystemState(topology: SystemTopology): SystemState {
   const s: SystemState = { topology, words: new Uint32Array(topology.layout.words) };
   for (const store of topology.stores) resetStore(s, store);
   topology.vcpus.forEach((_, v) => {
-    setVcpuRun(s, v, VCPU_STATE.inHost, topology.initialPcpu[v]);
-    pidSetNotification(s, v, POSTED_INTR_VECTOR, topology.initialPcpu[v]);
+    const p = topology.initialPcpu[v];
+    setVcpuRun(s, v, VCPU_STATE.inHost, p);
+    setField(s.words, topology.layout.vcpuRun + v, RUN_TARGET, p);
+    pidSetNotification(s, v, POSTED_INTR_VECTOR, p);
   });
   return s;
 }
@@ -108,6 +133,8 @@ export function copySystemState(into: SystemState, from: SystemState): void {
 
 const RUN_STATE = fieldPos(VCPU_RUN, 'state');
 const RUN_PCPU = fieldPos(VCPU_RUN, 'pcpu');
+const RUN_TARGET = fieldPos(VCPU_RUN, 'target');
+const RUN_ON_WAKEUP_LIST = fieldPos(VCPU_RUN, 'onWakeupList');
 
 export const vcpuState = (s: SystemState, v: number): number =>
   getField(s.words, s.topology.layout.vcpuRun + v, RUN_STATE);
@@ -119,6 +146,15 @@ export function setVcpuRun(s: SystemState, v: number, state: number, pcpu: numbe
   setField(s.words, at, RUN_STATE, state);
   setField(s.words, at, RUN_PCPU, pcpu);
 }
+
+export const vcpuTarget = (s: SystemState, v: number): number =>
+  getField(s.words, s.topology.layout.vcpuRun + v, RUN_TARGET);
+export const setVcpuTarget = (s: SystemState, v: number, pcpu: number): void =>
+  setField(s.words, s.topology.layout.vcpuRun + v, RUN_TARGET, pcpu);
+export const vcpuOnWakeupList = (s: SystemState, v: number): boolean =>
+  getField(s.words, s.topology.layout.vcpuRun + v, RUN_ON_WAKEUP_LIST) === 1;
+export const setVcpuOnWakeupList = (s: SystemState, v: number, on: boolean): void =>
+  setField(s.words, s.topology.layout.vcpuRun + v, RUN_ON_WAKEUP_LIST, on ? 1 : 0);
 
 /** The vCPU in guest mode on `pcpu`, or -1. */
 export const guestOnPcpu = (s: SystemState, pcpu: number): number =>
@@ -132,9 +168,9 @@ export function setPcpuHost(s: SystemState, pcpu: number): void {
   s.words[s.topology.layout.pcpuMode + pcpu] = PCPU_HOST;
 }
 
-/** Whether any vCPU is loaded on `pcpu` (no overcommit: one vCPU per pCPU at most). */
+/** Whether any vCPU task runs, or will run, on `pcpu` (no overcommit: one vCPU per pCPU). */
 export function pcpuHasVcpu(s: SystemState, pcpu: number): boolean {
-  for (let v = 0; v < s.topology.vcpus.length; v++) if (vcpuPcpu(s, v) === pcpu) return true;
+  for (let v = 0; v < s.topology.vcpus.length; v++) if (vcpuTarget(s, v) === pcpu) return true;
   return false;
 }
 
@@ -225,16 +261,19 @@ export function setRoute(
 /** Dword of a route that remembers where the vector was before its last move. */
 export const ROUTE_PREVIOUS_DWORD = 3;
 
-/** irqlab's own record of a vector's previous target, kept until the first interrupt reaches
- *  the new one (Linux: apic_chip_data.prev_vector / prev_cpu, freed by irq_complete_move). */
+/** irqlab's own record of a vector's previous target in the guest (Linux: apic_chip_data
+ *  prev_vector / prev_cpu), kept from the move until the guest's cleanup frees it on the old
+ *  vCPU (irq_complete_move, __vector_cleanup; `guest-vector.ts`). Once freed it stays as a ghost,
+ *  so that an interrupt arriving there later is attributed to the vector it came from. */
 export const ROUTE_PREVIOUS = defineLayout(
   'irqlab-route-previous',
   32,
   "irqlab: a guest vector's previous vCPU and vector during a move",
   {
-    vcpuPlusOne: [15, 0, 'previous vCPU index in the VM, plus 1; 0: no move in progress'],
+    vcpuPlusOne: [15, 0, 'previous vCPU index in the VM, plus 1; 0: never moved'],
     vector: [23, 16, 'previous guest vector'],
-    reserved: [31, 24, 'zero'],
+    freed: [24, 24, 'the cleanup freed it (ghost: kept for attribution only)'],
+    reserved: [31, 25, 'zero'],
   },
   { complete: true },
 );

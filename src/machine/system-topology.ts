@@ -139,8 +139,19 @@ export interface VmTopology {
   readonly vectors: readonly number[];
 }
 
+/** A thread that runs step programs (`step-program.ts`): a vCPU's task in the host (KVM's
+ *  vcpu_run, its scheduling in and out) or a guest irq (the guest kernel's work on one assigned
+ *  vector). Threads `0 .. vcpus-1` are the vCPUs', then one per assigned vector. */
+export interface ThreadTopology {
+  readonly name: string;
+  readonly kind: 'vcpu' | 'irq';
+  /** vCPU index (global) or assigned vector index. */
+  readonly index: number;
+}
+
 export interface SystemLayout {
   readonly words: number;
+  readonly threads: number;
   readonly irt: number;
   readonly iecValid: number;
   readonly iecCopy: number;
@@ -169,6 +180,7 @@ export interface SystemTopology {
   /** pCPU each vCPU starts on. */
   readonly initialPcpu: readonly number[];
   readonly vectors: readonly VectorSpec[];
+  readonly threads: readonly ThreadTopology[];
   /** `hostVectorOwner[cpu * 256 + vector]` = assigned vector index, or -1. */
   readonly hostVectorOwner: Int32Array;
   /** `irteOwner[index]` = assigned vector index, or -1. */
@@ -245,8 +257,13 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vcpuRun: take(vcpus.length),
     vectorRoute: take(vectorCount * ROUTE_DWORDS),
     vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
+    threads: take(vcpus.length + vectorCount),
     words: 0,
   };
+  const threads: ThreadTopology[] = [
+    ...vcpus.map((v, i) => ({ name: v.name, kind: 'vcpu' as const, index: i })),
+    ...spec.vectors.map((v, i) => ({ name: v.name, kind: 'irq' as const, index: i })),
+  ];
   const topology: SystemTopology = {
     host: spec.host,
     remapUnit: { eime: spec.host.x2apic, postedInterrupts: spec.host.posted },
@@ -258,6 +275,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vcpus,
     initialPcpu,
     vectors: spec.vectors,
+    threads,
     hostVectorOwner: new Int32Array(cpus * 256).fill(-1),
     irteOwner: new Int32Array(irtEntries).fill(-1),
     layout: { ...layout, words: next },
@@ -331,6 +349,9 @@ function indexVectors(t: SystemTopology): void {
     }
   });
 }
+
+/** The thread of the guest irq of assigned vector `vector`. */
+export const irqThread = (t: SystemTopology, vector: number): number => t.vcpus.length + vector;
 
 /** Global vCPU index of vCPU `index` of VM `vm`. */
 export const vcpuId = (t: SystemTopology, vm: number, index: number): number =>

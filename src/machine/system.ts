@@ -13,6 +13,11 @@
 // and cost (the engines).
 
 import { assert } from '../hw/errors.js';
+import { guestHandle } from './guest-vector.js';
+import { pcpuInterrupt } from './host-irq.js';
+import { vcpuEnter, vcpuHalt, vcpuMigratable, vcpuMigrate } from './kvm-posted-intr.js';
+import { describeThreadStep, threadEnabled, threadStep } from './programs.js';
+import { threadIdle } from './step-program.js';
 import {
   ACTION,
   ACTION_NAMES,
@@ -33,22 +38,12 @@ import {
   cloneSystemState,
   type SystemState,
   VCPU_STATE,
-  vcpuPcpu,
   vcpuState,
+  vcpuTarget,
 } from './system-state.js';
 import { VECTOR_COUNTERS } from './system-topology.js';
-import {
-  guestHandle,
-  hotUnplug,
-  pcpuInterrupt,
-  pcpuIrrPending,
-  setAffinity,
-  setVectorMask,
-  vcpuEnter,
-  vcpuHalt,
-  vcpuMigrate,
-  vcpuVirrPending,
-} from './system-vcpu.js';
+import { pcpuIrrPending, vcpuVirrPending } from './system-vcpu.js';
+import { hotUnplug, setAffinity, setVectorMask } from './workload-inputs.js';
 
 /** Applies one action in place (the simulator's and the explorer's only way forward). */
 export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void {
@@ -73,6 +68,9 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
       return;
     case ACTION.iecInvalidate:
       iecInvalidate(s, log, a.a);
+      return;
+    case ACTION.threadStep:
+      threadStep(s, log, a.a);
       return;
     case ACTION.mask:
       setVectorMask(s, log, a.a, true);
@@ -103,7 +101,7 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
     case ACTION.pcpuInterrupt:
       return pcpuIrrPending(s, a.a);
     case ACTION.vcpuEnter:
-      return vcpuState(s, a.a) === VCPU_STATE.inHost;
+      return vcpuState(s, a.a) === VCPU_STATE.inHost && threadIdle(s, a.a);
     case ACTION.guestHandle:
       return vcpuState(s, a.a) === VCPU_STATE.inGuest && vcpuVirrPending(s, a.a);
     case ACTION.vcpuHalt:
@@ -114,8 +112,10 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       );
     case ACTION.iecInvalidate:
       return testBit(s.words, t.layout.iecFlushPending * 32 + a.a);
+    case ACTION.threadStep:
+      return threadEnabled(s, a.a);
     case ACTION.vcpuMigrate:
-      return !pcpuTakenByOther(s, a.a, a.b);
+      return vcpuMigratable(s, a.a) && !pcpuTakenByOther(s, a.a, a.b);
     default:
       return true;
   }
@@ -124,7 +124,7 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
 function pcpuTakenByOther(s: SystemState, v: number, p: number): boolean {
   const t = s.topology;
   for (let other = 0; other < t.vcpus.length; other++) {
-    if (other !== v && vcpuPcpu(s, other) === p) return true;
+    if (other !== v && vcpuTarget(s, other) === p) return true;
   }
   return false;
 }
@@ -154,6 +154,9 @@ export function systemEnabled(s: SystemState): SystemAction[] {
     add(ACTION.vcpuHalt, v);
   });
   for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecInvalidate, i);
+  t.threads.forEach((_, i) => {
+    add(ACTION.threadStep, i);
+  });
   return out;
 }
 
@@ -173,6 +176,8 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
       return `${name} ${t.vcpus[a.a].name}`;
     case ACTION.iecInvalidate:
       return `${name} IRTE ${a.a}`;
+    case ACTION.threadStep:
+      return `${name} ${t.threads[a.a].name}: ${describeThreadStep(s, a.a)}`;
     case ACTION.mask:
     case ACTION.unmask:
       return `${name} ${t.vectors[a.a].name}`;
@@ -197,6 +202,28 @@ export function vectorOutcomes(s: SystemState, vector: number) {
   };
 }
 
+/** Nothing can happen but a device raising: no message in flight, nothing pending in a host
+ *  IRR, a PIR or a virtual IRR that a step would take, no step program with a runnable step. */
+export const quiescent = (s: SystemState): boolean =>
+  systemEnabled(s).every((a) => a.kind === ACTION.raise);
+
+/** Raises of `vector` its device still holds: its pending bit (PBA, IMS, MSI, INTx status). */
+export function heldByDevice(s: SystemState, vector: number): number {
+  const v = s.topology.vectors[vector];
+  return testBit(s.words, s.topology.stores[v.store].pendingAt * 32 + v.entry) ? 1 : 0;
+}
+
+/** At quiescence, every raise of every vector is accounted for exactly once: delivered,
+ *  coalesced, lost, or still held by its device's pending bit. A raise counted nowhere (a
+ *  handler that ran for nobody, a bit stranded in a PIR) breaks it. */
+export function conserved(s: SystemState): boolean {
+  for (let v = 0; v < s.topology.vectors.length; v++) {
+    const o = vectorOutcomes(s, v);
+    if (o.raised !== o.delivered + o.coalesced + o.lost + heldByDevice(s, v)) return false;
+  }
+  return true;
+}
+
 export const systemProperties = [
   {
     name: 'never-duplicated',
@@ -208,6 +235,11 @@ export const systemProperties = [
       }
       return true;
     },
+  },
+  {
+    name: 'conservation',
+    expect: 'always' as const,
+    holds: (s: SystemState): boolean => !quiescent(s) || conserved(s),
   },
   {
     name: 'never-lost',

@@ -141,6 +141,13 @@ export const COST_PARAMETERS = [
     'assumption: workload-dependent; override per scenario',
   ),
   param(
+    'guestTimerTickNs',
+    1_000_000,
+    'ns',
+    "one guest jiffy: the guest's vector cleanup runs on a timer armed at jiffies + 1, and re-arms while the old vector is still pending",
+    'Linux 6.6+ arch/x86/kernel/apic/vector.c __vector_schedule_cleanup / __vector_cleanup (mod_timer(jiffies + 1)); HZ=1000 is an assumption (distributions build 250 or 1000)',
+  ),
+  param(
     'nestedExitMultiplier',
     8.6,
     'factor',
@@ -171,6 +178,7 @@ export interface Costs {
   readonly msiWriteNs: number;
   readonly mmioReadNs: number;
   readonly guestHandlerNs: number;
+  readonly guestTimerTickNs: number;
   /** The parameters the costs came from, overrides applied. */
   readonly parameters: Readonly<Record<CostName, number>>;
 }
@@ -203,6 +211,7 @@ export function resolveCosts(overrides: CostOverrides, opts: { nested: boolean }
     msiWriteNs: Math.round(p.msiWriteNs),
     mmioReadNs: Math.round(p.mmioReadNs),
     guestHandlerNs: Math.round(p.guestHandlerNs),
+    guestTimerTickNs: Math.round(p.guestTimerTickNs),
     parameters: p,
   };
 }

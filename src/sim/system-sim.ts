@@ -10,8 +10,10 @@
 // is no longer enabled when it comes due is skipped and counted (`staleActions`).
 // Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
 
+import { threadIdle, WAIT } from '../machine/step-program.js';
 import { systemIsEnabled, systemStep, vectorOutcomes } from '../machine/system.js';
 import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
+import { MISDIRECTED } from '../machine/system-delivery.js';
 import {
   COALESCE_NAMES,
   clearEvents,
@@ -140,6 +142,8 @@ interface Run {
   readonly flowOf: Float64Array;
   readonly handleScheduled: Uint8Array;
   readonly busyUntilNs: Float64Array;
+  /** When the exit a vCPU is handling is done (it re-enters no earlier). */
+  readonly enterAfterNs: Float64Array;
   readonly latency: Histogram;
   readonly exits: Map<number, number>;
   readonly coalescedAt: number[];
@@ -178,6 +182,7 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
     flowOf: new Float64Array(t.vectors.length),
     handleScheduled: new Uint8Array(t.vcpus.length),
     busyUntilNs: new Float64Array(t.vcpus.length),
+    enterAfterNs: new Float64Array(t.vcpus.length),
     latency: createHistogram(),
     exits: new Map(),
     coalescedAt: COALESCE_NAMES.map(() => 0),
@@ -269,7 +274,6 @@ function afterStep(run: Run, actionKind: number): void {
   const hardwarePath = actionKind === ACTION.deliver;
   let exitVcpu = -1;
   let exitReason = 0;
-  let blocked = false;
   let hostHandlerNs = 0;
   let nextIrrDelayNs = 0;
   let handlerPcpu = 0;
@@ -395,13 +399,22 @@ function afterStep(run: Run, actionKind: number): void {
         break;
       case EVENT.vcpuWake:
         run.counts.wakeups++;
-        // Woken by a host handler's injection: after that handler; by the PI wake-up vector: now.
-        queuePush(run.q, now + hostHandlerNs + costs.wakeupNs, ACTION.vcpuEnter, a, 0);
         run.trace?.record({ kind: 'vcpu-wake', tsNs: now, vcpu: a, pcpu: b });
         break;
       case EVENT.vcpuBlock:
-        blocked = true;
         run.trace?.record({ kind: 'vcpu-block', tsNs: now, vcpu: a, pcpu: b });
+        break;
+      case EVENT.threadReady:
+        // Woken by a host handler's injection: after that handler; by the PI wake-up vector: now.
+        queuePush(run.q, now + waitNs(run, b, hostHandlerNs), ACTION.threadStep, a, 0);
+        break;
+      case EVENT.vcpuLoad:
+      case EVENT.vcpuResume:
+        // Back in KVM's run loop: it enters once the exit it was handling is done.
+        queuePush(run.q, Math.max(now, run.enterAfterNs[a]), ACTION.vcpuEnter, a, 0);
+        break;
+      case EVENT.misdirected:
+        bump(run.lostBy, MISDIRECTED);
         break;
       case EVENT.guestIrq:
         onGuestIrq(run, a, b, c, d);
@@ -451,10 +464,27 @@ function afterStep(run: Run, actionKind: number): void {
         break;
     }
   }
-  if (exitVcpu >= 0 && !blocked) {
+  if (exitVcpu >= 0) {
     const userspace = 0; // no exit of the initial model goes to the VMM (strategies add them)
     const reentry = exitReason === EXIT_REASON.externalInterrupt ? hostHandlerNs : 0;
-    queuePush(run.q, now + costs.exitNs + userspace + reentry, ACTION.vcpuEnter, exitVcpu, 0);
+    run.enterAfterNs[exitVcpu] = now + costs.exitNs + userspace + reentry;
+    // A vCPU whose exit started a KVM step program (kvm_vcpu_block, a preemption) re-enters
+    // when the program brings it back (vcpuResume, vcpuLoad), not here.
+    if (threadIdle(run.s, exitVcpu)) {
+      queuePush(run.q, run.enterAfterNs[exitVcpu], ACTION.vcpuEnter, exitVcpu, 0);
+    }
+  }
+}
+
+/** The simulated gap before a thread's next step (step-program.ts WAIT). */
+function waitNs(run: Run, wait: number, hostHandlerNs: number): number {
+  switch (wait) {
+    case WAIT.timerTick:
+      return run.costs.guestTimerTickNs;
+    case WAIT.wakeup:
+      return hostHandlerNs + run.costs.wakeupNs;
+    default:
+      return 0;
   }
 }
 
@@ -584,6 +614,8 @@ export function lossName(reason: number): string {
       return 'posted to unknown memory';
     case 0x101:
       return 'no such destination';
+    case MISDIRECTED:
+      return 'misdirected: no owner in the guest';
     default:
       return `VT-d fault ${reason.toString(16)}h`;
   }

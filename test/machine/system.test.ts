@@ -59,24 +59,37 @@ describe('posted delivery (VT-d 5.2.3, SDM posted-interrupt processing)', () => 
   it('sends no notification while SN is set (a preempted vCPU) and syncs at entry', () => {
     const s = system({});
     const x = stepper(s);
-    x.step(ACTION.vcpuMigrate, 0, 3); // out of guest mode, SN = 1 (vmx_vcpu_pi_put)
+    // The reschedule IPI exits the vCPU; KVM's preemption: vmx_vcpu_pi_put (SN := 1), then
+    // vmx_vcpu_pi_load on the new pCPU.
+    expect(kinds(x.step(ACTION.vcpuMigrate, 0, 3))).toEqual([
+      'vcpuMigrate',
+      'vmExit',
+      'threadReady',
+    ]);
+    x.step(ACTION.threadStep, 0);
     x.raise();
     expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['posted']);
+    expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['vcpuLoad', 'programStep']);
     const entry = x.step(ACTION.vcpuEnter, 0);
     expect(kinds(entry)).toEqual(['vmEntry', 'pirSynced']);
+    expect(entry[0].args[1]).toBe(3);
     expect(kinds(x.step(ACTION.guestHandle, 0))).toEqual(['guestIrq']);
   });
   it('wakes a halted vCPU through the wake-up vector', () => {
     const s = system({ idle: 'halt' });
     const x = stepper(s);
     const halt = x.step(ACTION.vcpuHalt, 0);
-    expect(kinds(halt)).toEqual(['vmExit', 'vcpuBlock']);
+    expect(kinds(halt)).toEqual(['vmExit', 'threadReady']);
     expect(halt[0].args[1]).toBe(EXIT_REASON.hlt);
+    expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['programStep', 'threadReady']);
+    expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['vcpuBlock', 'programStep']);
     x.raise();
     const post = x.step(ACTION.deliver, 0);
     expect(post[1].args[1]).toBe(POSTED_INTR_WAKEUP_VECTOR);
     const wake = x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
-    expect(kinds(wake)).toEqual(['hostIrq', 'vcpuWake']);
+    expect(kinds(wake)).toEqual(['hostIrq', 'vcpuWake', 'threadReady']);
+    expect(vcpuState(s, 0)).toBe(VCPU_STATE.runnable);
+    expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['vcpuLoad', 'programStep']);
     expect(vcpuState(s, 0)).toBe(VCPU_STATE.inHost);
     x.step(ACTION.vcpuEnter, 0);
     expect(kinds(x.step(ACTION.guestHandle, 0))).toEqual(['guestIrq']);

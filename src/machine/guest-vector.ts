@@ -1,0 +1,196 @@
+// The guest kernel's x86 vector domain as the machine runs it (Linux arch/x86/kernel/apic/vector.c,
+// arch/x86/kernel/irq.c): which assigned vector owns a guest vector on a vCPU (vector_irq), the
+// guest's interrupt entry (common_interrupt -> handle_irq -> the flow handler, which acks and
+// EOIs), and a move's completion: the first interrupt on the new target (irq_complete_move)
+// schedules the cleanup of the old one on the old CPU (__vector_schedule_cleanup: a timer one
+// jiffy later since Linux 6.6), and the cleanup (__vector_cleanup) frees the old vector unless it
+// is still pending in that CPU's IRR, in which case it re-arms and tries again.
+//
+// Invariants: an assigned vector owns its current target, and its previous one from the move
+// until the cleanup frees it; a handler that finds no owner counts the interrupt lost for the
+// vector whose freed previous target it hit (a ghost kept for exactly that), or, if none,
+// counts nowhere, which the conservation property then reports.
+// Not modelled: the guest's ISR (the handler and its EOI are one step), nested interrupts.
+
+import { fieldPos, getField, setField } from '../hw/field-pos.js';
+import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
+import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
+import {
+  STEP,
+  type StepProgram,
+  type StepResult,
+  startProgram,
+  threadProgram,
+  WAIT,
+} from './step-program.js';
+import { countOutcome } from './system-delivery.js';
+import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
+import { clearBit, highestBit, testBit } from './system-fields.js';
+import {
+  ROUTE_PREVIOUS,
+  ROUTE_PREVIOUS_DWORD,
+  type SystemState,
+  VCPU_STATE,
+  vcpuState,
+} from './system-state.js';
+import { irqThread, NO_VECTOR, ROUTE_DWORDS, VECTOR_COUNTERS, vcpuId } from './system-topology.js';
+import { virrAt, vmExit } from './system-vcpu.js';
+
+/** KVM's route holds the guest's compatibility-format pair: dword 0 address, dword 2 data. */
+const ROUTE_F = {
+  destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
+  vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
+};
+const PREV_F = {
+  vcpuPlusOne: fieldPos(ROUTE_PREVIOUS, 'vcpuPlusOne'),
+  vector: fieldPos(ROUTE_PREVIOUS, 'vector'),
+  freed: fieldPos(ROUTE_PREVIOUS, 'freed'),
+};
+
+const routeAt = (s: SystemState, vector: number) =>
+  s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
+const prevAt = (s: SystemState, vector: number) => routeAt(s, vector) + ROUTE_PREVIOUS_DWORD;
+
+/** The guest vector's current target: vCPU index in its VM and guest vector. */
+export const currentTarget = (s: SystemState, vector: number) => ({
+  vcpu: getField(s.words, routeAt(s, vector), ROUTE_F.destinationId),
+  vector: getField(s.words, routeAt(s, vector) + 2, ROUTE_F.vector),
+});
+
+/** Whether the vector's previous target is held: a move in progress or its cleanup pending. */
+export function previousHeld(s: SystemState, vector: number): boolean {
+  const prev = prevAt(s, vector);
+  return (
+    getField(s.words, prev, PREV_F.vcpuPlusOne) !== 0 && getField(s.words, prev, PREV_F.freed) === 0
+  );
+}
+
+function previousIs(s: SystemState, vector: number, index: number, guestVector: number): boolean {
+  const prev = prevAt(s, vector);
+  return (
+    getField(s.words, prev, PREV_F.vcpuPlusOne) === index + 1 &&
+    getField(s.words, prev, PREV_F.vector) === guestVector
+  );
+}
+
+/** The assigned vector whose handler runs for `guestVector` on vCPU `v` (vector_irq): the one
+ *  routed there, or one whose previous target it is and not yet freed. NO_VECTOR if none. */
+export function guestVectorOwner(s: SystemState, v: number, guestVector: number): number {
+  const t = s.topology;
+  const vcpu = t.vcpus[v];
+  const vectors = t.vms[vcpu.vm].vectors;
+  let previous = NO_VECTOR;
+  for (let i = 0; i < vectors.length; i++) {
+    const target = currentTarget(s, vectors[i]);
+    if (target.vector === guestVector && target.vcpu === vcpu.index) return vectors[i];
+    if (previousHeld(s, vectors[i]) && previousIs(s, vectors[i], vcpu.index, guestVector)) {
+      previous = vectors[i];
+    }
+  }
+  return previous;
+}
+
+/** The owner, or else the vector whose freed previous target this is (attribution only). */
+export function attributedOwner(s: SystemState, v: number, guestVector: number): number {
+  const owner = guestVectorOwner(s, v, guestVector);
+  if (owner !== NO_VECTOR) return owner;
+  const t = s.topology;
+  const vcpu = t.vcpus[v];
+  for (const vector of t.vms[vcpu.vm].vectors) {
+    if (previousIs(s, vector, vcpu.index, guestVector)) return vector;
+  }
+  return NO_VECTOR;
+}
+
+/** The guest takes its highest pending vector, runs the handler and EOIs (one step). */
+export function guestHandle(s: SystemState, log: EventLog, v: number): void {
+  const virr = virrAt(s, v);
+  const guestVector = highestBit(s.words, virr, APIC_REG_DWORDS);
+  if (guestVector < 0) return;
+  clearBit(s.words, virr * 32 + guestVector);
+  const owner = guestVectorOwner(s, v, guestVector);
+  if (owner !== NO_VECTOR) {
+    countOutcome(s, owner, VECTOR_COUNTERS.delivered);
+    irqCompleteMove(s, log, owner, v, guestVector);
+  } else {
+    const ghost = attributedOwner(s, v, guestVector);
+    countOutcome(s, ghost, VECTOR_COUNTERS.lost);
+    emit(log, EVENT.misdirected, v, guestVector, ghost);
+  }
+  const guestIrq = owner === NO_VECTOR ? -1 : s.topology.vectors[owner].guestIrq;
+  emit(log, EVENT.guestIrq, v, guestVector, owner, guestIrq);
+  if (!s.topology.host.apicv) vmExit(s, log, v, EXIT_REASON.msrWrite, 0);
+}
+
+/** irq_complete_move: the first interrupt on the new target schedules the old one's cleanup. */
+function irqCompleteMove(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  v: number,
+  guestVector: number,
+) {
+  if (!previousHeld(s, vector)) return;
+  const target = currentTarget(s, vector);
+  if (target.vcpu !== s.topology.vcpus[v].index || target.vector !== guestVector) return;
+  const thread = irqThread(s.topology, vector);
+  if (threadProgram(s, thread) === VECTOR_CLEANUP.id) return;
+  startProgram(s, thread, VECTOR_CLEANUP);
+  emit(log, EVENT.threadReady, thread, WAIT.timerTick);
+}
+
+/** The vCPU (global index) the vector's previous target is on. */
+function previousVcpu(s: SystemState, vector: number): number {
+  const t = s.topology;
+  const index = getField(s.words, prevAt(s, vector), PREV_F.vcpuPlusOne) - 1;
+  return vcpuId(t, t.vectors[vector].vm, index);
+}
+
+/** __vector_cleanup on the old CPU: still pending in its IRR (the guest reads its virtual-APIC
+ *  page) -> "Moved interrupt pending in old target APIC", re-arm; else free the old vector. */
+function vectorCleanup(s: SystemState, log: EventLog, thread: number): StepResult {
+  const vector = s.topology.threads[thread].index;
+  const v = previousVcpu(s, vector);
+  const old = getField(s.words, prevAt(s, vector), PREV_F.vector);
+  if (testBit(s.words, virrAt(s, v) * 32 + old)) {
+    emit(log, EVENT.vectorCleanup, vector, 0);
+    return STEP.again;
+  }
+  setField(s.words, prevAt(s, vector), PREV_F.freed, 1);
+  emit(log, EVENT.vectorCleanup, vector, 1);
+  return STEP.done;
+}
+
+export const VECTOR_CLEANUP: StepProgram = {
+  id: 4,
+  name: 'vector_cleanup',
+  source: 'arch/x86/kernel/apic/vector.c',
+  steps: [
+    {
+      name: '__vector_cleanup',
+      wait: WAIT.timerTick,
+      // The timer fires on the old CPU: the cleanup runs when that vCPU runs guest code.
+      enabled: (s, thread) =>
+        vcpuState(s, previousVcpu(s, s.topology.threads[thread].index)) === VCPU_STATE.inGuest,
+      run: (s, log, thread) => vectorCleanup(s, log, thread),
+    },
+  ],
+};
+
+/** The guest moves `vector` to vCPU `index`, guest vector `newVector` (its kernel's choice): the
+ *  route names the new target, the old one is kept as previous until its cleanup. Linux refuses
+ *  a move while the previous one is still held (assign_vector_locked: -EBUSY); returns false
+ *  then, and nothing changes. */
+export function guestMoveVector(s: SystemState, vector: number, index: number, newVector: number) {
+  if (previousHeld(s, vector)) return false;
+  const w = s.words;
+  const route = routeAt(s, vector);
+  const old = currentTarget(s, vector);
+  setField(w, route, ROUTE_F.destinationId, index);
+  setField(w, route + 2, ROUTE_F.vector, newVector);
+  const prev = prevAt(s, vector);
+  w[prev] = 0;
+  setField(w, prev, PREV_F.vcpuPlusOne, old.vcpu + 1);
+  setField(w, prev, PREV_F.vector, old.vector);
+  return true;
+}

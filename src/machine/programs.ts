@@ -1,0 +1,70 @@
+// The registry of step programs (`step-program.ts`) and the one runner every engine uses: a
+// thread's next step is enabled when its guard holds, and running it applies the step and moves
+// the thread on (next step, end, or the same step again). Adding a program is one entry here.
+//
+// Invariant: PROGRAMS[i].id === i (checked at load), and id 0 is no program.
+
+import { assert } from '../hw/errors.js';
+import { VECTOR_CLEANUP } from './guest-vector.js';
+import { KVM_PREEMPT, KVM_SCHED_IN, KVM_VCPU_BLOCK } from './kvm-posted-intr.js';
+import {
+  endProgram,
+  type ProgramStep,
+  STEP,
+  type StepProgram,
+  setThread,
+  threadAt,
+  threadPc,
+  threadProgram,
+} from './step-program.js';
+import { EVENT, type EventLog, emit } from './system-events.js';
+import type { SystemState } from './system-state.js';
+
+export const PROGRAMS: readonly (StepProgram | null)[] = [
+  null,
+  KVM_VCPU_BLOCK,
+  KVM_SCHED_IN,
+  KVM_PREEMPT,
+  VECTOR_CLEANUP,
+];
+PROGRAMS.forEach((p, i) => {
+  assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);
+});
+
+/** The step the thread runs next, or null when it runs no program. */
+export function nextStep(s: SystemState, thread: number): ProgramStep | null {
+  const program = PROGRAMS[threadProgram(s, thread)];
+  return program === null ? null : program.steps[threadPc(s, thread)];
+}
+
+export function threadEnabled(s: SystemState, thread: number): boolean {
+  const step = nextStep(s, thread);
+  return step !== null && (step.enabled === undefined || step.enabled(s, thread));
+}
+
+/** Runs the thread's next step and moves it on. */
+export function threadStep(s: SystemState, log: EventLog, thread: number): void {
+  const id = threadProgram(s, thread);
+  const program = PROGRAMS[id];
+  if (program === null) return;
+  const pc = threadPc(s, thread);
+  const before = s.words[threadAt(s, thread)];
+  const result = program.steps[pc].run(s, log, thread);
+  emit(log, EVENT.programStep, thread, id, pc, result);
+  // A step that handed its thread to another program keeps that hand-over.
+  if (s.words[threadAt(s, thread)] !== before) return;
+  if (result === STEP.done || (result === STEP.next && pc + 1 === program.steps.length)) {
+    endProgram(s, thread);
+    return;
+  }
+  const next = result === STEP.next ? pc + 1 : pc;
+  setThread(s, thread, id, next);
+  emit(log, EVENT.threadReady, thread, program.steps[next].wait);
+}
+
+/** `program/step` of the thread's next step, for traces and counterexamples. */
+export function describeThreadStep(s: SystemState, thread: number): string {
+  const program = PROGRAMS[threadProgram(s, thread)];
+  if (program === null) return 'idle';
+  return `${program.name}/${program.steps[threadPc(s, thread)].name}`;
+}
