@@ -6,19 +6,13 @@
 
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import {
-  encodeIrtePosted,
-  IRTE_DWORDS,
-  IRTE_MODE,
-  IRTE_POSTED,
-  pdaFields,
-} from '../hw/vtd/irte.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
+import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
-import { pidAddress, queueIecFlush, type SystemState, writeHostIrte } from './system-state.js';
-import { MSI_STORE_DWORDS, vcpuId } from './system-topology.js';
+import type { SystemState } from './system-state.js';
+import { MSI_STORE_DWORDS } from './system-topology.js';
 
 /** The guest moved `vector` to its vCPU `index` and guest vector `newVector` (its kernel's
  *  choice, made on the control plane: `guest-run.ts runGuestActions`, whose exits that plane
@@ -35,31 +29,13 @@ export function setAffinity(
   index: number,
   newVector: number,
 ): void {
-  const t = s.topology;
-  const spec = t.vectors[vector];
-  const w = s.words;
   const old = currentTarget(s, vector);
   if (old.vcpu === index && old.vector === newVector) return;
   if (!guestMoveVector(s, vector, index, newVector)) {
     emit(log, EVENT.affinityRefused, vector, index, newVector);
     return;
   }
-  const target = vcpuId(t, spec.vm, index);
-  if (spec.irte < 0) return;
-  const irteAt = t.layout.irt + spec.irte * IRTE_DWORDS;
-  if (IRTE_POSTED.accessors.irteMode.get(w, irteAt) !== IRTE_MODE.posted) return;
-  const keep = IRTE_POSTED.accessors;
-  const irte = encodeIrtePosted({
-    present: 1,
-    virtualVector: newVector,
-    ...pdaFields(pidAddress(target)),
-    sourceId: keep.sourceId.get(w, irteAt),
-    sourceIdQualifier: keep.sourceIdQualifier.get(w, irteAt),
-    sourceValidationType: keep.sourceValidationType.get(w, irteAt),
-  });
-  writeHostIrte(s, spec.irte, irte);
-  queueIecFlush(s, spec.irte);
-  emit(log, EVENT.irteUpdate, spec.irte, target, newVector, 1);
+  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, newVector);
 }
 
 /** Sets or clears the Mask bit of the vector's host entry; clearing it with the pending bit set

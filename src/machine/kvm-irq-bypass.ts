@@ -1,0 +1,73 @@
+// KVM's irq bypass for an assigned vector's host IRTE (arch/x86/kvm/vmx/posted_intr.c
+// vmx_pi_update_irte -> irq_set_vcpu_affinity -> drivers/iommu/intel/irq_remapping.c
+// intel_ir_set_vcpu_affinity): with a vCPU, the IRTE is rewritten in posted format for that vCPU's
+// descriptor and guest vector; without (the producer went away, e.g. VFIO's trigger moved to the
+// VMM's eventfd), it goes back to the remapped entry the host's IR domain keeps (irte_entry: the
+// host vector and CPU of VFIO's irq). Either way modify_irte then queues the interrupt entry cache
+// invalidation (qi_flush_iec), which completes as its own action.
+//
+// Invariants: the source-id fields (SVT, SQ, SID) never change: they are the device's, set when
+// the host allocated the IRTE.
+
+import {
+  encodeIrtePosted,
+  encodeIrteRemapped,
+  IRTE_DWORDS,
+  IRTE_MODE,
+  IRTE_POSTED,
+  irteDestinationId,
+  pdaFields,
+} from '../hw/vtd/irte.js';
+import { EVENT, type EventLog, emit } from './system-events.js';
+import { pidAddress, queueIecFlush, type SystemState, writeHostIrte } from './system-state.js';
+import { vcpuId } from './system-topology.js';
+
+const irteAt = (s: SystemState, irte: number) => s.topology.layout.irt + irte * IRTE_DWORDS;
+
+/** Whether the vector's host IRTE is in posted format now. */
+export function irtePosted(s: SystemState, vector: number): boolean {
+  const irte = s.topology.vectors[vector].irte;
+  return (
+    irte >= 0 && IRTE_POSTED.accessors.irteMode.get(s.words, irteAt(s, irte)) === IRTE_MODE.posted
+  );
+}
+
+/** vmx_pi_update_irte(set): posted to vCPU `index` of the vector's VM, guest vector `guestVector`;
+ *  or (`index` < 0) back to remapped. */
+export function piUpdateIrte(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  index: number,
+  guestVector: number,
+) {
+  const t = s.topology;
+  const spec = t.vectors[vector];
+  const at = irteAt(s, spec.irte);
+  const keep = IRTE_POSTED.accessors;
+  const sid = {
+    present: 1,
+    sourceId: keep.sourceId.get(s.words, at),
+    sourceIdQualifier: keep.sourceIdQualifier.get(s.words, at),
+    sourceValidationType: keep.sourceValidationType.get(s.words, at),
+  };
+  if (index < 0) {
+    const destinationId = irteDestinationId(spec.hostCpu, { eime: t.remapUnit.eime });
+    writeHostIrte(
+      s,
+      spec.irte,
+      encodeIrteRemapped({ ...sid, vector: spec.hostVector, destinationId }),
+    );
+    queueIecFlush(s, spec.irte);
+    emit(log, EVENT.irteUpdate, spec.irte, -1, spec.hostVector, 0);
+    return;
+  }
+  const target = vcpuId(t, spec.vm, index);
+  writeHostIrte(
+    s,
+    spec.irte,
+    encodeIrtePosted({ ...sid, virtualVector: guestVector, ...pdaFields(pidAddress(target)) }),
+  );
+  queueIecFlush(s, spec.irte);
+  emit(log, EVENT.irteUpdate, spec.irte, target, guestVector, 1);
+}
