@@ -51,6 +51,7 @@ import {
   pidAddress,
   resetSystemState,
   type SystemState,
+  setGuestApic,
   setIntxSourceMask,
   setRoute,
 } from '../machine/system-state.js';
@@ -457,6 +458,7 @@ export function buildSystem(spec: FlowsSpec): BuiltSystem {
   flows.host.platform.retarget(state);
   flows.spec.vectors.forEach((v, i) => {
     setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
+    setGuestApic(state, i, v.vcpu, v.guestVector);
     // The subdevice driver enables a source of a shared INTx line when VFIO sets it up.
     if (topology.stores[v.store].kind === 'intx') setIntxSourceMask(state, v.store, v.entry, false);
   });

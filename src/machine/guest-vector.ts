@@ -14,7 +14,6 @@
 
 import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
-import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import {
   STEP,
   type StepProgram,
@@ -27,34 +26,40 @@ import { countOutcome } from './system-delivery.js';
 import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
 import { clearBit, highestBit, testBit } from './system-fields.js';
 import {
-  ROUTE_PREVIOUS,
-  ROUTE_PREVIOUS_DWORD,
+  GUEST_APIC_CURRENT,
+  GUEST_APIC_PREVIOUS,
   type SystemState,
   VCPU_STATE,
   vcpuState,
 } from './system-state.js';
-import { irqThread, NO_VECTOR, ROUTE_DWORDS, VECTOR_COUNTERS, vcpuId } from './system-topology.js';
+import {
+  GUEST_APIC_DWORDS,
+  irqThread,
+  NO_VECTOR,
+  VECTOR_COUNTERS,
+  vcpuId,
+} from './system-topology.js';
 import { virrAt, vmExit } from './system-vcpu.js';
 
 /** KVM's route holds the guest's compatibility-format pair: dword 0 address, dword 2 data. */
-const ROUTE_F = {
-  destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
-  vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
+const CUR_F = {
+  vcpu: fieldPos(GUEST_APIC_CURRENT, 'vcpu'),
+  vector: fieldPos(GUEST_APIC_CURRENT, 'vector'),
 };
 const PREV_F = {
-  vcpuPlusOne: fieldPos(ROUTE_PREVIOUS, 'vcpuPlusOne'),
-  vector: fieldPos(ROUTE_PREVIOUS, 'vector'),
-  freed: fieldPos(ROUTE_PREVIOUS, 'freed'),
+  vcpuPlusOne: fieldPos(GUEST_APIC_PREVIOUS, 'vcpuPlusOne'),
+  vector: fieldPos(GUEST_APIC_PREVIOUS, 'vector'),
+  freed: fieldPos(GUEST_APIC_PREVIOUS, 'freed'),
 };
 
-const routeAt = (s: SystemState, vector: number) =>
-  s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
-const prevAt = (s: SystemState, vector: number) => routeAt(s, vector) + ROUTE_PREVIOUS_DWORD;
+const currentAt = (s: SystemState, vector: number) =>
+  s.topology.layout.guestApic + vector * GUEST_APIC_DWORDS;
+const prevAt = (s: SystemState, vector: number) => currentAt(s, vector) + 1;
 
 /** The guest vector's current target: vCPU index in its VM and guest vector. */
 export const currentTarget = (s: SystemState, vector: number) => ({
-  vcpu: getField(s.words, routeAt(s, vector), ROUTE_F.destinationId),
-  vector: getField(s.words, routeAt(s, vector) + 2, ROUTE_F.vector),
+  vcpu: getField(s.words, currentAt(s, vector), CUR_F.vcpu),
+  vector: getField(s.words, currentAt(s, vector), CUR_F.vector),
 });
 
 /** Whether the vector's previous target is held: a move in progress or its cleanup pending. */
@@ -177,17 +182,16 @@ export const VECTOR_CLEANUP: StepProgram = {
   ],
 };
 
-/** The guest moves `vector` to vCPU `index`, guest vector `newVector` (its kernel's choice): the
- *  route names the new target, the old one is kept as previous until its cleanup. Linux refuses
- *  a move while the previous one is still held (assign_vector_locked: -EBUSY); returns false
+/** apic_set_affinity -> assign_vector_locked: the guest moves `vector` to vCPU `index`, guest
+ *  vector `newVector` (its kernel's choice); the old target is kept as previous until its
+ *  cleanup. Linux refuses a move while the previous one is still held (-EBUSY): returns false
  *  then, and nothing changes. */
 export function guestMoveVector(s: SystemState, vector: number, index: number, newVector: number) {
   if (previousHeld(s, vector)) return false;
   const w = s.words;
-  const route = routeAt(s, vector);
   const old = currentTarget(s, vector);
-  setField(w, route, ROUTE_F.destinationId, index);
-  setField(w, route + 2, ROUTE_F.vector, newVector);
+  setField(w, currentAt(s, vector), CUR_F.vcpu, index);
+  setField(w, currentAt(s, vector), CUR_F.vector, newVector);
   const prev = prevAt(s, vector);
   w[prev] = 0;
   setField(w, prev, PREV_F.vcpuPlusOne, old.vcpu + 1);

@@ -19,6 +19,7 @@ import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
+import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import {
   encodeNdst,
   PID_CONTROL,
@@ -28,6 +29,7 @@ import {
 import { FIRST_EXTERNAL_VECTOR } from '../kernel/x86-vector.js';
 import { clearBit, setBit } from './system-fields.js';
 import {
+  GUEST_APIC_DWORDS,
   MSI_STORE_DWORDS,
   PID_REGION_HIGH,
   ROUTE_DWORDS,
@@ -168,12 +170,6 @@ export function setPcpuHost(s: SystemState, pcpu: number): void {
   s.words[s.topology.layout.pcpuMode + pcpu] = PCPU_HOST;
 }
 
-/** Whether any vCPU task runs, or will run, on `pcpu` (no overcommit: one vCPU per pCPU). */
-export function pcpuHasVcpu(s: SystemState, pcpu: number): boolean {
-  for (let v = 0; v < s.topology.vcpus.length; v++) if (vcpuTarget(s, v) === pcpu) return true;
-  return false;
-}
-
 // ---- posted-interrupt descriptors ----
 
 export const pidAt = (s: SystemState, v: number): number =>
@@ -247,6 +243,14 @@ export function queueIecFlush(s: SystemState, index: number): void {
   setBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
 }
 
+/** KVM's route of `vector` re-pointed at vCPU `index`, guest vector `guestVector` (the guest's
+ *  compatibility-format pair: destination ID and vector; nothing else of it changes). */
+export function setRouteTarget(s: SystemState, vector: number, index: number, guestVector: number) {
+  const at = s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
+  MSI_ADDRESS_COMPAT.accessors.destinationId.set(s.words, index, at);
+  MSI_DATA_COMPAT.accessors.vector.set(s.words, guestVector, at + 2);
+}
+
 export function setRoute(
   s: SystemState,
   vector: number,
@@ -258,15 +262,27 @@ export function setRoute(
   s.words[at + 2] = msg.data;
 }
 
-/** Dword of a route that remembers where the vector was before its last move. */
-export const ROUTE_PREVIOUS_DWORD = 3;
+/** The guest's current target of an assigned vector (apic_chip_data cpu/vector): what the
+ *  guest kernel's vector_irq says, which KVM's route follows only once the hypervisor has seen
+ *  the guest's new message. */
+export const GUEST_APIC_CURRENT = defineLayout(
+  'irqlab-guest-apic-current',
+  32,
+  "irqlab: a guest vector's vCPU (index in the VM) and vector",
+  {
+    vcpu: [15, 0, 'vCPU index in the VM'],
+    vector: [23, 16, 'guest vector'],
+    reserved: [31, 24, 'zero'],
+  },
+  { complete: true },
+);
 
-/** irqlab's own record of a vector's previous target in the guest (Linux: apic_chip_data
- *  prev_vector / prev_cpu), kept from the move until the guest's cleanup frees it on the old
- *  vCPU (irq_complete_move, __vector_cleanup; `guest-vector.ts`). Once freed it stays as a ghost,
- *  so that an interrupt arriving there later is attributed to the vector it came from. */
-export const ROUTE_PREVIOUS = defineLayout(
-  'irqlab-route-previous',
+/** The guest's previous target during a move (apic_chip_data prev_cpu / prev_vector), kept from
+ *  the move until the guest's cleanup frees it on the old vCPU (irq_complete_move,
+ *  __vector_cleanup; `guest-vector.ts`). Once freed it stays as a ghost, so that an interrupt
+ *  arriving there later is attributed to the vector it came from. */
+export const GUEST_APIC_PREVIOUS = defineLayout(
+  'irqlab-guest-apic-previous',
   32,
   "irqlab: a guest vector's previous vCPU and vector during a move",
   {
@@ -277,6 +293,15 @@ export const ROUTE_PREVIOUS = defineLayout(
   },
   { complete: true },
 );
+
+/** The guest kernel's vector for assigned vector `vector` at setup (what the flows programmed). */
+export function setGuestApic(s: SystemState, vector: number, vcpu: number, guestVector: number) {
+  const at = s.topology.layout.guestApic + vector * GUEST_APIC_DWORDS;
+  s.words[at] = 0;
+  s.words[at + 1] = 0;
+  GUEST_APIC_CURRENT.accessors.vcpu.set(s.words, vcpu, at);
+  GUEST_APIC_CURRENT.accessors.vector.set(s.words, guestVector, at);
+}
 
 /** Vectors Linux hands to devices start here: FIRST_EXTERNAL_VECTOR, free since Linux 6.6 dropped
  *  IRQ_MOVE_CLEANUP_VECTOR (`kernel/x86-vector.ts`; the recorded older guests start at 0x22). The

@@ -29,11 +29,11 @@ export const MESSAGE_DWORDS = 4;
 /** Tag of a message that no assigned vector sent (e.g. an entry a guest wrote at will). Small
  *  enough to stay a V8 small integer (the hot path compares against it); vectors are fewer. */
 export const NO_VECTOR = 0xffff;
-/** Guest MSI route as KVM keeps it (struct kvm_irq_routing_msi: address_lo, address_hi, data),
- *  plus the vCPU the vector targeted before its last move, +1 (0: none). Linux keeps the old
- *  vector alive until the first interrupt arrives at the new target (irq_complete_move); so does
- *  the model, so an interrupt already posted to the old vCPU still finds its handler. */
-export const ROUTE_DWORDS = 4;
+/** Guest MSI route as KVM keeps it (struct kvm_irq_routing_msi: address_lo, address_hi, data). */
+export const ROUTE_DWORDS = 3;
+/** The guest kernel's vector of an assigned vector (apic_chip_data): current target, previous
+ *  target during a move (`system-state.ts GUEST_APIC_CURRENT`, `GUEST_APIC_PREVIOUS`). */
+export const GUEST_APIC_DWORDS = 2;
 /** Per assigned vector: raised, delivered, coalesced, lost (ghost counters for the properties). */
 export const VECTOR_COUNTERS = { raised: 0, delivered: 1, coalesced: 2, lost: 3 } as const;
 export const VECTOR_COUNTER_DWORDS = 4;
@@ -162,6 +162,7 @@ export interface SystemLayout {
   readonly vcpuVirr: number;
   readonly vcpuRun: number;
   readonly vectorRoute: number;
+  readonly guestApic: number;
   readonly vectorCounters: number;
 }
 
@@ -256,6 +257,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vcpuVirr: take(vcpus.length * APIC_REG_DWORDS),
     vcpuRun: take(vcpus.length),
     vectorRoute: take(vectorCount * ROUTE_DWORDS),
+    guestApic: take(vectorCount * GUEST_APIC_DWORDS),
     vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
     threads: take(vcpus.length + vectorCount),
     words: 0,

@@ -11,7 +11,7 @@ import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
-import type { SystemState } from './system-state.js';
+import { type SystemState, setRouteTarget } from './system-state.js';
 import { MSI_STORE_DWORDS } from './system-topology.js';
 
 /** The guest moved `vector` to its vCPU `index` and guest vector `newVector` (its kernel's
@@ -35,6 +35,7 @@ export function setAffinity(
     emit(log, EVENT.affinityRefused, vector, index, newVector);
     return;
   }
+  setRouteTarget(s, vector, index, newVector);
   if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, newVector);
 }
 
