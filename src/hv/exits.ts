@@ -47,6 +47,9 @@ export interface TrapPolicy {
   readonly imsTrapped: boolean;
   /** The guest's IEC invalidations reach a virtual IOMMU (queued-invalidation doorbell). */
   readonly iecTrapped: boolean;
+  /** What the guest writes into a trapped MSI-X entry: a compatibility-format pair the VMM turns
+   *  into KVM's route (emulate), or a remappable handle its vIOMMU translates (vir). */
+  readonly trappedEntryFormat: 'compat' | 'remappable';
 }
 
 /** The exit one guest access causes, or null when it completes without leaving the guest. */

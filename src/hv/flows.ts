@@ -29,6 +29,8 @@
 // always virtualizes: it keeps the host kernel's handle, as under emulate).
 
 import { assert } from '../hw/errors.js';
+import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
+import { MSIX_ENTRY_DWORD } from '../hw/pci/msix-table.js';
 import {
   encodeIrtePosted,
   encodeIrteRemapped,
@@ -54,6 +56,7 @@ import {
   setGuestApic,
   setIntxSourceMask,
   setRoute,
+  setVirtualMsixEntry,
 } from '../machine/system-state.js';
 import {
   createSystemTopology,
@@ -76,6 +79,7 @@ import {
   type ShadowedIrte,
   type StrategyName,
   VIR_DIRECT_WINDOW,
+  virtualMsixOf,
 } from './strategy-platform.js';
 import {
   type HostBinding,
@@ -340,6 +344,7 @@ function runFlows(spec: FlowsSpec) {
     if (b.backing === 'intx') lineOwned.add(b.irq);
     return {
       name: slot.name,
+      virtualMsix: virtualMsixOf(spec.vms[slot.vm].strategy, a.guest),
       store: slot.store,
       entry: b.backing === 'intx' ? slot.index : b.entry,
       vm: slot.vm,
@@ -434,6 +439,19 @@ export function guestMsi(vcpu: number, vector: number) {
   return composeCompatMsiPhysical(vcpu, vector);
 }
 
+/** The pair the guest kernel wrote into its (emulated) MSI-X entry `index` of assignment
+ *  `assign`, as the VMM holds it. */
+function guestMsixEntry(vm: ControlPlaneVm, assign: number, index: number) {
+  const bdf = vm.functions[assign].bdf;
+  const at = index * MSIX_ENTRY_SIZE;
+  const read = (d: number) => vm.sp.platform.mmioRead(bdf, 'msix-table', at + d * 4);
+  return {
+    addrLo: read(MSIX_ENTRY_DWORD.addrLo),
+    addrHi: read(MSIX_ENTRY_DWORD.addrHi),
+    data: read(MSIX_ENTRY_DWORD.data),
+  };
+}
+
 /** The VMs are running when the scenario starts: every vCPU enters the guest. */
 export function enterAllVcpus(s: SystemState): void {
   const log = createEventLog();
@@ -459,6 +477,14 @@ export function buildSystem(spec: FlowsSpec): BuiltSystem {
   flows.spec.vectors.forEach((v, i) => {
     setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
     setGuestApic(state, i, v.vcpu, v.guestVector);
+    if (v.virtualMsix !== 'none') {
+      const slot = spec.slots[i];
+      setVirtualMsixEntry(
+        state,
+        i,
+        guestMsixEntry(flows.guests.vms[slot.vm], slot.assign, slot.index),
+      );
+    }
     // The subdevice driver enables a source of a shared INTx line when VFIO sets it up.
     if (topology.stores[v.store].kind === 'intx') setIntxSourceMask(state, v.store, v.entry, false);
   });

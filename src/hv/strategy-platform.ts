@@ -41,6 +41,7 @@ import { IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
 import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
+import type { VirtualMsix } from '../machine/system-topology.js';
 import { type ExitCounts, emptyExits, exitOfAccess, type TrapPolicy } from './exits.js';
 import { PAGE_SIZE, PV_MSI_VERSION, type PvPair, pvDeviceHandle } from './pv-abi.js';
 import type { PvGuestChoice, PvVmcall } from './pv-guest.js';
@@ -176,7 +177,15 @@ export function trapPolicy(strategy: StrategyName): TrapPolicy {
     msixTableTrapped: !mapped,
     imsTrapped: !mapped,
     iecTrapped: strategy === 'vir' || strategy === 'vir-direct',
+    trappedEntryFormat: strategy === 'emulate' ? 'compat' : 'remappable',
   };
+}
+
+/** How the machine holds the guest's MSI-X entry of a vector it sees as `guest` under
+ *  `strategy`: emulated by the VMM where the table traps (`machine/qemu-vfio-msix.ts`). */
+export function virtualMsixOf(strategy: StrategyName, guest: GuestRep): VirtualMsix {
+  const trap = trapPolicy(strategy);
+  return guest === 'msix' && trap.msixTableTrapped ? trap.trappedEntryFormat : 'none';
 }
 
 const emptyLedger = (): HostLedger => ({

@@ -33,8 +33,8 @@ import {
   vcpuState,
 } from './system-state.js';
 import {
+  cleanupThread,
   GUEST_APIC_DWORDS,
-  irqThread,
   NO_VECTOR,
   VECTOR_COUNTERS,
   vcpuId,
@@ -138,7 +138,7 @@ function irqCompleteMove(
   if (!previousHeld(s, vector)) return;
   const target = currentTarget(s, vector);
   if (target.vcpu !== s.topology.vcpus[v].index || target.vector !== guestVector) return;
-  const thread = irqThread(s.topology, vector);
+  const thread = cleanupThread(s.topology, vector);
   if (threadProgram(s, thread) === VECTOR_CLEANUP.id) return;
   startProgram(s, thread, VECTOR_CLEANUP);
   emit(log, EVENT.threadReady, thread, WAIT.timerTick);

@@ -28,9 +28,11 @@ import {
   pidControlAt,
   RESCHEDULE_VECTOR,
   type SystemState,
+  setVmsixFlag,
   VCPU_STATE,
   vcpuPcpu,
   vcpuState,
+  vmsixFlag,
 } from './system-state.js';
 import { NO_VECTOR, ROUTE_DWORDS, VECTOR_COUNTERS, vcpuId } from './system-topology.js';
 import { countCoalesced, irrAt, syncPir, vmExit } from './system-vcpu.js';
@@ -81,7 +83,7 @@ function hostHandler(s: SystemState, log: EventLog, p: number, vector: number): 
   }
   emit(log, EVENT.hostIrq, p, vector, t.vectors[owner].hostIrq, owner);
   const st = t.stores[t.vectors[owner].store];
-  if (st.kind !== 'intx') kvmSetMsi(s, log, owner, p);
+  if (st.kind !== 'intx') vfioSignal(s, log, owner, p);
   // A shared line: every sharer's handler runs and reads its own status register (IRQF_SHARED).
   else for (const sharer of st.lineStores) intxFanOut(s, log, p, sharer);
 }
@@ -102,11 +104,27 @@ function intxFanOut(s: SystemState, log: EventLog, p: number, store: number): vo
   }
   const injected = owners.filter((o) => o >= 0);
   emit(log, EVENT.intxStatusRead, p, store, owners.length, injected.length);
-  for (const owner of injected) kvmSetMsi(s, log, owner, p);
+  for (const owner of injected) vfioSignal(s, log, owner, p);
+}
+
+/** VFIO's handler signals the vector's trigger eventfd: KVM's irqfd (kvm_set_msi from the route)
+ *  or, while the guest's entry is masked under an emulating VMM, the VMM's (its event loop runs
+ *  vfio_msi_interrupt: ACTION.vmmInterrupt); a signal on an eventfd not yet read merges. */
+function vfioSignal(s: SystemState, log: EventLog, vector: number, p: number): void {
+  if (!vmsixFlag(s, vector, 'vmmTrigger')) {
+    kvmSetMsi(s, log, vector, p);
+    return;
+  }
+  if (vmsixFlag(s, vector, 'signalled')) {
+    countCoalesced(s, log, vector, COALESCE_AT.vmm);
+    return;
+  }
+  setVmsixFlag(s, vector, 'signalled', true);
+  emit(log, EVENT.vmmSignalled, vector);
 }
 
 /** VFIO's handler signalled the irqfd: KVM delivers the guest MSI of the vector's route. */
-function kvmSetMsi(s: SystemState, log: EventLog, vector: number, fromPcpu: number): void {
+export function kvmSetMsi(s: SystemState, log: EventLog, vector: number, fromPcpu: number): void {
   const t = s.topology;
   const w = s.words;
   const route = t.layout.vectorRoute + vector * ROUTE_DWORDS;

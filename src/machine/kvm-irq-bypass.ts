@@ -24,6 +24,13 @@ import { vcpuId } from './system-topology.js';
 
 const irteAt = (s: SystemState, irte: number) => s.topology.layout.irt + irte * IRTE_DWORDS;
 
+/** Whether VFIO registers an irq bypass producer for the vector's host irq, so KVM can post it:
+ *  an MSI, MSI-X or IMS host irq with its own IRTE (VFIO's INTx has none). */
+export function hasBypassProducer(s: SystemState, vector: number): boolean {
+  const spec = s.topology.vectors[vector];
+  return s.topology.host.posted && spec.irte >= 0 && s.topology.stores[spec.store].kind !== 'intx';
+}
+
 /** Whether the vector's host IRTE is in posted format now. */
 export function irtePosted(s: SystemState, vector: number): boolean {
   const irte = s.topology.vectors[vector].irte;
@@ -32,14 +39,15 @@ export function irtePosted(s: SystemState, vector: number): boolean {
   );
 }
 
-/** vmx_pi_update_irte(set): posted to vCPU `index` of the vector's VM, guest vector `guestVector`;
- *  or (`index` < 0) back to remapped. */
+/** vmx_pi_update_irte(set) for the route's target, vCPU `index` of the vector's VM and guest
+ *  vector `guestVector`: posted there, or (`set` false) back to remapped. */
 export function piUpdateIrte(
   s: SystemState,
   log: EventLog,
   vector: number,
   index: number,
   guestVector: number,
+  set: boolean,
 ) {
   const t = s.topology;
   const spec = t.vectors[vector];
@@ -51,23 +59,12 @@ export function piUpdateIrte(
     sourceIdQualifier: keep.sourceIdQualifier.get(s.words, at),
     sourceValidationType: keep.sourceValidationType.get(s.words, at),
   };
-  if (index < 0) {
-    const destinationId = irteDestinationId(spec.hostCpu, { eime: t.remapUnit.eime });
-    writeHostIrte(
-      s,
-      spec.irte,
-      encodeIrteRemapped({ ...sid, vector: spec.hostVector, destinationId }),
-    );
-    queueIecFlush(s, spec.irte);
-    emit(log, EVENT.irteUpdate, spec.irte, -1, spec.hostVector, 0);
-    return;
-  }
   const target = vcpuId(t, spec.vm, index);
-  writeHostIrte(
-    s,
-    spec.irte,
-    encodeIrtePosted({ ...sid, virtualVector: guestVector, ...pdaFields(pidAddress(target)) }),
-  );
+  const destinationId = irteDestinationId(spec.hostCpu, { eime: t.remapUnit.eime });
+  const irte = set
+    ? encodeIrtePosted({ ...sid, virtualVector: guestVector, ...pdaFields(pidAddress(target)) })
+    : encodeIrteRemapped({ ...sid, vector: spec.hostVector, destinationId });
+  writeHostIrte(s, spec.irte, irte);
   queueIecFlush(s, spec.irte);
-  emit(log, EVENT.irteUpdate, spec.irte, target, guestVector, 1);
+  emit(log, EVENT.irteUpdate, spec.irte, target, guestVector, set ? 1 : 0);
 }

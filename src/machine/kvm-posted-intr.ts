@@ -27,6 +27,7 @@
 import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { PID_CONTROL } from '../hw/x86/posted-descriptor.js';
 import { attributedOwner } from './guest-vector.js';
+import { guestBusyOn } from './guest-work.js';
 import {
   endProgram,
   STEP,
@@ -78,10 +79,14 @@ const pidNv = (s: SystemState, v: number): number =>
 
 // ---- kvm_vcpu_block ----
 
-/** kvm_vcpu_check_block -> kvm_arch_vcpu_runnable -> kvm_cpu_has_interrupt: with APICv,
- *  vmx_sync_pir_to_irr first (only when ON is set), then the virtual IRR; without, KVM's own
- *  pending set. */
+/** kvm_vcpu_check_block -> kvm_arch_vcpu_runnable -> kvm_cpu_has_interrupt: guest work pending
+ *  on the vCPU (`guest-work.ts`); with APICv, vmx_sync_pir_to_irr first (only when ON is set),
+ *  then the virtual IRR; without, KVM's own pending set. */
 function checkBlock(s: SystemState, log: EventLog, v: number): StepResult {
+  if (guestBusyOn(s, v)) {
+    emit(log, EVENT.vcpuResume, v, vcpuPcpu(s, v));
+    return STEP.done;
+  }
   if (s.topology.host.apicv) {
     if (pidOn(s, v)) syncPir(s, log, v, attributedOwner);
     if (!vcpuVirrPending(s, v)) return STEP.next;

@@ -5,8 +5,10 @@
 // Invariant: PROGRAMS[i].id === i (checked at load), and id 0 is no program.
 
 import { assert } from '../hw/errors.js';
+import { GUEST_MSIX_MASK, GUEST_MSIX_MOVE, GUEST_MSIX_UNMASK } from './guest-msix.js';
 import { VECTOR_CLEANUP } from './guest-vector.js';
 import { KVM_PREEMPT, KVM_SCHED_IN, KVM_VCPU_BLOCK } from './kvm-posted-intr.js';
+import { QEMU_MSIX_MMIO } from './qemu-vfio-msix.js';
 import {
   endProgram,
   type ProgramStep,
@@ -26,6 +28,10 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   KVM_SCHED_IN,
   KVM_PREEMPT,
   VECTOR_CLEANUP,
+  QEMU_MSIX_MMIO,
+  GUEST_MSIX_MASK,
+  GUEST_MSIX_UNMASK,
+  GUEST_MSIX_MOVE,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);
@@ -57,7 +63,8 @@ export function threadStep(s: SystemState, log: EventLog, thread: number): void 
     endProgram(s, thread);
     return;
   }
-  const next = result === STEP.next ? pc + 1 : pc;
+  const next = result === STEP.next ? pc + 1 : result === STEP.again ? pc : result;
+  assert(next >= 0 && next < program.steps.length, `${program.name}: no step ${next}`);
   setThread(s, thread, id, next);
   emit(log, EVENT.threadReady, thread, program.steps[next].wait);
 }

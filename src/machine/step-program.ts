@@ -6,17 +6,19 @@
 // the words. The registry of programs is `programs.ts`; a program declares itself here.
 //
 // Invariants: a thread runs at most one program; a program's steps run in order unless a step
-// ends it (`STEP.done`) or stays (`STEP.again`: the same step runs later, e.g. a cleanup that
-// finds its vector still pending re-arms its timer); a step that hands its thread to another
-// program keeps that hand-over (the runner does not overwrite it).
+// ends it (`STEP.done`), stays (`STEP.again`: the same step runs later, e.g. a cleanup that
+// finds its vector still pending re-arms its timer) or branches (a step index); a step that
+// hands its thread to another program keeps that hand-over (the runner does not overwrite it).
 
 import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import type { EventLog } from './system-events.js';
 import { type SystemState, THREAD } from './system-state.js';
+import { THREAD_DWORDS } from './system-topology.js';
 
-/** What a step returns: go on with the next step, end the program, or run this step again. */
+/** What a step returns: go on with the next step, end the program, run this step again, or (a
+ *  number >= 0) go on at that step (a branch of the real code). */
 export const STEP = { next: -1, done: -2, again: -3 } as const;
-export type StepResult = (typeof STEP)[keyof typeof STEP];
+export type StepResult = (typeof STEP)[keyof typeof STEP] | number;
 
 /** What separates a step from the one before it, for the simulator to price (the machine has no
  *  time): nothing (the same code path), a timer tick (a re-armed kernel timer), a wake-up (a
@@ -47,7 +49,13 @@ const PROGRAM = fieldPos(THREAD, 'program');
 const PC = fieldPos(THREAD, 'pc');
 
 export const threadAt = (s: SystemState, thread: number): number =>
-  s.topology.layout.threads + thread;
+  s.topology.layout.threads + thread * THREAD_DWORDS;
+/** Local `i` (0 or 1) of the thread's program: a word the program keeps across its steps. */
+export const threadLocal = (s: SystemState, thread: number, i: 0 | 1): number =>
+  s.words[threadAt(s, thread) + 1 + i];
+export function setThreadLocal(s: SystemState, thread: number, i: 0 | 1, value: number): void {
+  s.words[threadAt(s, thread) + 1 + i] = value;
+}
 export const threadProgram = (s: SystemState, thread: number): number =>
   getField(s.words, threadAt(s, thread), PROGRAM);
 export const threadPc = (s: SystemState, thread: number): number =>
@@ -66,7 +74,9 @@ export function startProgram(s: SystemState, thread: number, program: StepProgra
   setThread(s, thread, program.id, 0);
 }
 
-/** The thread's program ends (from one of its steps, or from outside: a wake-up). */
+/** The thread's program ends (from one of its steps, or from outside: a wake-up); its locals
+ *  are zeroed, so equal states have equal words. */
 export function endProgram(s: SystemState, thread: number): void {
-  s.words[threadAt(s, thread)] = 0;
+  const at = threadAt(s, thread);
+  s.words.fill(0, at, at + THREAD_DWORDS);
 }

@@ -24,18 +24,21 @@ export const ACTION = {
   iecInvalidate: 6,
   /** a thread (a vCPU task, a guest irq) runs the next step of its step program. a: thread */
   threadStep: 7,
+  /** VMM: its event loop reads the eventfd VFIO signalled for a vector (vfio_msi_interrupt).
+   *  a: vector index */
+  vmmInterrupt: 8,
   // ---- workload inputs ----
   /** guest driver masks an assigned vector. a: vector index */
-  mask: 8,
+  mask: 9,
   /** guest driver unmasks an assigned vector. a: vector index */
-  unmask: 9,
+  unmask: 10,
   /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
    *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
-  setAffinity: 10,
+  setAffinity: 11,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
-  vcpuMigrate: 11,
+  vcpuMigrate: 12,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
-  hotUnplug: 12,
+  hotUnplug: 13,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];

@@ -79,6 +79,13 @@ export const EVENT = {
   /** A set-affinity the guest kernel refuses while the previous move is still held (-EBUSY):
    *  vector index, vCPU index asked for, guest vector asked for. */
   affinityRefused: 32,
+  /** QEMU handled a trapped write to a guest MSI-X entry it emulates: vector index, dword,
+   *  value, whether the mask bit changed (0/1: only then does QEMU act). */
+  vmmMsixWrite: 33,
+  /** VFIO signalled the VMM's eventfd for a vector whose guest entry QEMU holds masked: vector. */
+  vmmSignalled: 34,
+  /** QEMU set the virtual PBA bit of a masked guest entry (msix_set_pending): vector index. */
+  vmmPendingSet: 35,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];
@@ -86,8 +93,8 @@ export type EventKind = (typeof EVENT)[keyof typeof EVENT];
 export const EVENT_NAMES: readonly string[] = Object.keys(EVENT);
 
 /** Where an interrupt merged into one already pending. */
-export const COALESCE_AT = { device: 0, port: 1, pir: 2, virr: 3, hostIrr: 4 } as const;
-export const COALESCE_NAMES = ['device', 'port', 'pir', 'virr', 'host-irr'] as const;
+export const COALESCE_AT = { device: 0, port: 1, pir: 2, virr: 3, hostIrr: 4, vmm: 5 } as const;
+export const COALESCE_NAMES = ['device', 'port', 'pir', 'virr', 'host-irr', 'vmm'] as const;
 
 /** VMX basic exit reasons (Intel SDM Vol. 3D, Appendix C "VMX Basic Exit Reasons"). */
 export const EXIT_REASON = {

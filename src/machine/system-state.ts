@@ -35,6 +35,7 @@ import {
   ROUTE_DWORDS,
   type StoreTopology,
   type SystemTopology,
+  VMSIX_DWORDS,
 } from './system-topology.js';
 
 /** Host vectors Linux reserves (arch/x86/include/asm/irq_vectors.h). */
@@ -71,10 +72,80 @@ export const THREAD = defineLayout(
   {
     program: [7, 0, 'program id (0: none in progress)'],
     pc: [15, 8, 'index of the next step'],
-    reserved: [31, 16, 'zero'],
+    reserved: [31, 16, 'zero (the program locals are the next two words)'],
   },
   { complete: true },
 );
+
+/** The VMM's state of a guest MSI-X entry it emulates (QEMU hw/pci/msix.c, hw/vfio/pci.c). */
+export const VMSIX_STATE = defineLayout(
+  'irqlab-vmsix-state',
+  32,
+  "irqlab: QEMU's state of an emulated MSI-X entry and of VFIO's trigger for it",
+  {
+    pending: [
+      0,
+      0,
+      "the virtual PBA bit (msix_set_pending): raised while the guest's entry was masked",
+    ],
+    vmmTrigger: [
+      1,
+      1,
+      "VFIO signals the VMM's eventfd, not KVM's irqfd (vfio_msix_vector_release)",
+    ],
+    signalled: [2, 2, "the VMM's eventfd was signalled and its handler has not run yet"],
+    reserved: [31, 3, 'zero'],
+  },
+  { complete: true },
+);
+
+/** What a vCPU exited on when a guest access trapped (KVM's exit to the VMM). */
+export const TRAP_KIND = { none: 0, msixRead: 1, msixWrite: 2 } as const;
+export const TRAP = defineLayout(
+  'irqlab-trap',
+  32,
+  'irqlab: the trapped access a vCPU exited on (its value in the next word)',
+  {
+    kind: [1, 0, 'TRAP_KIND'],
+    dword: [3, 2, 'dword of the MSI-X entry'],
+    vector: [19, 4, 'assigned vector whose entry it is'],
+    reserved: [31, 20, 'zero'],
+  },
+  { complete: true },
+);
+
+export const vmsixAt = (s: SystemState, vector: number): number =>
+  s.topology.layout.vmsix + vector * VMSIX_DWORDS;
+/** The VMSIX_STATE word follows the entry's four dwords. */
+export const vmsixStateAt = (s: SystemState, vector: number): number =>
+  vmsixAt(s, vector) + MSIX_ENTRY_DWORDS;
+export const vmsixFlag = (
+  s: SystemState,
+  vector: number,
+  flag: 'pending' | 'vmmTrigger' | 'signalled',
+) => VMSIX_STATE.accessors[flag].get(s.words, vmsixStateAt(s, vector)) === 1;
+export function setVmsixFlag(
+  s: SystemState,
+  vector: number,
+  flag: 'pending' | 'vmmTrigger' | 'signalled',
+  on: boolean,
+): void {
+  VMSIX_STATE.accessors[flag].set(s.words, on ? 1 : 0, vmsixStateAt(s, vector));
+}
+
+/** The guest's MSI-X entry as the VMM holds it after setup: the pair the guest programmed,
+ *  unmasked. */
+export function setVirtualMsixEntry(
+  s: SystemState,
+  vector: number,
+  msg: { addrLo: number; addrHi: number; data: number },
+): void {
+  const at = vmsixAt(s, vector);
+  MSIX_TABLE_ENTRY.accessors.messageAddress.set(s.words, msg.addrLo, at);
+  MSIX_TABLE_ENTRY.accessors.messageUpperAddress.set(s.words, msg.addrHi, at);
+  MSIX_TABLE_ENTRY.accessors.messageData.set(s.words, msg.data, at);
+  MSIX_TABLE_ENTRY.accessors.mask.set(s.words, 0, at);
+}
 
 /** `pcpuMode` word: 0 while the pCPU runs host code, else 1 + the vCPU in guest mode on it. */
 export const PCPU_HOST = 0;
@@ -89,6 +160,11 @@ export interface SystemState {
 export function resetSystemState(topology: SystemTopology): SystemState {
   const s: SystemState = { topology, words: new Uint32Array(topology.layout.words) };
   for (const store of topology.stores) resetStore(s, store);
+  topology.vectors.forEach((v, i) => {
+    if (v.virtualMsix !== undefined && v.virtualMsix !== 'none') {
+      MSIX_TABLE_ENTRY.accessors.mask.set(s.words, 1, vmsixAt(s, i));
+    }
+  });
   topology.vcpus.forEach((_, v) => {
     const p = topology.initialPcpu[v];
     setVcpuRun(s, v, VCPU_STATE.inHost, p);

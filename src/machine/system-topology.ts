@@ -34,6 +34,13 @@ export const ROUTE_DWORDS = 3;
 /** The guest kernel's vector of an assigned vector (apic_chip_data): current target, previous
  *  target during a move (`system-state.ts GUEST_APIC_CURRENT`, `GUEST_APIC_PREVIOUS`). */
 export const GUEST_APIC_DWORDS = 2;
+/** Per assigned vector, the guest's MSI-X entry as the VMM emulates it (4 dwords, as the guest
+ *  reads them) and the VMM's state of it (`system-state.ts VMSIX_STATE`). */
+export const VMSIX_DWORDS = 5;
+/** Per vCPU, the trapped access it exited on (`system-state.ts TRAP`) and its value. */
+export const TRAP_DWORDS = 2;
+/** Per thread: THREAD (program, step) and two locals of the program. */
+export const THREAD_DWORDS = 3;
 /** Per assigned vector: raised, delivered, coalesced, lost (ghost counters for the properties). */
 export const VECTOR_COUNTERS = { raised: 0, delivered: 1, coalesced: 2, lost: 3 } as const;
 export const VECTOR_COUNTER_DWORDS = 4;
@@ -76,8 +83,17 @@ export interface SystemSpec {
   readonly irtEntriesMin?: number;
 }
 
+/** How the guest sees an assigned vector's MSI-X entry when the VMM emulates the table (the
+ *  table page traps): the entry holds a compatibility-format pair, which the VMM turns into KVM's
+ *  route (emulate), or a remappable handle, translated through the vIOMMU's IRTE (vir, whose
+ *  IRTEs the machine does not hold yet: the route is kept). `none`: the guest reaches the entry
+ *  directly (a mapped table), or sees no MSI-X entry for it. */
+export type VirtualMsix = 'none' | 'compat' | 'remappable';
+
 export interface VectorSpec {
   readonly name: string;
+  /** The guest's MSI-X entry for the vector, if the VMM emulates it. Default: none. */
+  readonly virtualMsix?: VirtualMsix;
   readonly store: number;
   readonly entry: number;
   readonly vm: number;
@@ -140,11 +156,13 @@ export interface VmTopology {
 }
 
 /** A thread that runs step programs (`step-program.ts`): a vCPU's task in the host (KVM's
- *  vcpu_run, its scheduling in and out) or a guest irq (the guest kernel's work on one assigned
- *  vector). Threads `0 .. vcpus-1` are the vCPUs', then one per assigned vector. */
+ *  vcpu_run, its scheduling in and out), a guest irq (the guest driver's operations on one
+ *  assigned vector, run on one of its vCPUs) or a guest irq's cleanup (the vector cleanup timer).
+ *  Threads `0 .. vcpus-1` are the vCPUs', then one irq thread per assigned vector, then one
+ *  cleanup thread per assigned vector. */
 export interface ThreadTopology {
   readonly name: string;
-  readonly kind: 'vcpu' | 'irq';
+  readonly kind: 'vcpu' | 'irq' | 'cleanup';
   /** vCPU index (global) or assigned vector index. */
   readonly index: number;
 }
@@ -152,6 +170,8 @@ export interface ThreadTopology {
 export interface SystemLayout {
   readonly words: number;
   readonly threads: number;
+  readonly vmsix: number;
+  readonly vcpuTrap: number;
   readonly irt: number;
   readonly iecValid: number;
   readonly iecCopy: number;
@@ -259,12 +279,19 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vectorRoute: take(vectorCount * ROUTE_DWORDS),
     guestApic: take(vectorCount * GUEST_APIC_DWORDS),
     vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
-    threads: take(vcpus.length + vectorCount),
+    vmsix: take(vectorCount * VMSIX_DWORDS),
+    vcpuTrap: take(vcpus.length * TRAP_DWORDS),
+    threads: take((vcpus.length + 2 * vectorCount) * THREAD_DWORDS),
     words: 0,
   };
   const threads: ThreadTopology[] = [
     ...vcpus.map((v, i) => ({ name: v.name, kind: 'vcpu' as const, index: i })),
     ...spec.vectors.map((v, i) => ({ name: v.name, kind: 'irq' as const, index: i })),
+    ...spec.vectors.map((v, i) => ({
+      name: `${v.name}/cleanup`,
+      kind: 'cleanup' as const,
+      index: i,
+    })),
   ];
   const topology: SystemTopology = {
     host: spec.host,
@@ -354,6 +381,9 @@ function indexVectors(t: SystemTopology): void {
 
 /** The thread of the guest irq of assigned vector `vector`. */
 export const irqThread = (t: SystemTopology, vector: number): number => t.vcpus.length + vector;
+/** The thread of the guest's cleanup of assigned vector `vector`'s previous target. */
+export const cleanupThread = (t: SystemTopology, vector: number): number =>
+  t.vcpus.length + t.vectors.length + vector;
 
 /** Global vCPU index of vCPU `index` of VM `vm`. */
 export const vcpuId = (t: SystemTopology, vm: number, index: number): number =>

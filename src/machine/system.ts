@@ -13,10 +13,13 @@
 // and cost (the engines).
 
 import { assert } from '../hw/errors.js';
+import { guestOpCanStart } from './guest-msix.js';
 import { guestHandle } from './guest-vector.js';
+import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
 import { vcpuEnter, vcpuHalt, vcpuMigratable, vcpuMigrate } from './kvm-posted-intr.js';
 import { describeThreadStep, threadEnabled, threadStep } from './programs.js';
+import { vmmInterrupt } from './qemu-vfio-msix.js';
 import { threadIdle } from './step-program.js';
 import {
   ACTION,
@@ -40,6 +43,7 @@ import {
   VCPU_STATE,
   vcpuState,
   vcpuTarget,
+  vmsixFlag,
 } from './system-state.js';
 import { VECTOR_COUNTERS } from './system-topology.js';
 import { pcpuIrrPending, vcpuVirrPending } from './system-vcpu.js';
@@ -71,6 +75,9 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
       return;
     case ACTION.threadStep:
       threadStep(s, log, a.a);
+      return;
+    case ACTION.vmmInterrupt:
+      vmmInterrupt(s, log, a.a);
       return;
     case ACTION.mask:
       setVectorMask(s, log, a.a, true);
@@ -108,12 +115,24 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return (
         t.vms[t.vcpus[a.a].vm].idle === 'halt' &&
         vcpuState(s, a.a) === VCPU_STATE.inGuest &&
-        !vcpuVirrPending(s, a.a)
+        !vcpuVirrPending(s, a.a) &&
+        !guestBusyOn(s, a.a)
       );
     case ACTION.iecInvalidate:
       return testBit(s.words, t.layout.iecFlushPending * 32 + a.a);
     case ACTION.threadStep:
       return threadEnabled(s, a.a);
+    case ACTION.vmmInterrupt:
+      return vmsixFlag(s, a.a, 'signalled');
+    case ACTION.mask:
+    case ACTION.unmask:
+    case ACTION.setAffinity:
+      // A driver operation on an emulated entry is a step program: see guestOpCanStart.
+      return (
+        t.vectors[a.a].virtualMsix === undefined ||
+        t.vectors[a.a].virtualMsix === 'none' ||
+        guestOpCanStart(s, a.a)
+      );
     case ACTION.vcpuMigrate:
       return vcpuMigratable(s, a.a) && !pcpuTakenByOther(s, a.a, a.b);
     default:
@@ -157,6 +176,9 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   t.threads.forEach((_, i) => {
     add(ACTION.threadStep, i);
   });
+  t.vectors.forEach((_, v) => {
+    add(ACTION.vmmInterrupt, v);
+  });
   return out;
 }
 
@@ -178,6 +200,8 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
       return `${name} IRTE ${a.a}`;
     case ACTION.threadStep:
       return `${name} ${t.threads[a.a].name}: ${describeThreadStep(s, a.a)}`;
+    case ACTION.vmmInterrupt:
+      return `${name} ${t.vectors[a.a].name}`;
     case ACTION.mask:
     case ACTION.unmask:
       return `${name} ${t.vectors[a.a].name}`;
@@ -207,19 +231,21 @@ export function vectorOutcomes(s: SystemState, vector: number) {
 export const quiescent = (s: SystemState): boolean =>
   systemEnabled(s).every((a) => a.kind === ACTION.raise);
 
-/** Raises of `vector` its device still holds: its pending bit (PBA, IMS, MSI, INTx status). */
-export function heldByDevice(s: SystemState, vector: number): number {
+/** Raises of `vector` a pending bit still holds for a masked entry: its device's (PBA, IMS, MSI,
+ *  INTx status) and the VMM's virtual PBA bit of the guest's emulated entry. */
+export function heldPending(s: SystemState, vector: number): number {
   const v = s.topology.vectors[vector];
-  return testBit(s.words, s.topology.stores[v.store].pendingAt * 32 + v.entry) ? 1 : 0;
+  const device = testBit(s.words, s.topology.stores[v.store].pendingAt * 32 + v.entry) ? 1 : 0;
+  return device + (vmsixFlag(s, vector, 'pending') ? 1 : 0);
 }
 
 /** At quiescence, every raise of every vector is accounted for exactly once: delivered,
- *  coalesced, lost, or still held by its device's pending bit. A raise counted nowhere (a
+ *  coalesced, lost, or still held by a pending bit of its masked entry. A raise counted nowhere (a
  *  handler that ran for nobody, a bit stranded in a PIR) breaks it. */
 export function conserved(s: SystemState): boolean {
   for (let v = 0; v < s.topology.vectors.length; v++) {
     const o = vectorOutcomes(s, v);
-    if (o.raised !== o.delivered + o.coalesced + o.lost + heldByDevice(s, v)) return false;
+    if (o.raised !== o.delivered + o.coalesced + o.lost + heldPending(s, v)) return false;
   }
   return true;
 }

@@ -1,13 +1,16 @@
-// The workload's inputs on assigned vectors, as the data plane applies them today: a guest's
-// set-affinity (its kernel's choice of vCPU and vector, made on the control plane), a mask or
-// unmask of the vector's host entry, a hot-unplug. Each is one action here; the guest's register
-// accesses and the hypervisor's handling of the traps they cause are counted on the control plane
-// (`hv/guest-run.ts`) until they become step programs of the machine too.
+// The workload's inputs on assigned vectors: a guest's set-affinity (its kernel's choice of vCPU
+// and vector, made on the control plane), a mask or unmask, a hot-unplug. Where the VMM emulates
+// the guest's MSI-X entry, mask, unmask and (compatibility format) the move are the guest
+// driver's accesses, step by step (`guest-msix.ts`), and QEMU's handling of each trap
+// (`qemu-vfio-msix.ts`); elsewhere each is still one action on the host entry and KVM's route,
+// with the exits the guest's accesses cost counted on the control plane (`hv/guest-run.ts`).
 
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { guestMsixMove, guestMsixSetMask } from './guest-msix.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
 import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { affinityTarget } from './system-actions.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
@@ -31,12 +34,16 @@ export function setAffinity(
 ): void {
   const old = currentTarget(s, vector);
   if (old.vcpu === index && old.vector === newVector) return;
+  if (s.topology.vectors[vector].virtualMsix === 'compat') {
+    guestMsixMove(s, log, vector, affinityTarget(index, newVector));
+    return;
+  }
   if (!guestMoveVector(s, vector, index, newVector)) {
     emit(log, EVENT.affinityRefused, vector, index, newVector);
     return;
   }
   setRouteTarget(s, vector, index, newVector);
-  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, newVector);
+  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, newVector, true);
 }
 
 /** Sets or clears the Mask bit of the vector's host entry; clearing it with the pending bit set
@@ -44,6 +51,10 @@ export function setAffinity(
 export function setVectorMask(s: SystemState, log: EventLog, vector: number, masked: boolean) {
   const t = s.topology;
   const spec = t.vectors[vector];
+  if (spec.virtualMsix !== undefined && spec.virtualMsix !== 'none') {
+    guestMsixSetMask(s, log, vector, masked);
+    return;
+  }
   const st = t.stores[spec.store];
   const w = s.words;
   switch (st.kind) {

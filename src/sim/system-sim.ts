@@ -10,9 +10,15 @@
 // is no longer enabled when it comes due is skipped and counted (`staleActions`).
 // Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
 
+import { threadEnabled } from '../machine/programs.js';
 import { threadIdle, WAIT } from '../machine/step-program.js';
 import { systemIsEnabled, systemStep, vectorOutcomes } from '../machine/system.js';
-import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
+import {
+  ACTION,
+  type ActionKind,
+  FIRST_INPUT_ACTION,
+  type SystemAction,
+} from '../machine/system-actions.js';
 import { MISDIRECTED } from '../machine/system-delivery.js';
 import {
   COALESCE_NAMES,
@@ -141,6 +147,10 @@ interface Run {
   readonly firstRaiseNs: Float64Array;
   readonly flowOf: Float64Array;
   readonly handleScheduled: Uint8Array;
+  /** Threads whose next step was due but not enabled (its guard: e.g. the vCPU it runs on is
+   *  handling an exit); each is scheduled again as soon as a step makes it enabled. */
+  readonly waiting: Uint8Array;
+  waitingCount: number;
   readonly busyUntilNs: Float64Array;
   /** When the exit a vCPU is handling is done (it re-enters no earlier). */
   readonly enterAfterNs: Float64Array;
@@ -181,6 +191,8 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
     firstRaiseNs: new Float64Array(t.vectors.length).fill(-1),
     flowOf: new Float64Array(t.vectors.length),
     handleScheduled: new Uint8Array(t.vcpus.length),
+    waiting: new Uint8Array(t.threads.length),
+    waitingCount: 0,
     busyUntilNs: new Float64Array(t.vcpus.length),
     enterAfterNs: new Float64Array(t.vcpus.length),
     latency: createHistogram(),
@@ -232,7 +244,13 @@ function loop(run: Run, opts: SimOptions): number {
       scratch.b = entry.b;
       if (entry.kind === ACTION.guestHandle) run.handleScheduled[entry.a] = 0;
       if (!systemIsEnabled(run.s, scratch)) {
-        run.counts.staleActions++;
+        // A workload operation on an irq whose previous operation is still running waits for it
+        // (the guest serializes them under the irq descriptor's lock): look again a bit later.
+        if (entry.kind >= FIRST_INPUT_ACTION) {
+          queuePush(run.q, run.nowNs + run.costs.exitNs, entry.kind, entry.a, entry.b);
+        } else if (entry.kind === ACTION.threadStep && !threadIdle(run.s, entry.a)) {
+          waitFor(run, entry.a);
+        } else run.counts.staleActions++;
         continue;
       }
       step(run, scratch);
@@ -265,6 +283,23 @@ function step(run: Run, a: SystemAction): void {
   clearEvents(run.log);
   systemStep(run.s, a, run.log);
   afterStep(run, a.kind);
+  if (run.waitingCount > 0) wakeWaiting(run);
+}
+
+function waitFor(run: Run, thread: number): void {
+  if (run.waiting[thread] === 1) return;
+  run.waiting[thread] = 1;
+  run.waitingCount++;
+}
+
+/** Schedules every waiting thread whose next step the last step made enabled. */
+function wakeWaiting(run: Run): void {
+  for (let th = 0; th < run.waiting.length; th++) {
+    if (run.waiting[th] === 0 || !threadEnabled(run.s, th)) continue;
+    run.waiting[th] = 0;
+    run.waitingCount--;
+    queuePush(run.q, run.nowNs, ACTION.threadStep, th, 0);
+  }
 }
 
 /** Prices and follows up what the step reported. */
@@ -416,6 +451,10 @@ function afterStep(run: Run, actionKind: number): void {
       case EVENT.misdirected:
         bump(run.lostBy, MISDIRECTED);
         break;
+      case EVENT.vmmSignalled:
+        // VFIO's handler signalled the VMM's eventfd: its event loop runs the handler.
+        queuePush(run.q, now + hostHandlerNs + costs.vmmHandlerNs, ACTION.vmmInterrupt, a, 0);
+        break;
       case EVENT.guestIrq:
         onGuestIrq(run, a, b, c, d);
         break;
@@ -465,7 +504,9 @@ function afterStep(run: Run, actionKind: number): void {
     }
   }
   if (exitVcpu >= 0) {
-    const userspace = 0; // no exit of the initial model goes to the VMM (strategies add them)
+    // A trapped MMIO access (EPT_MISCONFIG) is completed by the VMM in userspace.
+    const userspace =
+      exitReason === EXIT_REASON.eptMisconfig ? costs.userspaceExitExtraNs + costs.vmmHandlerNs : 0;
     const reentry = exitReason === EXIT_REASON.externalInterrupt ? hostHandlerNs : 0;
     run.enterAfterNs[exitVcpu] = now + costs.exitNs + userspace + reentry;
     // A vCPU whose exit started a KVM step program (kvm_vcpu_block, a preemption) re-enters

@@ -8,7 +8,7 @@ import { threadProgram } from '../../src/machine/step-program.js';
 import { conserved, quiescent, vectorOutcomes } from '../../src/machine/system.js';
 import { ACTION, affinityTarget } from '../../src/machine/system-actions.js';
 import { vcpuPcpu } from '../../src/machine/system-state.js';
-import { irqThread, NO_VECTOR } from '../../src/machine/system-topology.js';
+import { cleanupThread, NO_VECTOR } from '../../src/machine/system-topology.js';
 import { kinds, quiesce, stepper, system } from './system-helpers.js';
 
 const NEW_VECTOR = 0x41;
@@ -16,7 +16,8 @@ const NEW_VECTOR = 0x41;
 /** One vector on vCPU 0 (guest vector 0x20), moved to vCPU 1 while an interrupt for the old
  *  target is still in vCPU 0's virtual IRR, and one more raised after the move. */
 function movedWithOldPending() {
-  const s = system({});
+  // Under pv the move reaches the machine as the guest kernel's decision, in one action.
+  const s = system({ strategy: 'pv' });
   const x = stepper(s);
   const old = s.topology.vectors[0].guestVector;
   x.raise();
@@ -35,14 +36,14 @@ describe('irq_complete_move and __vector_cleanup', () => {
   it('schedules the cleanup at the first interrupt on the new target, not at the move', () => {
     const { s, first } = movedWithOldPending();
     expect(kinds(first)).toEqual(['threadReady', 'guestIrq']);
-    expect(threadProgram(s, irqThread(s.topology, 0))).toBe(
+    expect(threadProgram(s, cleanupThread(s.topology, 0))).toBe(
       PROGRAMS.findIndex((p) => p?.name === 'vector_cleanup'),
     );
   });
 
   it('re-arms while the old vector is pending in the old vCPU IRR, frees it after', () => {
     const { s, x, old } = movedWithOldPending();
-    const thread = irqThread(s.topology, 0);
+    const thread = cleanupThread(s.topology, 0);
     const again = x.step(ACTION.threadStep, thread);
     expect(kinds(again)).toEqual(['vectorCleanup', 'programStep', 'threadReady']);
     expect(again[0].args.slice(0, 2)).toEqual([0, 0]); // not freed
@@ -71,7 +72,7 @@ describe('regression: the old vector freed too early', () => {
   it('ends with both interrupts delivered', () => {
     const { s, x } = movedWithOldPending();
     // The cleanup timer fires on vCPU 0 before it has handled the old vector.
-    x.step(ACTION.threadStep, irqThread(s.topology, 0));
+    x.step(ACTION.threadStep, cleanupThread(s.topology, 0));
     quiesce(s);
     expect(quiescent(s)).toBe(true);
     expect(conserved(s)).toBe(true);

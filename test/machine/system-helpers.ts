@@ -15,12 +15,14 @@ export function system(opts: {
   idle?: 'poll' | 'halt';
   vectors?: number;
   backing?: 'msix' | 'ims' | 'intx' | 'msi';
+  /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself. */
+  strategy?: 'emulate' | 'pv';
 }): SystemState {
   const ir = opts.ir ?? true;
   const backing = opts.backing ?? 'msix';
   const assign =
     backing === 'ims' || backing === 'intx'
-      ? `{ device: dsa0, subdevice: 0, guest: msix, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`
+      ? `{ device: dsa0, subdevice: 0, guest: ${opts.strategy === 'pv' ? backing : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`
       : `{ device: nic0, guest: ${backing === 'msi' ? 'msi' : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`;
   const text = `
 host:
@@ -36,6 +38,7 @@ vms:
     vcpus: 2
     viommu: on
     idle: ${opts.idle ?? 'poll'}
+    ${opts.strategy ? `strategy: ${opts.strategy}` : ''}
     assign: [${assign}]
 run: { duration: 1ms }
 `;

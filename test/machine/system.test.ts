@@ -134,7 +134,7 @@ describe('remapped delivery (no posted interrupts)', () => {
 
 describe('MSI-X per-vector masking (PCIe "Per-vector Masking and Function Masking")', () => {
   it('a raise on a masked entry sets its pending bit and sends nothing; unmask sends it once', () => {
-    const s = system({});
+    const s = system({ strategy: 'pv' }); // the guest writes the device's own entry
     const x = stepper(s);
     x.step(ACTION.mask, 0);
     expect(kinds(x.raise())).toEqual(['raise', 'pendingSet']);
@@ -143,7 +143,7 @@ describe('MSI-X per-vector masking (PCIe "Per-vector Masking and Function Maskin
     expect(kinds(x.step(ACTION.unmask, 0))).toEqual(['maskChanged']);
   });
   it('IMS entries behave the same (IMS store, pending bit in device state)', () => {
-    const s = system({ backing: 'ims' });
+    const s = system({ backing: 'ims', strategy: 'pv' });
     const x = stepper(s);
     x.step(ACTION.mask, 0);
     expect(kinds(x.raise())).toEqual(['raise', 'pendingSet']);
@@ -202,7 +202,7 @@ describe('VT-d faults', () => {
 
 describe('interrupt entry cache (VT-d 6.2)', () => {
   it('keeps routing through the cached IRTE until the invalidation completes', () => {
-    const s = system({});
+    const s = system({ strategy: 'pv' }); // the move reaches the IRTE in one action
     const x = stepper(s);
     x.raise();
     x.step(ACTION.deliver, 0); // fills the cache for the vector's IRTE

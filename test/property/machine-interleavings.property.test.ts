@@ -16,6 +16,7 @@ import {
   conserved,
   quiescent,
   systemEnabled,
+  systemIsEnabled,
   systemStep,
   vectorOutcomes,
 } from '../../src/machine/system.js';
@@ -77,7 +78,7 @@ describe('random interleavings of the machine', () => {
             const offered: SystemAction | null = next
               ? { kind: next.kind as SystemAction['kind'], a: next.a, b: next.b }
               : null;
-            if (offered) candidates.push(offered);
+            if (offered && systemIsEnabled(s, offered)) candidates.push(offered);
             if (candidates.length === 0) break;
             // Past the drawn choices, the first candidate: everything in flight lands.
             const pick =

@@ -1,0 +1,177 @@
+// QEMU's emulation of an assigned function's MSI-X table (hw/pci/msix.c, hw/vfio/pci.c), as the
+// machine runs it when a guest access to the table traps (the table page is not mapped into the
+// guest: KVM exits on the access and QEMU handles it, then the vCPU re-enters).
+//
+// QEMU acts on mask changes only (msix_handle_mask_update): a write that masks the guest's entry
+// makes VFIO signal QEMU's eventfd instead of KVM's irqfd (vfio_msix_vector_release: KVM's route
+// stays, and the irq bypass producer going away puts a posted host IRTE back in remapped format);
+// a write that unmasks it re-routes from the entry's message (vfio_msix_vector_use ->
+// vfio_update_kvm_msi_virq: KVM's route := the guest's pair, the irqfd back, the IRTE posted to
+// the new target) and then sends a raise the virtual PBA held (msix_clr_pending, msix_notify).
+// A write to the address or data of an UNMASKED entry only changes QEMU's copy: nothing is
+// re-routed until the next mask/unmask, and interrupts keep going where the route says.
+// While VFIO signals QEMU, each interrupt runs vfio_msi_interrupt in QEMU's event loop
+// (ACTION.vmmInterrupt): msix_notify sets the virtual pending bit of a masked entry.
+//
+// Invariants: the trigger is QEMU's only while the guest's entry is masked, or the eventfd still
+// holds a signal from then; a vCPU has at most one trapped access outstanding.
+// Not modelled: the vIOMMU's translation of a remappable entry at unmask (the route is kept: the
+// vIOMMU invalidation path re-routes), MSI-X function mask, the PBA page's reads.
+
+import { fieldPos, getField, setField } from '../hw/field-pos.js';
+import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
+import { kvmSetMsi } from './host-irq.js';
+import { hasBypassProducer, irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { STEP, type StepProgram, startProgram, WAIT } from './step-program.js';
+import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
+import {
+  type SystemState,
+  setRoute,
+  setVmsixFlag,
+  TRAP,
+  TRAP_KIND,
+  vmsixAt,
+  vmsixFlag,
+} from './system-state.js';
+import { ROUTE_DWORDS } from './system-topology.js';
+import { countCoalesced, vmExit } from './system-vcpu.js';
+
+const TRAP_F = {
+  kind: fieldPos(TRAP, 'kind'),
+  dword: fieldPos(TRAP, 'dword'),
+  vector: fieldPos(TRAP, 'vector'),
+};
+const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
+const ROUTE_F = {
+  destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
+  vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
+};
+
+const trapAt = (s: SystemState, v: number) => s.topology.layout.vcpuTrap + v * 2;
+
+export const virtualMasked = (s: SystemState, vector: number): boolean =>
+  getField(s.words, vmsixAt(s, vector), ENTRY_MASK) === 1;
+
+/** A guest access to assigned vector `vector`'s MSI-X entry traps: vCPU `v` exits
+ *  (EPT_MISCONFIG: KVM's MMIO exit) with it, and QEMU's handler is its thread's next step. */
+export function trapMsixAccess(
+  s: SystemState,
+  log: EventLog,
+  v: number,
+  vector: number,
+  dword: number,
+  value: number | null,
+): void {
+  const at = trapAt(s, v);
+  s.words[at] = 0;
+  setField(s.words, at, TRAP_F.kind, value === null ? TRAP_KIND.msixRead : TRAP_KIND.msixWrite);
+  setField(s.words, at, TRAP_F.dword, dword);
+  setField(s.words, at, TRAP_F.vector, vector);
+  s.words[at + 1] = value ?? 0;
+  vmExit(s, log, v, EXIT_REASON.eptMisconfig, vector);
+  startProgram(s, v, QEMU_MSIX_MMIO);
+  emit(log, EVENT.threadReady, v, WAIT.now);
+}
+
+/** KVM_RUN returns to QEMU with the access: msix_table_mmio_write (or _read, which changes
+ *  nothing), then the vCPU goes back to KVM's run loop. */
+function msixTableMmioAccess(s: SystemState, log: EventLog, v: number) {
+  const at = trapAt(s, v);
+  if (getField(s.words, at, TRAP_F.kind) === TRAP_KIND.msixWrite) {
+    msixTableWrite(
+      s,
+      log,
+      getField(s.words, at, TRAP_F.vector),
+      getField(s.words, at, TRAP_F.dword),
+      s.words[at + 1],
+    );
+  }
+  s.words[at] = 0;
+  s.words[at + 1] = 0;
+  emit(log, EVENT.vcpuResume, v, 0);
+  return STEP.done;
+}
+
+export const QEMU_MSIX_MMIO: StepProgram = {
+  id: 5,
+  name: 'kvm_exit(mmio)',
+  source: 'hw/pci/msix.c, hw/vfio/pci.c',
+  steps: [{ name: 'msix_table_mmio_access', wait: WAIT.now, run: msixTableMmioAccess }],
+};
+
+/** msix_table_mmio_write: QEMU's copy takes the value; only a change of the mask bit acts. */
+function msixTableWrite(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  dword: number,
+  value: number,
+) {
+  const wasMasked = virtualMasked(s, vector);
+  s.words[vmsixAt(s, vector) + dword] = value >>> 0;
+  const isMasked = virtualMasked(s, vector);
+  emit(log, EVENT.vmmMsixWrite, vector, dword, value, isMasked === wasMasked ? 0 : 1);
+  if (isMasked === wasMasked) return;
+  if (isMasked) vfioMsixVectorRelease(s, log, vector);
+  else vfioMsixVectorUse(s, log, vector);
+}
+
+/** vfio_msix_vector_release: VFIO signals QEMU's eventfd; the irq bypass producer is gone, so a
+ *  posted IRTE goes back to remapped (kvm_arch_irq_bypass_del_producer). */
+function vfioMsixVectorRelease(s: SystemState, log: EventLog, vector: number): void {
+  setVmsixFlag(s, vector, 'vmmTrigger', true);
+  if (!irtePosted(s, vector)) return;
+  const route = routeTarget(s, vector);
+  piUpdateIrte(s, log, vector, route.vcpu, route.vector, false);
+}
+
+/** KVM's route of the vector: vCPU index in its VM and guest vector. */
+function routeTarget(s: SystemState, vector: number) {
+  const at = s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
+  return {
+    vcpu: getField(s.words, at, ROUTE_F.destinationId),
+    vector: getField(s.words, at + 2, ROUTE_F.vector),
+  };
+}
+
+/** vfio_msix_vector_use: KVM's route from the guest's pair (compatibility format), the irqfd
+ *  back, the IRTE posted to the route's target; then msix_handle_mask_update sends what the
+ *  virtual PBA held. */
+function vfioMsixVectorUse(s: SystemState, log: EventLog, vector: number): void {
+  const t = s.topology;
+  const spec = t.vectors[vector];
+  const at = vmsixAt(s, vector);
+  if (spec.virtualMsix === 'compat') {
+    setRoute(s, vector, {
+      addrLo: s.words[at + MSIX_ENTRY_DWORD.addrLo],
+      addrHi: s.words[at + MSIX_ENTRY_DWORD.addrHi],
+      data: s.words[at + MSIX_ENTRY_DWORD.data],
+    });
+  }
+  setVmsixFlag(s, vector, 'vmmTrigger', false);
+  const route = routeTarget(s, vector);
+  if (hasBypassProducer(s, vector) && route.vcpu < t.vms[spec.vm].vcpus) {
+    piUpdateIrte(s, log, vector, route.vcpu, route.vector, true);
+  }
+  if (vmsixFlag(s, vector, 'pending')) {
+    setVmsixFlag(s, vector, 'pending', false);
+    kvmSetMsi(s, log, vector, -1);
+  }
+}
+
+/** vfio_msi_interrupt in QEMU's event loop: the eventfd VFIO signalled is read; msix_notify
+ *  sends the entry's message, or, the entry masked, sets its virtual pending bit. */
+export function vmmInterrupt(s: SystemState, log: EventLog, vector: number): void {
+  setVmsixFlag(s, vector, 'signalled', false);
+  if (!virtualMasked(s, vector)) {
+    kvmSetMsi(s, log, vector, -1);
+    return;
+  }
+  if (vmsixFlag(s, vector, 'pending')) {
+    countCoalesced(s, log, vector, COALESCE_AT.vmm);
+    return;
+  }
+  setVmsixFlag(s, vector, 'pending', true);
+  emit(log, EVENT.vmmPendingSet, vector);
+}
