@@ -66,10 +66,11 @@ export function registerRun(program: Command, io: CliIo): void {
         'Schedule files (--schedule, --record-schedule): the actions to apply, in order:\n' +
         '  {"steps": [{"at": 1250, "action": "raise", "a": "cx0-vf0/msix", "b": 2}, ...]}\n' +
         `  action: ${ACTION_NAMES.join(', ')};\n` +
-        '  a, b: its operands, a number or a name as the trace prints it (store, port, vCPU,\n' +
-        '  vector, cpuN), unused ones left out; at: ns or "1.5us", on every step (a recorded run\n' +
-        '  replays with its times) or on none (each step timed by the cost model). A step that\n' +
-        '  is not enabled in the state the steps before it leave is an error (exit 2).\n\n' +
+        '  a, b: its operands, a number or a name (store cx0-vf0/msix, port cx0-vf0, vCPU\n' +
+        '  vm0/vcpu1, vector vm0/cx0-vf0/2, cpuN), unused ones left out; at: ns or "1.5us", on\n' +
+        '  every step (a recorded run replays with its times) or on none (each step timed by\n' +
+        '  the cost model). A step not enabled in the state the steps before it leave is an\n' +
+        '  error (exit 2), found before anything is written.\n\n' +
         `Cost parameters (override in run.costs): ${COST_PARAMETERS.map((p) => p.name).join(', ')}`,
     )
     .action((file: string, opts: RunOptions) => {

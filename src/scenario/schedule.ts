@@ -21,6 +21,7 @@ import {
   type ActionKind,
   actionKindOf,
   actionOperands,
+  OPERAND_DOMAINS,
   type OperandDomain,
   type SystemAction,
 } from '../hv/system-actions.js';
@@ -84,11 +85,19 @@ function resolveStep(
   }
   const [aDomain, bDomain] = actionOperands(kind);
   const a = resolveOperand(t, names, aDomain, input.a, 0, (text) => {
-    problem('a', 'schedule-operand', text);
+    problem(
+      'a',
+      'schedule-operand',
+      aDomain === OPERAND_DOMAINS.none ? `${input.action} takes no a` : text,
+    );
   });
   if (a === null) return null;
   const b = resolveOperand(t, names, bDomain, input.b, a, (text) => {
-    problem('b', 'schedule-operand', text);
+    problem(
+      'b',
+      'schedule-operand',
+      bDomain === OPERAND_DOMAINS.none ? `${input.action} takes no b` : text,
+    );
   });
   if (b === null) return null;
   return { kind, a, b, atNs: input.at === undefined ? null : durationNs(input.at) };
