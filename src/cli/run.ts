@@ -91,7 +91,9 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
   const scenario = loadScenarioFile(io, file, overrides);
   const built = buildScenario(scenario);
   const costs = resolveCosts(scenario.run.costs, { nested: scenario.host.nested });
-  const schedule = opts.schedule ? loadScheduleFile(io, opts.schedule, built) : null;
+  const schedule = opts.schedule
+    ? loadScheduleFile(io, opts.schedule, built.initial.topology)
+    : null;
   const input = runWorkload(built);
   if (schedule) checkSchedule(input.initial, schedule);
   const trace = opts.trace ? openTrace(opts.trace, format, built.initial.topology) : null;
@@ -183,9 +185,9 @@ function openTrace(
   return { recorder: streamingTraceRecorder((r) => writer.write(r), close), close };
 }
 
-function loadScheduleFile(io: CliIo, path: string, built: ReturnType<typeof buildScenario>) {
+function loadScheduleFile(io: CliIo, path: string, topology: SystemTopology) {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(path));
-  return loadSchedule(text, path, built.initial.topology);
+  return loadSchedule(text, path, topology);
 }
 
 /** The schedule file `--record-schedule` writes, one step per line as the run applies it. */

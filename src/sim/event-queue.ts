@@ -55,18 +55,16 @@ export function queuePush(q: EventQueue, timeNs: number, kind: number, a: number
 /** Removes the earliest entry into `out`; false if the queue is empty. */
 export function queuePop(q: EventQueue, out: QueueEntry): boolean {
   if (q.size === 0) return false;
-  queueRemove(q, 0, out);
+  read(q, 0, out);
+  const last = --q.size;
+  if (last > 0) siftDownLast(q, 0, last);
   return true;
 }
 
-/** Removes the entry at heap position `i` (0 <= i < size) into `out`: the earliest at 0; replay
- *  takes a scheduled action it finds anywhere. */
+/** Removes the entry at heap position `i` (0 <= i < size) into `out`: a replay takes the
+ *  scheduled action it applies wherever it is. */
 export function queueRemove(q: EventQueue, i: number, out: QueueEntry): void {
-  out.timeNs = q.timeNs[i];
-  out.seq = q.seq[i];
-  out.kind = q.kind[i];
-  out.a = q.a[i];
-  out.b = q.b[i];
+  read(q, i, out);
   const last = --q.size;
   if (i === last) return;
   // The last entry fills the hole: up if it is earlier than the hole's parent, else down.
@@ -125,6 +123,14 @@ function siftDownLast(q: EventQueue, hole: number, last: number): void {
 }
 
 const less = (t1: number, s1: number, t2: number, s2: number) => t1 < t2 || (t1 === t2 && s1 < s2);
+
+function read(q: EventQueue, i: number, out: QueueEntry): void {
+  out.timeNs = q.timeNs[i];
+  out.seq = q.seq[i];
+  out.kind = q.kind[i];
+  out.a = q.a[i];
+  out.b = q.b[i];
+}
 
 function move(q: EventQueue, from: number, to: number): void {
   q.timeNs[to] = q.timeNs[from];

@@ -5,6 +5,7 @@
 // (1 = first) and the rule; and what the recorder writes reads back as the same actions.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { describeSystemAction } from '../../src/hv/system.js';
 import {
   ACTION,
   ACTION_NAMES,
@@ -82,6 +83,14 @@ describe('a schedule names actions and operands as the ACTION table declares the
     expect(read.map(({ kind, a, b }) => ({ kind, a, b }))).toEqual(written);
     expect(lines).toContain('{"action":"raise","a":"cx0-vf0/msix","b":7}');
     expect(lines).toContain('{"action":"iecInvalidate","a":15}');
+    // the names are the ones an action is described with (counterexamples, errors)
+    const s = buildScenario(loadScenario(text, file)).initial;
+    written.forEach((a, i) => {
+      const step = JSON.parse(lines[i]);
+      for (const key of ['a', 'b']) {
+        if (typeof step[key] === 'string') expect(describeSystemAction(s, a)).toContain(step[key]);
+      }
+    });
   });
 });
 
