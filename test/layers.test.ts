@@ -46,3 +46,18 @@ test('every import in src/ goes to the same layer or one below it', () => {
   expect(imports).toBeGreaterThan(100);
   expect(upward).toEqual([]);
 });
+
+// DESIGN.md §3 / issue 10: report/ renders what the layers below ran (`scenario/run-strategy.ts`
+// runs a strategy; the reports format its result), so no report calls what builds or runs a model.
+const RUNNERS = ['buildScenario', 'runWorkload', 'teardownBuilt', 'simulateSystem', 'systemStep'];
+
+test('report/ only renders: no file in it builds, runs or simulates a scenario', () => {
+  const calls: string[] = [];
+  for (const file of sourceFiles(join(SRC, 'report'))) {
+    const text = readFileSync(file, 'utf8');
+    for (const name of RUNNERS) {
+      if (new RegExp(`\\b${name}\\b`).test(text)) calls.push(`${relative(SRC, file)}: ${name}`);
+    }
+  }
+  expect(calls).toEqual([]);
+});

@@ -1,11 +1,11 @@
 // `irqlab compare <scenario> [--strategies a,b,...] [--json]`: the scenario under each strategy,
-// side by side (`report/compare.ts`); a strategy the scenario's rules reject is a column with
-// its rule, not a failure of the command.
+// side by side (run by `scenario/run-strategy.ts`, rendered by `report/compare-text.ts`); a
+// strategy the scenario's rules reject is a column with its rule, not a failure of the command.
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
-import { compareScenario } from '../report/compare.js';
 import { renderCompareText } from '../report/compare-text.js';
+import { compareScenario } from '../scenario/run-strategy.js';
 import { STRATEGIES, type Strategy } from '../scenario/schema.js';
 import type { CliIo } from './io.js';
 

@@ -1,22 +1,28 @@
 // `irqlab run <scenario>`: load and validate the scenario, build the whole-system model, simulate
 // it and print the summary (text, or one JSON object with --json). --trace writes a Perfetto
-// trace-event JSON file or trace-cmd-style text (--format), streamed while the run goes. Exit 1
-// when a checked property fails (an interrupt duplicated or lost), 2 on bad usage or input.
+// trace-event JSON file or trace-cmd-style text (--format), streamed while the run goes.
+// --schedule replays a schedule file (`scenario/schedule.ts`) instead of simulating: its actions
+// in order, every step checked enabled before anything is written; --record-schedule writes the
+// actions a run (or a replay) applied, as a schedule file that replays it. Exit 1 when a checked
+// property fails (an interrupt duplicated or lost), 2 on bad usage or input.
 // A progress bar goes to stderr for runs longer than about a second, only when it is a terminal.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
 import { systemProperties } from '../machine/system.js';
+import { ACTION_NAMES, type SystemAction } from '../machine/system-actions.js';
+import type { SystemTopology } from '../machine/system-topology.js';
 import { runSummaryJson, runSummaryText } from '../report/summary.js';
 import { ftraceWriter } from '../report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../report/trace-perfetto.js';
-import type { TraceWriter } from '../report/trace-writer.js';
+import { bufferedSink, type TraceWriter } from '../report/trace-writer.js';
 import { buildScenario, runWorkload } from '../scenario/build.js';
 import { loadScenario, type ScenarioOverrides } from '../scenario/load.js';
+import { loadSchedule, SCHEDULE_FILE, scheduleStepFormatter } from '../scenario/schedule.js';
 import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
 import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
-import { simulateSystem } from '../sim/system-sim.js';
+import { checkSchedule, replaySystem, type SimOptions, simulateSystem } from '../sim/system-sim.js';
 import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorder.js';
 import type { CliIo } from './io.js';
 
@@ -32,6 +38,8 @@ export interface RunOptions {
   json?: boolean;
   trace?: string;
   format?: string;
+  schedule?: string;
+  recordSchedule?: string;
 }
 
 export function registerRun(program: Command, io: CliIo): void {
@@ -44,13 +52,25 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('--json', 'print the summary as one JSON object')
     .option('--trace <file>', 'write a trace of the run to this file')
     .option('--format <format>', `trace format: ${TRACE_FORMATS.join(' | ')} (default perfetto)`)
+    .option('--schedule <file>', 'replay this schedule (JSON or YAML) instead of simulating')
+    .option('--record-schedule <file>', 'write the actions applied, in order, as a schedule')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  irqlab run scenarios/idxd-siov.yaml\n' +
         '  irqlab run scenarios/mlx5-vf.yaml --seed 7 --json\n' +
         '  irqlab run scenarios/mixed.yaml --trace run.json            # open in ui.perfetto.dev\n' +
-        '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n\n' +
+        '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n' +
+        '  irqlab run scenarios/mlx5-vf.yaml --record-schedule run.sched.json\n' +
+        '  irqlab run scenarios/mlx5-vf.yaml --schedule run.sched.json --trace replay.json\n\n' +
+        'Schedule files (--schedule, --record-schedule): the actions to apply, in order:\n' +
+        '  {"steps": [{"at": 1250, "action": "raise", "a": "cx0-vf0/msix", "b": 2}, ...]}\n' +
+        `  action: ${ACTION_NAMES.join(', ')};\n` +
+        '  a, b: its operands, a number or a name (store cx0-vf0/msix, port cx0-vf0, vCPU\n' +
+        '  vm0/vcpu1, vector vm0/cx0-vf0/2, cpuN), unused ones left out; at: ns or "1.5us", on\n' +
+        '  every step (a recorded run replays with its times) or on none (each step timed by\n' +
+        '  the cost model). A step not enabled in the state the steps before it leave is an\n' +
+        '  error (exit 2), found before anything is written.\n\n' +
         `Cost parameters (override in run.costs): ${COST_PARAMETERS.map((p) => p.name).join(', ')}`,
     )
     .action((file: string, opts: RunOptions) => {
@@ -71,19 +91,30 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
   const scenario = loadScenarioFile(io, file, overrides);
   const built = buildScenario(scenario);
   const costs = resolveCosts(scenario.run.costs, { nested: scenario.host.nested });
+  const schedule = opts.schedule
+    ? loadScheduleFile(io, opts.schedule, built.initial.topology)
+    : null;
+  const input = runWorkload(built);
+  if (schedule) checkSchedule(input.initial, schedule);
   const trace = opts.trace ? openTrace(opts.trace, format, built.initial.topology) : null;
+  const record = opts.recordSchedule
+    ? openScheduleRecord(opts.recordSchedule, built.initial.topology)
+    : null;
   const progress = progressBar(io, scenario.run.duration);
   let result: ReturnType<typeof simulateSystem>;
   try {
-    result = simulateSystem(runWorkload(built), {
+    const simOpts: SimOptions = {
       durationNs: scenario.run.duration,
       seed: scenario.run.seed,
       costs,
       trace: trace?.recorder ?? null,
       progress: progress.update,
-    });
+      ...(record ? { onStep: record.step } : {}),
+    };
+    result = schedule ? replaySystem(input, schedule, simOpts) : simulateSystem(input, simOpts);
   } finally {
     trace?.close();
+    record?.close();
     progress.done();
   }
   const failed = systemProperties.filter((p) => !p.holds(result.finalState)).map((p) => p.name);
@@ -138,13 +169,7 @@ function openTrace(
   format: TraceFormat,
   topology: Parameters<typeof perfettoTraceWriter>[0],
 ): { recorder: TraceRecorder; close(): void } {
-  let fd: number;
-  try {
-    fd = openSync(path, 'w');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new InputError(path, `cannot write trace file (${reason})`);
-  }
+  const fd = openOutput(path, 'trace');
   const sink = (chunk: string) => {
     writeSync(fd, chunk);
   };
@@ -158,6 +183,46 @@ function openTrace(
     closeSync(fd);
   };
   return { recorder: streamingTraceRecorder((r) => writer.write(r), close), close };
+}
+
+function loadScheduleFile(io: CliIo, path: string, topology: SystemTopology) {
+  const text = new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(path));
+  return loadSchedule(text, path, topology);
+}
+
+/** The schedule file `--record-schedule` writes, one step per line as the run applies it. */
+function openScheduleRecord(path: string, topology: SystemTopology) {
+  const fd = openOutput(path, 'schedule');
+  const out = bufferedSink((chunk) => {
+    writeSync(fd, chunk);
+  });
+  const format = scheduleStepFormatter(topology);
+  let first = true;
+  let closed = false;
+  out.put(SCHEDULE_FILE.open);
+  return {
+    step(a: SystemAction, atNs: number) {
+      if (!first) out.put(SCHEDULE_FILE.separator);
+      first = false;
+      out.put(format(a, atNs));
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      out.put(SCHEDULE_FILE.close);
+      out.flush();
+      closeSync(fd);
+    },
+  };
+}
+
+function openOutput(path: string, what: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new InputError(path, `cannot write ${what} file (${reason})`);
+  }
 }
 
 /** A bar on stderr, drawn only on a terminal and only once the run has taken a second. */

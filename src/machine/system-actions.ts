@@ -6,6 +6,11 @@
 // message reaches the remapping unit, a CPU takes an interrupt, a vCPU enters, handles, halts, an
 // IEC flush completes, a thread runs the next step of its step program); and inputs from the scenario's workload (mask, affinity, migration,
 // unplug), which the simulator injects at their time and the explorer will choose among.
+// What each operand indexes is declared once per kind (`ACTION_OPERANDS`), over a table of
+// operand domains (`OPERAND_DOMAINS`: how many there are, their names): schedules are read,
+// checked and written from it, never per kind.
+
+import type { SystemTopology } from './system-topology.js';
 
 export const ACTION = {
   /** device: the store raises an entry. a: store, b: entry */
@@ -58,3 +63,69 @@ export const action = (kind: ActionKind, a: number, b = 0): SystemAction => ({ k
 export const affinityTarget = (vcpu: number, vector: number): number => vcpu * 256 + vector;
 export const affinityVcpu = (b: number): number => Math.floor(b / 256);
 export const affinityVector = (b: number): number => b % 256;
+
+/** What an action's operand indexes in the topology. */
+export interface OperandDomain {
+  /** One of them, for messages: "store". */
+  readonly noun: string;
+  /** How many there are (valid operands are 0..count-1), given the action's `a`. */
+  count(t: SystemTopology, a: number): number;
+  /** The name of operand `i` as `describeSystemAction` prints it; null: a plain number. */
+  readonly name: ((t: SystemTopology, i: number) => string) | null;
+}
+
+export const OPERAND_DOMAINS = {
+  /** Unused operand: 0. */
+  none: { noun: 'unused operand', count: () => 1, name: null },
+  store: { noun: 'store', count: (t) => t.stores.length, name: (t, i) => t.stores[i].name },
+  /** An entry (MSI-X/IMS slot, MSI vector, INTx source) of the store in `a`. */
+  entry: { noun: 'entry of the store', count: (t, store) => t.stores[store].entries, name: null },
+  port: { noun: 'port', count: (t) => t.ports.length, name: (t, i) => t.ports[i].name },
+  pcpu: { noun: 'host CPU', count: (t) => t.host.cpus, name: (_, i) => `cpu${i}` },
+  vcpu: { noun: 'vCPU', count: (t) => t.vcpus.length, name: (t, i) => t.vcpus[i].name },
+  irte: { noun: 'IRTE index', count: (t) => t.irtEntries, name: null },
+  thread: { noun: 'thread', count: (t) => t.threads.length, name: (t, i) => t.threads[i].name },
+  vector: {
+    noun: 'assigned vector',
+    count: (t) => t.vectors.length,
+    name: (t, i) => t.vectors[i].name,
+  },
+  /** `affinityTarget(vcpu in the VM of the vector in a, guest vector)`. */
+  affinityTarget: {
+    noun: 'affinity target (vCPU in the VM * 256 + guest vector)',
+    count: (t, vector) => t.vms[t.vectors[vector].vm].vcpus * 256,
+    name: null,
+  },
+} as const satisfies Record<string, OperandDomain>;
+
+export type OperandName = keyof typeof OPERAND_DOMAINS;
+
+/** Per kind, what `a` and `b` index. */
+export const ACTION_OPERANDS: {
+  readonly [K in keyof typeof ACTION]: readonly [a: OperandName, b: OperandName];
+} = {
+  raise: ['store', 'entry'],
+  deliver: ['port', 'none'],
+  pcpuInterrupt: ['pcpu', 'none'],
+  vcpuEnter: ['vcpu', 'none'],
+  guestHandle: ['vcpu', 'none'],
+  vcpuHalt: ['vcpu', 'none'],
+  iecInvalidate: ['irte', 'none'],
+  threadStep: ['thread', 'none'],
+  vmmInterrupt: ['vector', 'none'],
+  mask: ['vector', 'none'],
+  unmask: ['vector', 'none'],
+  setAffinity: ['vector', 'affinityTarget'],
+  vcpuMigrate: ['vcpu', 'pcpu'],
+  hotUnplug: ['store', 'none'],
+};
+
+/** The kind called `name` in the ACTION table, or undefined. */
+export const actionKindOf = (name: string): ActionKind | undefined =>
+  Object.hasOwn(ACTION, name) ? ACTION[name as keyof typeof ACTION] : undefined;
+
+/** The operand domains of `kind`'s `a` and `b`. */
+export const actionOperands = (kind: ActionKind): readonly [OperandDomain, OperandDomain] => {
+  const [a, b] = ACTION_OPERANDS[ACTION_NAMES[kind] as keyof typeof ACTION];
+  return [OPERAND_DOMAINS[a], OPERAND_DOMAINS[b]];
+};

@@ -2,7 +2,7 @@
 // strategy the rules reject shown as its rule; then the notes (pv fallback, isolation findings).
 
 import { EXIT_KINDS } from '../hv/exits.js';
-import type { CompareEntry, CompareResult, StrategyColumn } from './compare.js';
+import type { CompareEntry, CompareResult, StrategyColumn } from '../scenario/run-strategy.js';
 
 type Row = readonly [label: string, value: (c: StrategyColumn) => string | number];
 

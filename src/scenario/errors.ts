@@ -1,6 +1,7 @@
-// What is wrong with a scenario file, and where: every problem names the file, the line and
-// column of the offending YAML node, its path in the document and the rule it breaks (a schema
-// rule `schema/<zod issue code>`, `yaml-syntax`, or a cross-field rule from `rules.ts`).
+// What is wrong with a scenario file (or a schedule file, `schedule.ts`), and where: every
+// problem names the file, the line and column of the offending YAML node, its path in the
+// document and the rule it breaks (a schema rule `schema/<zod issue code>`, `yaml-syntax`, or a
+// cross-field rule from `rules.ts`, `schedule-*` for a schedule).
 // All problems of a file are reported together; the file's model is never built.
 
 import { RuleError } from '../hw/errors.js';

@@ -30,21 +30,8 @@ export function loadScenario(
   file: string,
   overrides: ScenarioOverrides = {},
 ): Scenario {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (path: readonly PropertyKey[]) => locate(doc, lineCounter, file, path);
-  if (doc.errors.length > 0) {
-    throw new ScenarioError(
-      doc.errors.map((e) => ({
-        file,
-        ...linePos(lineCounter, e.pos[0]),
-        path: '',
-        rule: 'yaml-syntax',
-        problem: e.message.split('\n')[0],
-      })),
-    );
-  }
-  const parsed = scenarioSchema.safeParse(doc.toJS() ?? {});
+  const { value, at } = parseLocated(text, file);
+  const parsed = scenarioSchema.safeParse(value ?? {});
   if (!parsed.success) {
     throw new ScenarioError(parsed.error.issues.map((issue) => schemaIssue(issue, at)));
   }
@@ -62,6 +49,25 @@ export function loadScenario(
     );
   }
   return scenario;
+}
+
+/** A YAML (or JSON: YAML 1.2 reads it) file's value, and where each path of it is written
+ *  (the scenario and the schedule files). A syntax error is reported with its position. */
+export function parseLocated(text: string, file: string): { value: unknown; at: Locate } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ScenarioError(
+      doc.errors.map((e) => ({
+        file,
+        ...linePos(lineCounter, e.pos[0]),
+        path: '',
+        rule: 'yaml-syntax',
+        problem: e.message.split('\n')[0],
+      })),
+    );
+  }
+  return { value: doc.toJS(), at: (path) => locate(doc, lineCounter, file, path) };
 }
 
 function applyOverrides(s: Scenario, o: ScenarioOverrides): Scenario {
@@ -82,9 +88,9 @@ function linePos(lineCounter: LineCounter, offset: number): { line: number; colu
   return { line: pos.line, column: pos.col };
 }
 
-type Locate = (path: readonly PropertyKey[]) => Omit<ScenarioIssue, 'rule' | 'problem'>;
+export type Locate = (path: readonly PropertyKey[]) => Omit<ScenarioIssue, 'rule' | 'problem'>;
 
-function schemaIssue(issue: core.$ZodIssue, at: Locate): ScenarioIssue {
+export function schemaIssue(issue: core.$ZodIssue, at: Locate): ScenarioIssue {
   // An unknown key is reported on the key itself, not on the map that holds it.
   const path =
     issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : [...issue.path];

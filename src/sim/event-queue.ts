@@ -6,7 +6,8 @@
 // ever reordered with an equal key (there are none: seq is unique). An entry is plain numbers
 // (`kind`, `a`, `b`), stored in parallel typed arrays that grow by doubling: pushing and popping
 // allocate nothing in the steady state.
-// Not here: cancellation (the simulator ignores stale entries by checking state when they fire).
+// Not here: cancellation (the simulator ignores stale entries by checking state when they fire;
+// a replay takes the entry of each step it applies, `queueRemove`).
 
 /** Time up to 2^53 ns (104 days) stays an exact integer in a double. */
 export const QUEUE_TIME_MAX_NS = Number.MAX_SAFE_INTEGER;
@@ -47,9 +48,44 @@ export const emptyQueueEntry = (): QueueEntry => ({ timeNs: 0, seq: 0, kind: 0, 
 
 export function queuePush(q: EventQueue, timeNs: number, kind: number, a: number, b: number) {
   if (q.size === q.timeNs.length) grow(q);
-  let i = q.size++;
-  const seq = q.nextSeq++;
-  // Sift up: move parents down until the new key is not less than its parent's.
+  const i = q.size++;
+  siftUp(q, i, timeNs, q.nextSeq++, kind, a, b);
+}
+
+/** Removes the earliest entry into `out`; false if the queue is empty. */
+export function queuePop(q: EventQueue, out: QueueEntry): boolean {
+  if (q.size === 0) return false;
+  read(q, 0, out);
+  const last = --q.size;
+  if (last > 0) siftDownLast(q, 0, last);
+  return true;
+}
+
+/** Removes the entry at heap position `i` (0 <= i < size) into `out`: a replay takes the
+ *  scheduled action it applies wherever it is. */
+export function queueRemove(q: EventQueue, i: number, out: QueueEntry): void {
+  read(q, i, out);
+  const last = --q.size;
+  if (i === last) return;
+  // The last entry fills the hole: up if it is earlier than the hole's parent, else down.
+  const parent = (i - 1) >>> 1;
+  if (i > 0 && less(q.timeNs[last], q.seq[last], q.timeNs[parent], q.seq[parent])) {
+    siftUp(q, i, q.timeNs[last], q.seq[last], q.kind[last], q.a[last], q.b[last]);
+  } else siftDownLast(q, i, last);
+}
+
+/** Puts the entry into the hole at `i`, moving parents down until its key is not less than its
+ *  parent's. */
+function siftUp(
+  q: EventQueue,
+  hole: number,
+  timeNs: number,
+  seq: number,
+  kind: number,
+  a: number,
+  b: number,
+) {
+  let i = hole;
   while (i > 0) {
     const parent = (i - 1) >>> 1;
     if (!less(timeNs, seq, q.timeNs[parent], q.seq[parent])) break;
@@ -59,29 +95,18 @@ export function queuePush(q: EventQueue, timeNs: number, kind: number, a: number
   put(q, i, timeNs, seq, kind, a, b);
 }
 
-/** Removes the earliest entry into `out`; false if the queue is empty. */
-export function queuePop(q: EventQueue, out: QueueEntry): boolean {
-  if (q.size === 0) return false;
-  out.timeNs = q.timeNs[0];
-  out.seq = q.seq[0];
-  out.kind = q.kind[0];
-  out.a = q.a[0];
-  out.b = q.b[0];
-  const last = --q.size;
-  if (last > 0) siftDownLast(q, last);
-  return true;
-}
-
 export const queuePeekTimeNs = (q: EventQueue): number =>
   q.size === 0 ? Number.POSITIVE_INFINITY : q.timeNs[0];
 
-function siftDownLast(q: EventQueue, last: number): void {
+/** Puts the entry at `last` (now outside the heap) into the hole at `hole`, moving the earlier
+ *  child up until neither child is earlier. */
+function siftDownLast(q: EventQueue, hole: number, last: number): void {
   const t = q.timeNs[last];
   const s = q.seq[last];
   const kind = q.kind[last];
   const a = q.a[last];
   const b = q.b[last];
-  let i = 0;
+  let i = hole;
   for (;;) {
     const left = 2 * i + 1;
     if (left >= last) break;
@@ -98,6 +123,14 @@ function siftDownLast(q: EventQueue, last: number): void {
 }
 
 const less = (t1: number, s1: number, t2: number, s2: number) => t1 < t2 || (t1 === t2 && s1 < s2);
+
+function read(q: EventQueue, i: number, out: QueueEntry): void {
+  out.timeNs = q.timeNs[i];
+  out.seq = q.seq[i];
+  out.kind = q.kind[i];
+  out.a = q.a[i];
+  out.b = q.b[i];
+}
 
 function move(q: EventQueue, from: number, to: number): void {
   q.timeNs[to] = q.timeNs[from];

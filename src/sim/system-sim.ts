@@ -5,14 +5,25 @@
 // cost the cost model gives it (a message write before it reaches the remapping unit, an exit
 // before the re-entry, ...). It prices, counts and, if asked, records a trace.
 //
+// Replay (`replaySystem`): instead of choosing, apply a given schedule of actions in order, with
+// the same pricing, counting and trace; `onStep` hands out the actions a run applied, so a run
+// recorded and replayed ends in the same state words, ghost counters and trace.
+//
 // Invariants: same input, seed and costs => same sequence of steps, same result, same trace
 // (ties in time are broken by scheduling order, the only randomness is the PRNG); an action that
-// is no longer enabled when it comes due is skipped and counted (`staleActions`).
+// is no longer enabled when it comes due is skipped and counted (`staleActions`); a replayed step
+// that is not enabled is bad input (`schedule-step-enabled`), never applied.
 // Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
 
+import { RuleError } from '../hw/errors.js';
 import { threadEnabled } from '../machine/programs.js';
 import { threadIdle, WAIT } from '../machine/step-program.js';
-import { systemIsEnabled, systemStep, vectorOutcomes } from '../machine/system.js';
+import {
+  describeSystemAction,
+  systemIsEnabled,
+  systemStep,
+  vectorOutcomes,
+} from '../machine/system.js';
 import {
   ACTION,
   type ActionKind,
@@ -43,8 +54,10 @@ import {
   createEventQueue,
   type EventQueue,
   emptyQueueEntry,
+  type QueueEntry,
   queuePop,
   queuePush,
+  queueRemove,
 } from './event-queue.js';
 import { createHistogram, type Histogram, histogramAdd, histogramPercentile } from './histogram.js';
 import { type PrngState, prngExponentialNs, prngFromSeed } from './prng.js';
@@ -78,6 +91,16 @@ export interface SimOptions {
   readonly trace: TraceRecorder | null;
   /** Called now and then with the simulated time reached. */
   readonly progress?: (nowNs: number) => void;
+  /** Called with every action the engine applies, in order, and its time (`a` is reused: copy
+   *  what you keep): the schedule that replays the run. */
+  readonly onStep?: (a: SystemAction, atNs: number) => void;
+}
+
+/** One step of a schedule to replay: an action, its time (null: the engine gives it one, see
+ *  `replaySystem`) and where it was written, for errors. */
+export interface ScheduleStep extends SystemAction {
+  readonly atNs: number | null;
+  readonly where: string;
 }
 
 export interface LatencySummary {
@@ -143,6 +166,7 @@ interface Run {
   readonly prng: PrngState;
   readonly costs: Costs;
   readonly trace: TraceRecorder | null;
+  readonly onStep: ((a: SystemAction, atNs: number) => void) | null;
   readonly sources: readonly RateSource[];
   readonly firstRaiseNs: Float64Array;
   readonly flowOf: Float64Array;
@@ -178,15 +202,106 @@ interface Run {
 }
 
 export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
+  const run = createRun(input, opts);
+  for (const input1 of input.inputs) queuePush(run.q, input1.atNs, input1.kind, input1.a, input1.b);
+  run.sources.forEach((src, i) => {
+    queuePush(run.q, interArrivalNs(run, src), SOURCE_TICK, i, 0);
+  });
+  run.s.topology.vcpus.forEach((_, v) => {
+    scheduleIdle(run, v, 0);
+  });
+  const steps = loop(run, opts);
+  run.trace?.close();
+  return summarise(run, opts, steps);
+}
+
+/** Applies `steps` in order from `input.initial` (the workload's inputs and sources are not
+ *  run: the schedule holds every action). A step without a time gets one from the engine's own
+ *  pricing, so the trace reads like a run's: a step the engine scheduled itself (a message
+ *  reaching the remapping unit `msiWriteNs` after its raise, the re-entry `exitNs` after an
+ *  exit, a handler after the one before it) runs when the engine would have run it; any other
+ *  (a raise, a workload input, an action taken out of the engine's order) runs once everything
+ *  the steps before it set in motion has come due, so its slices start after theirs end instead
+ *  of overlapping them on a track. Time never goes back: a step due earlier runs at the time
+ *  reached. Throws `schedule-step-enabled` at the first step not enabled in the state it meets,
+ *  before applying it (`checkSchedule` finds it before any output is opened). */
+export function replaySystem(
+  input: SimInput,
+  steps: readonly ScheduleStep[],
+  opts: SimOptions,
+): SimResult {
+  const run = createRun(input, opts);
+  run.s.topology.vcpus.forEach((_, v) => {
+    scheduleIdle(run, v, 0);
+  });
+  const entry = emptyQueueEntry();
+  steps.forEach((st, i) => {
+    const due = takeScheduled(run.q, st, entry);
+    run.nowNs = st.atNs ?? Math.max(run.nowNs, due);
+    requireEnabled(run.s, st);
+    if (st.kind === ACTION.guestHandle) run.handleScheduled[st.a] = 0;
+    step(run, st);
+    if (opts.progress && ((i + 1) & (PROGRESS_EVERY_STEPS - 1)) === 0) opts.progress(run.nowNs);
+  });
+  run.trace?.close();
+  const durationNs = Math.max(opts.durationNs, run.nowNs);
+  return summarise(run, { ...opts, durationNs }, steps.length);
+}
+
+/** Throws `schedule-step-enabled` at the first of `steps` not enabled when it comes: the model
+ *  alone, no pricing or trace, so a command can refuse a schedule before it writes anything. */
+export function checkSchedule(initial: SystemState, steps: readonly ScheduleStep[]): void {
+  const s = cloneSystemState(initial);
+  const log = createEventLog();
+  for (const st of steps) {
+    requireEnabled(s, st);
+    clearEvents(log);
+    systemStep(s, st, log);
+  }
+}
+
+function requireEnabled(s: SystemState, st: ScheduleStep): void {
+  if (systemIsEnabled(s, st)) return;
+  throw new RuleError(
+    'schedule-step-enabled',
+    st.where,
+    `${describeSystemAction(s, st)} is not enabled`,
+  );
+}
+
+/** The time the engine scheduled `a` for (taking that entry off the queue), else the latest time
+ *  of anything it has scheduled: when what is in motion has come due. */
+function takeScheduled(q: EventQueue, a: SystemAction, out: QueueEntry): number {
+  let match = -1;
+  let horizonNs = 0;
+  for (let i = 0; i < q.size; i++) {
+    horizonNs = Math.max(horizonNs, q.timeNs[i]);
+    if (q.kind[i] !== a.kind || q.a[i] !== a.a || q.b[i] !== a.b) continue;
+    if (
+      match < 0 ||
+      q.timeNs[i] < q.timeNs[match] ||
+      (q.timeNs[i] === q.timeNs[match] && q.seq[i] < q.seq[match])
+    ) {
+      match = i;
+    }
+  }
+  if (match < 0) return horizonNs;
+  const dueNs = q.timeNs[match];
+  queueRemove(q, match, out);
+  return dueNs;
+}
+
+function createRun(input: SimInput, opts: SimOptions): Run {
   const s = cloneSystemState(input.initial);
   const t = s.topology;
-  const run: Run = {
+  return {
     s,
     q: createEventQueue(),
     log: createEventLog(),
     prng: prngFromSeed(opts.seed),
     costs: opts.costs,
     trace: opts.trace,
+    onStep: opts.onStep ?? null,
     sources: input.sources,
     firstRaiseNs: new Float64Array(t.vectors.length).fill(-1),
     flowOf: new Float64Array(t.vectors.length),
@@ -217,16 +332,6 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
     raised: 0,
     delivered: 0,
   };
-  for (const input1 of input.inputs) queuePush(run.q, input1.atNs, input1.kind, input1.a, input1.b);
-  run.sources.forEach((src, i) => {
-    queuePush(run.q, interArrivalNs(run, src), SOURCE_TICK, i, 0);
-  });
-  t.vcpus.forEach((_, v) => {
-    scheduleIdle(run, v, 0);
-  });
-  const steps = loop(run, opts);
-  run.trace?.close();
-  return summarise(run, opts, steps);
 }
 
 function loop(run: Run, opts: SimOptions): number {
@@ -282,6 +387,7 @@ function interArrivalNs(run: Run, src: RateSource): number {
 function step(run: Run, a: SystemAction): void {
   clearEvents(run.log);
   systemStep(run.s, a, run.log);
+  run.onStep?.(a, run.nowNs);
   afterStep(run, a.kind);
   if (run.waitingCount > 0) wakeWaiting(run);
 }

@@ -2,7 +2,8 @@
 // input), --json parses, the Perfetto trace is trace-event JSON (a `traceEvents` array whose
 // events have `ph`, `ts`, `pid`, `tid`), the ftrace text uses the real tracepoint names, and an
 // invalid scenario produces one error line per problem with file:line:column and the rule, no
-// summary and no trace file.
+// summary and no trace file; a recorded run replays (--record-schedule, --schedule) to the same
+// summary and trace, and a schedule step that is not enabled is refused before any output.
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,6 +104,57 @@ describe('irqlab run (binary)', () => {
     );
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
+  it('--record-schedule then --schedule: the same summary and byte-identical traces', () => {
+    const schedule = join(dir, 'run.sched.json');
+    const [runTrace, replayTrace] = [join(dir, 'run-t.txt'), join(dir, 'replay-t.txt')];
+    const f = ['--format', 'ftrace'];
+    const run = bin(
+      'run',
+      'scenarios/mlx5-vf.yaml',
+      '--record-schedule',
+      schedule,
+      '--trace',
+      runTrace,
+      ...f,
+    );
+    expect(run.status, run.stderr).toBe(0);
+    const replay = bin(
+      'run',
+      'scenarios/mlx5-vf.yaml',
+      '--schedule',
+      schedule,
+      '--trace',
+      replayTrace,
+      ...f,
+    );
+    expect(replay.status, replay.stderr).toBe(0);
+    expect(replay.stdout).toBe(run.stdout);
+    expect(readFileSync(replayTrace, 'utf8')).toBe(readFileSync(runTrace, 'utf8'));
+    expect(JSON.parse(readFileSync(schedule, 'utf8')).steps[0]).toHaveProperty('action');
+  });
+  it('a schedule step that is not enabled exits 2: one line, no summary, no trace, no record', () => {
+    const bad = join(dir, 'bad.sched.yaml');
+    // cx0-vf0 has sent nothing: its requester FIFO is empty
+    writeFileSync(bad, 'steps:\n  - { action: deliver, a: cx0-vf0 }\n');
+    const [trace, record] = [join(dir, 'never.txt'), join(dir, 'never.sched.json')];
+    const r = bin(
+      'run',
+      'scenarios/mlx5-vf.yaml',
+      '--schedule',
+      bad,
+      '--trace',
+      trace,
+      '--record-schedule',
+      record,
+    );
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(
+      `irqlab: ${bad}:2:5: step 1: deliver cx0-vf0 is not enabled [rule: schedule-step-enabled]\n`,
+    );
+    expect(existsSync(trace)).toBe(false);
+    expect(existsSync(record)).toBe(false);
+  });
   it('bad usage exits 2', () => {
     expect(bin('run', 'scenarios/mixed.yaml', '--strategy', 'magic').status).toBe(2);
     expect(bin('run', 'scenarios/mixed.yaml', '--seed', '-1').status).toBe(2);
@@ -115,6 +167,8 @@ describe('irqlab run (binary)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Examples:');
     expect(r.stdout).toContain('irqlab run scenarios/');
+    expect(r.stdout).toContain('--schedule run.sched.json');
+    expect(r.stdout).toContain('"action": "raise"');
   });
   it('no progress bar when stderr is not a terminal', () => {
     expect(bin('run', 'scenarios/idxd-siov.yaml').stderr).toBe('');

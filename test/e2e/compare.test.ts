@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
-import { compareScenario } from '../../src/report/compare.js';
+import { compareScenario } from '../../src/scenario/run-strategy.js';
 
 const scenarios = readdirSync(new URL('../../scenarios/', import.meta.url)).filter((f) =>
   f.endsWith('.yaml'),

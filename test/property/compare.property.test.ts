@@ -8,8 +8,8 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { compareScenario } from '../../src/report/compare.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
+import { compareScenario } from '../../src/scenario/run-strategy.js';
 
 const DEVICES = {
   generic: { name: 'd0', kind: 'generic', bdf: '01:00.0', msix: 8, msi: 4, ims: 32, subdevices: 4 },

@@ -5,9 +5,9 @@
 // pv), is accepted.
 import { describe, expect, test } from 'vitest';
 import { stringify } from 'yaml';
-import { compareScenario } from '../../src/report/compare.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
 import { loadScenario } from '../../src/scenario/load.js';
+import { compareScenario } from '../../src/scenario/run-strategy.js';
 import type { Strategy } from '../../src/scenario/schema.js';
 
 interface Spec {

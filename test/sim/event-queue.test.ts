@@ -9,6 +9,7 @@ import {
   queuePeekTimeNs,
   queuePop,
   queuePush,
+  queueRemove,
 } from '../../src/sim/event-queue.js';
 
 function drain(q: ReturnType<typeof createEventQueue>) {
@@ -63,6 +64,30 @@ describe('event queue', () => {
           model.sort((x, y) => x.timeNs - y.timeNs || x.a - y.a);
           expect(popped).toEqual(expected);
           expect(drain(q).map((x) => x.a)).toEqual(model.map((x) => x.a));
+        },
+      ),
+    );
+  });
+  it('removing an entry at any heap position leaves the others in stable time order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 100 }),
+        fc.array(fc.nat(), { maxLength: 50 }),
+        (times, removals) => {
+          const q = createEventQueue(1);
+          times.forEach((t, i) => {
+            queuePush(q, t, 0, i, 0);
+          });
+          const left = new Set(times.map((_, i) => i));
+          const e = emptyQueueEntry();
+          for (const r of removals) {
+            if (q.size === 0) break;
+            queueRemove(q, r % q.size, e);
+            expect(left.delete(e.a)).toBe(true); // each entry comes out once
+            expect(e.timeNs).toBe(times[e.a]);
+          }
+          const expected = [...left].sort((x, y) => times[x] - times[y] || x - y);
+          expect(drain(q).map((x) => x.a)).toEqual(expected);
         },
       ),
     );

@@ -1,4 +1,5 @@
-// `irqlab compare`: one scenario run under each strategy, side by side. Per strategy ONE build
+// One strategy run on a scenario, what `irqlab compare` puts side by side (and what the explorer
+// and the web page run): build, workload, simulate, isolation, teardown. Per strategy ONE build
 // (`scenario/build.ts`: the host kernel, each VM's guest kernel on the strategy's platform, VFIO
 // and KVM behind it) and one workload run on it (`runWorkload`), and from them:
 //   control plane  setup, the workload's control actions and the teardown on the same guest
@@ -26,7 +27,7 @@
 //                  device's `tablePageRegisterRate` over the run, each an msixTableAccess exit.
 //   isolation      the hostile VMs' reach (`hv/isolation.ts`): findings, never a crash.
 // A strategy the scenario's rules reject carries `{ error: { rule, message } }` and nothing else.
-// Not here: rendering (`compare-text.ts`).
+// Not here: rendering (`report/compare-text.ts`: the reports format this result, never run it).
 
 import { capacityShapeOf, subdevicesThatFit } from '../hv/capacity.js';
 import {
@@ -46,11 +47,11 @@ import {
   VIR_DIRECT_WINDOW,
 } from '../hv/strategy-platform.js';
 import { RuleError } from '../hw/errors.js';
-import { buildScenario, runWorkload, teardownBuilt } from '../scenario/build.js';
-import { loadScenario } from '../scenario/load.js';
-import { type Scenario, STRATEGIES, type Strategy } from '../scenario/schema.js';
 import { type Costs, resolveCosts } from '../sim/cost-model.js';
 import { type SimResult, simulateSystem } from '../sim/system-sim.js';
+import { buildScenario, runWorkload, teardownBuilt } from './build.js';
+import { loadScenario } from './load.js';
+import { type Scenario, STRATEGIES, type Strategy } from './schema.js';
 
 export interface StrategyColumn {
   readonly exits: {
@@ -152,7 +153,8 @@ const percentile = (xs: readonly number[], p: number): number => {
 
 const per = (n: number, d: number) => (d === 0 ? 0 : Math.round((n / d) * 100) / 100);
 
-function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
+/** Runs `s` under `strategy`: one column of `irqlab compare`. */
+export function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn {
   const costs = resolveCosts(s.run.costs, { nested: s.host.nested });
   const built = buildScenario(s, { strategy });
   const input = runWorkload(built);

@@ -11,7 +11,7 @@ import {
   type CompareEntry,
   compareScenario,
   type StrategyColumn,
-} from '../../src/report/compare.js';
+} from '../../src/scenario/run-strategy.js';
 
 const shipped = (f: string) =>
   readFileSync(new URL(`../../scenarios/${f}`, import.meta.url), 'utf8');
