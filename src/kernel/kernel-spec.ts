@@ -146,10 +146,16 @@ const step = z.discriminatedUnion('do', [
   z.strictObject({ do: z.literal('free'), ...irqRef, name: z.string() }),
   z.strictObject({ do: z.literal('pci-enable'), bdf: bdfText }),
   z.strictObject({ do: z.literal('probe'), bdf: bdfText }),
-  z.strictObject({
-    do: z.literal('set-affinity'),
-    irq: count(0, 65535),
-    cpus: z.array(count(0, 1023)).min(1),
+  z
+    .strictObject({
+      do: z.literal('set-affinity'),
+      irq: count(0, 65535),
+      cpus: z.array(count(0, 1023)).min(1),
+    })
+    .meta({ description: 'echo CPUS > /proc/irq/N/smp_affinity_list (write_irq_affinity)' }),
+  z.strictObject({ do: z.literal('interrupt'), irq: count(0, 65535) }).meta({
+    description:
+      'the irq fires once on its current target (a deferred move completes; an interrupt on a moved vector lets the old one be cleaned up)',
   }),
 ]);
 

@@ -40,6 +40,7 @@ import {
   VECTOR_RETRIGGERED,
   VECTOR_SHUTDOWN,
   VECTOR_UNUSED,
+  vectorCleanupAfterOldVector,
 } from './x86-vector.js';
 
 function maskIrq(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
@@ -225,8 +226,9 @@ export function enableIrq(k: KernelState, p: KernelPlatform, irq: number): IrqRe
   });
 }
 
-/** `irq_set_affinity` (what a write to /proc/irq/N/smp_affinity does): refused for managed
- *  irqs; deferred to the next interrupt when the irq cannot move in process context. */
+/** `irq_set_affinity` (the kernel's API; a /proc write goes through `writeIrqAffinity`, which
+ *  refuses managed irqs first): deferred to the next interrupt when the irq cannot move in
+ *  process context or a deferred move is already waiting (`irq_set_affinity_locked`). */
 export function irqSetAffinity(
   k: KernelState,
   p: KernelPlatform,
@@ -236,7 +238,6 @@ export function irqSetAffinity(
   return withOp(k, `irq_set_affinity(${irq}, ${formatCpuList(mask)})`, () => {
     const d = k.descs[irq];
     if (d === undefined) return fail('EINVAL', `irq ${irq} does not exist`);
-    if (d.state.managed) return fail('EINVAL', `irq ${irq} is managed: its affinity is fixed`);
     if (cpumaskAnd(mask, k.online).length === 0) {
       return fail('EINVAL', `irq ${irq}: no online CPU in ${formatCpuList(mask)}`);
     }
@@ -314,13 +315,14 @@ export function handleVector(
     if (d.state.disabled || d.actions.length === 0) {
       d.state.pending = true;
       maskIrq(k, p, d);
-      irqCompleteMove(k, d, cpu, vector);
+      irqCompleteMove(k, p, d, cpu, vector);
       return { kind: 'masked-pending', irq };
     }
     d.kstat[cpu]++;
     // The ack: irq_complete_move, then a deferred affinity change, then EOI.
-    irqCompleteMove(k, d, cpu, vector);
+    irqCompleteMove(k, p, d, cpu, vector);
     irqMoveIrq(k, p, d);
+    vectorCleanupAfterOldVector(k, p, d, cpu, vector);
     return { kind: 'handled', irq, actions: d.actions.map((a) => a.name) };
   });
 }

@@ -213,7 +213,7 @@ export const pvIrOps: IrqDomainOps = {
     const r = irqChipSetAffinityParent(k, p, d, level, mask, force);
     if (!r.ok || r.done) return r;
     retargetIfMoved(k, p, d, pvData(d, level));
-    vectorScheduleCleanup(k, d);
+    vectorScheduleCleanup(k, p, d);
     return { ok: true, done: true };
   },
 };

@@ -205,7 +205,7 @@ export const vtdIrOps: IrqDomainOps = {
     if (!r.ok || r.done) return r;
     vtdIrReconfigureIrte(k, p, d, level);
     // The IRTE switched atomically: the old vector can go at once.
-    vectorScheduleCleanup(k, d);
+    vectorScheduleCleanup(k, p, d);
     return { ok: true, done: true };
   },
 };
