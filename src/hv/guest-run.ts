@@ -180,7 +180,7 @@ function bootVm(
     ioapic: { pins: GUEST_IOAPIC_PINS, mapping: 'legacy', sourceId: GUEST_IOAPIC_SOURCE_ID },
     // vir-direct: the vIOMMU's capability confines the guest's IRTE allocator to its window.
     ...(strategy === 'vir-direct'
-      ? { remapUnit: { name: 'dmar0', eime: true, window: irWindowOf(spec) } }
+      ? { remapUnit: { name: 'dmar0', window: irWindowOf(spec) } }
       : {}),
     devices: devices.map((d) => pciFunctionInfo(d, spaces[d.bdf])),
   });

@@ -23,6 +23,7 @@ import { ahciProbe, e1000eProbe } from './drivers/simple.js';
 import { virtioProbe } from './drivers/virtio-pci.js';
 import { mpMapGsiToIrq } from './ioapic.js';
 import { writeIrqAffinity } from './irq-proc.js';
+import { type IrCapabilities, impliedIrCapabilities } from './irq-remapping.js';
 import { createKernel, onlineCpus } from './kernel.js';
 import type { BootStep, KernelDeviceSpec, KernelSpec } from './kernel-spec.js';
 import { parseVersion } from './kernel-spec.js';
@@ -237,6 +238,18 @@ function describe(s: BootStep): string {
   return [s.do, ...args].join(' ');
 }
 
+/** The IR mode inputs the spec gives; a part it leaves out is what its APIC mode needs. */
+function irCapabilitiesOf(spec: KernelSpec): { irCapabilities?: IrCapabilities } {
+  if (spec.cpu === undefined && spec.iommu === undefined) return {};
+  const implied = impliedIrCapabilities(spec.apic);
+  return {
+    irCapabilities: {
+      ecap: spec.iommu === undefined ? implied.ecap : BigInt(spec.iommu.ecap),
+      cpuX2apic: spec.cpu?.x2apic ?? implied.cpuX2apic,
+    },
+  };
+}
+
 /** Builds the kernel the spec describes and runs its boot steps. */
 export function bootKernel(
   spec: KernelSpec,
@@ -269,6 +282,7 @@ export function bootKernel(
     cpus: spec.cpus,
     apicMode: spec.apic,
     ...(spec.apicIds ? { apicIds: spec.apicIds } : {}),
+    ...irCapabilitiesOf(spec),
     legacyPic: spec.legacyPic,
     ia32Emulation: spec.ia32Emulation,
     hypervisorCallback: spec.hypervisorCallback,

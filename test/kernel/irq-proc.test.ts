@@ -154,3 +154,63 @@ describe('without IR: while the move waits for the next interrupt', () => {
     );
   });
 });
+
+describe('boot steps: set-affinity is the /proc write, interrupt fires the irq once', () => {
+  const base = {
+    version: '6.1',
+    platform: 'host-noir' as const,
+    apic: 'xapic-logical-flat' as const,
+    devices: [{ bdf: DEV, msix: 4, driver: { kind: 'generic' as const, name: 'g', vectors: 2 } }],
+  };
+  const probed = boot({ ...base, boot: [{ do: 'probe', bdf: DEV }] });
+  const virq = (pciIrqVector(probed.kernel, DEV, 1) as { virq: number }).virq;
+  const old = irqTarget(probed.kernel, virq);
+  const next = ((old?.cpu ?? 0) + 1) % 4;
+
+  test('without IR: the first interrupt makes the deferred move, the second frees the old vector', () => {
+    const steps = (n: number) =>
+      boot({
+        ...base,
+        boot: [
+          { do: 'probe', bdf: DEV },
+          { do: 'set-affinity', irq: virq, cpus: [next] },
+          ...Array.from({ length: n }, () => ({ do: 'interrupt' as const, irq: virq })),
+        ],
+      });
+    const pending = steps(0).kernel.descs[virq];
+    expect([pending.state.movePending, pending.effectiveAffinity]).toEqual([true, [old?.cpu]]);
+    const moved = steps(1);
+    expect(moved.failures).toEqual([]);
+    const apicd = apicData(moved.kernel.descs[virq]);
+    expect([apicd.cpu, apicd.moveInProgress, apicd.prevVector]).toEqual([next, true, old?.vector]);
+    // The first interrupt arrived on the old CPU: it is counted there.
+    expect(moved.kernel.descs[virq].kstat[old?.cpu ?? 0]).toBe(1);
+    const cleaned = steps(2);
+    expect(apicData(cleaned.kernel.descs[virq])).toMatchObject({
+      moveInProgress: false,
+      cleanupPending: false,
+      prevVector: 0,
+    });
+    expect(cleaned.kernel.vectorIrq[old?.cpu ?? 0][old?.vector ?? 0]).toBe(-1);
+    checkKernel(cleaned.kernel);
+  });
+
+  test('a managed irq written from /proc: the step fails with EIO', () => {
+    const r = boot({
+      ...base,
+      devices: [{ bdf: DEV, msix: 8, driver: { kind: 'nvme', ioQueues: 4 } }],
+      boot: [{ do: 'probe', bdf: DEV }],
+    });
+    const managed = Object.values(r.kernel.descs).find((d) => d.state.managed);
+    if (managed === undefined) throw new Error('nvme has managed queues');
+    const again = boot({
+      ...base,
+      devices: [{ bdf: DEV, msix: 8, driver: { kind: 'nvme', ioQueues: 4 } }],
+      boot: [
+        { do: 'probe', bdf: DEV },
+        { do: 'set-affinity', irq: managed.irq, cpus: [0] },
+      ],
+    });
+    expect(again.failures.map((f) => f.notes[0])).toEqual([expect.stringMatching(/^EIO: /)]);
+  });
+});
