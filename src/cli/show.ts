@@ -1,7 +1,8 @@
 // `irqlab show <scenario> --what <view>`: what a scenario builds, without running it. Views are a
 // table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
-// `hierarchy`, `interrupts` and `affinity` boot the scenario's kernels (report/hierarchy-show.ts)
-// and take --kernel and --format.
+// `hierarchy`, `interrupts`, `affinity` and the register views (`msix`, `msi`, `ims`, `irte`,
+// `invalidations`) boot the scenario's kernels (report/hierarchy-show.ts) and take --kernel (and,
+// the first three, --format).
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
@@ -47,6 +48,14 @@ export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   hierarchy: kernelView('hierarchy', 'irqdomain hierarchy of each kernel (--format text | dot)'),
   interrupts: kernelView('interrupts', '/proc/interrupts of each kernel'),
   affinity: kernelView('affinity', 'irq affinity of each kernel (--format list | sysfs)'),
+  msix: kernelView('msix', 'every MSI-X table entry and PBA dword as software reads them, decoded'),
+  msi: kernelView('msi', 'the MSI capability registers of each function, decoded'),
+  ims: kernelView('ims', 'the IMS entries each kernel allocated or wrote, decoded'),
+  irte: kernelView('irte', 'every present IRTE, raw as QEMU traces it, decoded, source-id check'),
+  invalidations: kernelView(
+    'invalidations',
+    'the queued-invalidation descriptors each kernel wrote, in order, by operation',
+  ),
 };
 
 const decodeText = (io: CliIo, file: string) =>
@@ -66,7 +75,10 @@ export function registerShow(program: Command, io: CliIo): void {
       '\nExamples:\n' +
         '  irqlab show scenarios/idxd-siov.yaml\n' +
         '  irqlab show scenarios/mixed.yaml --what topology --json\n' +
-        '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n\n' +
+        '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what msix --kernel guest\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what irte --kernel guest --json\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what invalidations --kernel guest\n\n' +
         `Views:\n${Object.entries(SHOW_VIEWS)
           .map(([name, v]) => `  ${name.padEnd(12)} ${v.description}`)
           .join('\n')}`,
