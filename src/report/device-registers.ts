@@ -170,13 +170,39 @@ export function deviceRegistersJson(
 const maskText = (masked: boolean) => (masked ? 'masked  ' : 'unmasked');
 const irqText = (irq: number | null) => (irq === null ? '-' : `irq ${irq}`);
 
-function decodedLines(entries: readonly EntryJson[]): string[] {
-  const width = Math.max(1, ...entries.map((e) => irqText(e.irq).length));
-  return entries.map(
-    (e) =>
-      `  entry ${String(e.entry).padEnd(4)} ${irqText(e.irq).padEnd(width)}  ${maskText(e.masked)}  ${msiSummary(e.decoded)}`,
+/** One decoded entry: its index, who uses it (an irq, a vector's name), its mask and message. */
+export interface DecodedEntryRow {
+  readonly entry: number;
+  readonly who: string;
+  readonly masked: boolean;
+  readonly decoded: DecodedMsi;
+}
+
+/** "BDF entry N 0xADDRLO 0xADDRHI 0xDATA 0xCTRL", as msix-tables.txt has it. */
+export const entryLine = (bdf: string, entry: number, dwords: readonly number[]): string =>
+  `${bdf} entry ${entry} ${dwords.map(HEX).join(' ')}`;
+
+/** "BDF PBA dwordN 0x...". */
+export const pbaLine = (bdf: string, i: number, dword: number): string =>
+  `${bdf} PBA dword${i} ${HEX(dword)}`;
+
+export function decodedLines(rows: readonly DecodedEntryRow[]): string[] {
+  const width = Math.max(1, ...rows.map((r) => r.who.length));
+  return rows.map(
+    (r) =>
+      `  entry ${String(r.entry).padEnd(4)} ${r.who.padEnd(width)}  ${maskText(r.masked)}  ${msiSummary(r.decoded)}`,
   );
 }
+
+/** "PBA: pending 3, 7" over the PBA dwords of a `tableSize`-entry table. */
+export function pbaSummary(pba: readonly number[], tableSize: number): string {
+  const pending: number[] = [];
+  for (let e = 0; e < tableSize; e++) if ((pba[e >>> 5] >>> (e % 32)) & 1) pending.push(e);
+  return `  PBA: ${pending.length ? `pending ${pending.join(', ')}` : 'nothing pending'}`;
+}
+
+const rowsOf = (entries: readonly EntryJson[]): DecodedEntryRow[] =>
+  entries.map((e) => ({ ...e, who: irqText(e.irq) }));
 
 function msixText(k: KernelState, regs: DeviceRegisters): string[] {
   const lines: string[] = [];
@@ -188,19 +214,15 @@ function msixText(k: KernelState, regs: DeviceRegisters): string[] {
         `pba_offset=${hexLower(t.pbaOffset, 1)}`,
       `${t.bdf} columns: entry msg_addr_lo msg_addr_hi msg_data vector_ctrl`,
     );
-    for (const e of t.entries) {
-      lines.push(`${t.bdf} entry ${e.entry} ${e.dwords.map(HEX).join(' ')}`);
-    }
+    for (const e of t.entries) lines.push(entryLine(t.bdf, e.entry, e.dwords));
     t.pba.forEach((d, i) => {
-      lines.push(`${t.bdf} PBA dword${i} ${HEX(d)}`);
+      lines.push(pbaLine(t.bdf, i, d));
     });
-    lines.push(`${t.bdf} decoded:`, ...decodedLines(t.entries));
-    const pending = t.pba.flatMap((d, i) =>
-      Array.from({ length: 32 }, (_, b) => i * 32 + b).filter(
-        (entry) => entry < t.tableSize && (d >>> (entry % 32)) & 1,
-      ),
+    lines.push(
+      `${t.bdf} decoded:`,
+      ...decodedLines(rowsOf(t.entries)),
+      pbaSummary(t.pba, t.tableSize),
     );
-    lines.push(`  PBA: ${pending.length ? `pending ${pending.join(', ')}` : 'nothing pending'}`);
   }
   return lines;
 }
@@ -230,10 +252,8 @@ function imsText(k: KernelState, regs: DeviceRegisters): string[] {
     const shown = s.entries.length;
     lines.push(`${s.bdf} IMS ${s.size} entries, ${shown} allocated or written (the rest at reset)`);
     lines.push(`${s.bdf} columns: entry msg_addr_lo msg_addr_hi msg_data control`);
-    for (const e of s.entries) {
-      lines.push(`${s.bdf} entry ${e.entry} ${e.dwords.map(HEX).join(' ')}`);
-    }
-    lines.push(`${s.bdf} decoded:`, ...decodedLines(s.entries));
+    for (const e of s.entries) lines.push(entryLine(s.bdf, e.entry, e.dwords));
+    lines.push(`${s.bdf} decoded:`, ...decodedLines(rowsOf(s.entries)));
   }
   return lines;
 }
