@@ -9,8 +9,16 @@ import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf } from '../hw/pci/bdf.js';
 import { IRTE_DWORDS, IRTE_MODE, IRTE_REMAPPED } from '../hw/vtd/irte.js';
 import { type KernelView, renderKernelView } from '../report/hierarchy-show.js';
-import { type BuiltScenario, buildScenario } from '../scenario/build.js';
+import {
+  renderSystemRegisters,
+  type SystemRegisterView,
+  systemRegistersJson,
+} from '../report/system-registers.js';
+import { type BuiltScenario, buildScenario, runWorkload } from '../scenario/build.js';
 import { functionRoutingIds } from '../scenario/rules.js';
+import { durationNs, formatNs } from '../scenario/units.js';
+import { resolveCosts } from '../sim/cost-model.js';
+import { simulateSystem } from '../sim/system-sim.js';
 import type { CliIo } from './io.js';
 import { loadScenarioFile, scenarioName } from './run.js';
 
@@ -20,6 +28,8 @@ export interface ShowOptions {
   readonly kernel?: string;
   /** Kernel views: hierarchy text | dot; affinity list | sysfs. */
   readonly format?: string;
+  /** Register views: a time of the run ("3ms") to read the system's words at. */
+  readonly at?: string;
 }
 
 export interface ShowView {
@@ -31,8 +41,59 @@ export interface ShowView {
 const kernelView = (view: KernelView, description: string): ShowView => ({
   description,
   // The kernel views validate the file themselves (a scenario may spell its kernels out).
-  render: ({ io, file, opts }) => renderKernelView(decodeText(io, file), file, view, opts),
+  render: ({ io, file, opts }) =>
+    opts.at === undefined
+      ? renderKernelView(decodeText(io, file), file, view, opts)
+      : renderAtTime(io, file, view, opts.at, opts),
 });
+
+const AT_VIEWS: readonly string[] = ['msix', 'msi', 'ims', 'irte'];
+
+/** `--at <time>`: runs the scenario's workload up to that time and shows the registers as the
+ *  system's words hold them then (the devices' stores, the host's remapping table). */
+function renderAtTime(
+  io: CliIo,
+  file: string,
+  view: KernelView,
+  at: string,
+  opts: ShowOptions,
+): { out: string; warnings: string[] } {
+  if (!AT_VIEWS.includes(view)) {
+    throw new InputError(
+      '--at',
+      `--what ${view} is a kernel's own state; --at shows ${AT_VIEWS.join(', ')}`,
+    );
+  }
+  if (opts.kernel !== undefined && opts.kernel !== 'host') {
+    throw new InputError(
+      '--at',
+      "the system's words hold the hardware the host programs: --kernel host",
+    );
+  }
+  const ns = durationNs(at.trim());
+  if (!Number.isFinite(ns) || ns <= 0) {
+    throw new InputError('--at', `"${at}" is not a duration such as 3ms, 250us or 1s`);
+  }
+  const scenario = loadScenarioFile(io, file);
+  if (ns > scenario.run.duration) {
+    throw new InputError(
+      '--at',
+      `${at} is after the run's end (${formatNs(scenario.run.duration)})`,
+    );
+  }
+  const built = buildScenario(scenario);
+  const result = simulateSystem(runWorkload(built), {
+    durationNs: ns,
+    seed: scenario.run.seed,
+    costs: resolveCosts(scenario.run.costs, { nested: scenario.host.nested }),
+    trace: null,
+  });
+  const v = view as SystemRegisterView;
+  const out = opts.json
+    ? `${JSON.stringify(systemRegistersJson(v, result.finalState), null, 2)}\n`
+    : renderSystemRegisters(v, result.finalState, formatNs(ns));
+  return { out, warnings: [] };
+}
 
 export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   topology: {
@@ -70,6 +131,7 @@ export function registerShow(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .option('--kernel <which>', 'kernel views: host, guest (first VM) or a VM name (default: all)')
     .option('--format <format>', 'kernel views: hierarchy text | dot; affinity list | sysfs')
+    .option('--at <time>', 'msix, msi, ims, irte: as the system holds them at this time of the run')
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -78,7 +140,8 @@ export function registerShow(program: Command, io: CliIo): void {
         '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n' +
         '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what msix --kernel guest\n' +
         '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what irte --kernel guest --json\n' +
-        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what invalidations --kernel guest\n\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what invalidations --kernel guest\n' +
+        '  irqlab show scenarios/mlx5-vf.yaml --what irte --at 3ms\n\n' +
         `Views:\n${Object.entries(SHOW_VIEWS)
           .map(([name, v]) => `  ${name.padEnd(12)} ${v.description}`)
           .join('\n')}`,

@@ -5,6 +5,7 @@
 // device's requester ID, or the IOAPIC's source-id from the DMAR device scope).
 // Read from the kernel's own copy of what it wrote (`IrDomainData.irtes`, Linux's irq_2_iommu and
 // the entry modify_irte wrote), the table the remapping unit reads.
+// The header carries the lines Linux printed when it chose the IR mode.
 // Not shown: entries that are not present (all zero after free_irte or never written).
 
 import { bigIntFromDwords } from '../hw/bits.js';
@@ -65,11 +66,16 @@ function rows(ir: IrDomainData, k: KernelState): IrteRow[] {
 const remapDomains = (k: KernelState) =>
   k.domains.filter((d) => d.ir !== undefined) as { name: string; ir: IrDomainData }[];
 
+/** What Linux printed when it chose the remapping mode (kernel/irq-remapping.ts). */
+const irModeLines = (k: KernelState) =>
+  k.events.filter((e) => e.op === 'enable_IR_x2apic').map((e) => e.text);
+
 export function irteTableJson(k: KernelState): unknown {
   return remapDomains(k).map((dom) => ({
     unit: dom.ir.unit,
     entries: dom.ir.entries,
     eime: dom.ir.eime,
+    dmesg: irModeLines(k),
     present: rows(dom.ir, k).map((r) => ({
       index: r.index,
       low: hex(bigIntFromDwords(r.words.slice(2))),
@@ -92,6 +98,7 @@ export function renderIrteTable(k: KernelState): string {
     lines.push(
       `${dom.ir.unit}: ${dom.ir.entries} entries, ${dom.ir.eime ? 'x2APIC' : 'xAPIC'} mode ` +
         `(EIME ${dom.ir.eime ? 1 : 0}), ${present.length} present`,
+      ...irModeLines(k).map((line) => `  dmesg: ${line}`),
     );
     for (const r of present) {
       const low = hex(bigIntFromDwords(r.words.slice(2)));
