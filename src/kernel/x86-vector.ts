@@ -10,7 +10,8 @@
 //  - set_affinity to another CPU allocates the new vector first and keeps the old one
 //    (`moveInProgress`) until the first interrupt arrives on the new one (`irqCompleteMove`) or,
 //    remapped, until the IRTE switched (intel_ir_set_affinity), then frees it through the
-//    cleanup on the old CPU (`vectorCleanup`), run as soon as it is scheduled.
+//    cleanup on the old CPU (`vectorCleanup`), run where the old CPU would take it
+//    (`vectorCleanupIpi`).
 // Invariants: `vectorIrq[cpu][v]` names the irq for every allocated (cpu, v) of a desc, current
 // or previous; a desc with `hasReserved` holds one global reservation and no vector.
 // Not modelled: NUMA node masks (assign_irq_vector_any_locked's node steps), CPU hot-unplug
@@ -411,11 +412,9 @@ export function irqCompleteMove(
 }
 
 /** `vector_schedule_cleanup` (`send_cleanup_vector` before 6.6): the old vector is queued on
- *  the old CPU's cleanup list and that CPU is told at once, by IRQ_MOVE_CLEANUP_VECTOR before
- *  6.6 and by a timer one jiffy later since; its handler (`vectorCleanup`) runs before anything
- *  the kernel does next can observe the list, so it is run here. Until it ran, a new move is
- *  refused with EBUSY (`assign_vector_locked`), which is why a second move through the IR
- *  domain right after a first succeeds in Linux. */
+ *  the old CPU's cleanup list and that CPU is told, by IRQ_MOVE_CLEANUP_VECTOR before 6.6 and by
+ *  a timer one jiffy later since. Until the cleanup ran, a new move is refused with EBUSY
+ *  (`assign_vector_locked`); `vectorCleanupIpi` is the cleanup running. */
 export function vectorScheduleCleanup(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
   const apicd = apicData(d);
   if (!apicd.moveInProgress) return;
@@ -428,13 +427,23 @@ export function vectorScheduleCleanup(k: KernelState, p: KernelPlatform, d: IrqD
   if (!versionAtLeast(k, 6, 6)) {
     hwSendIpi(k, p, apicd.prevCpu, IRQ_MOVE_CLEANUP_VECTOR as Vector);
   }
-  vectorCleanup(k, p, apicd.prevCpu);
+}
+
+/** The old CPU takes the cleanup the move scheduled for `d` (the IPI's handler, or the timer):
+ *  as soon as interrupts are enabled there, so before anything the kernel does next can move the
+ *  irq again. Callers run it where that is: after a move made in process context (the IR
+ *  domain's set_affinity, which is why Linux accepts a second IR move right after a first), and
+ *  at the exit of an interrupt whose ack scheduled it (`irq_complete_move`: a deferred move in
+ *  that same ack still finds the cleanup pending and waits for the next interrupt). */
+export function vectorCleanupIpi(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
+  const apicd = apicData(d);
+  if (apicd.cleanupPending) vectorCleanup(k, p, apicd.prevCpu);
 }
 
 /** The cleanup on `cpu` (`__vector_cleanup`, the IRQ_MOVE_CLEANUP_VECTOR handler before 6.6):
  *  frees every old vector waiting there, except one still pending in the local APIC's IRR,
  *  which waits: Linux sends the cleanup IPI to itself again, and that lower-priority vector
- *  runs once the pending one is serviced (`vectorCleanupAfterOldVector`). */
+ *  runs once the pending one is serviced (the exit of that interrupt, `vectorCleanupIpi`). */
 export function vectorCleanup(k: KernelState, p: KernelPlatform, cpu: CpuId): number {
   let freed = 0;
   for (const d of Object.values(k.descs)) {
@@ -450,21 +459,6 @@ export function vectorCleanup(k: KernelState, p: KernelPlatform, cpu: CpuId): nu
     freed++;
   }
   return freed;
-}
-
-/** After an interrupt on `vector` of `cpu` was handled: if it was an old vector whose cleanup
- *  found it pending in the IRR, the cleanup it deferred runs now (the self-sent IPI). */
-export function vectorCleanupAfterOldVector(
-  k: KernelState,
-  p: KernelPlatform,
-  d: IrqDesc,
-  cpu: CpuId,
-  vector: Vector,
-): void {
-  const apicd = apicData(d);
-  if (apicd.cleanupPending && apicd.prevCpu === cpu && apicd.prevVector === vector) {
-    vectorCleanup(k, p, cpu);
-  }
 }
 
 /** `apic_retrigger_irq`: an IPI to the irq's CPU on its vector. */

@@ -195,6 +195,34 @@ describe('boot steps: set-affinity is the /proc write, interrupt fires the irq o
     checkKernel(cleaned.kernel);
   });
 
+  test('without IR, a move that finds the last one not cleaned up waits for the next interrupt', () => {
+    // kernel/irq/migration.c irq_move_masked_irq: "If there is a cleanup pending in the
+    // underlying vector management, reschedule the move for the next interrupt." The ack that
+    // completes the first move (irq_complete_move) schedules its cleanup, which runs only when
+    // the interrupt is over; the deferred second move in the same ack gets EBUSY.
+    const other = (next + 1) % 4;
+    const steps = (n: number) =>
+      boot({
+        ...base,
+        boot: [
+          { do: 'probe', bdf: DEV },
+          { do: 'set-affinity', irq: virq, cpus: [next] },
+          { do: 'interrupt', irq: virq },
+          { do: 'set-affinity', irq: virq, cpus: [other] },
+          ...Array.from({ length: n }, () => ({ do: 'interrupt' as const, irq: virq })),
+        ],
+      });
+    const once = steps(1);
+    expect(once.failures).toEqual([]);
+    expect(once.kernel.descs[virq].state.movePending).toBe(true);
+    expect(once.kernel.descs[virq].pendingMask).toEqual([other]);
+    expect(apicData(once.kernel.descs[virq])).toMatchObject({ cpu: next, cleanupPending: false });
+    const twice = steps(2);
+    expect(twice.kernel.descs[virq].state.movePending).toBe(false);
+    expect(apicData(twice.kernel.descs[virq]).cpu).toBe(other);
+    checkKernel(twice.kernel);
+  });
+
   test('a managed irq written from /proc: the step fails with EIO', () => {
     const r = boot({
       ...base,

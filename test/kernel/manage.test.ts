@@ -132,8 +132,7 @@ describe('set affinity', () => {
     expect(ipis).toEqual([[target, now?.vector]]);
   });
 
-  test('the kernel API moves a managed irq (only a /proc write is refused)', () => {
-    // irq_set_affinity -> irq_set_affinity_locked has no managed check; write_irq_affinity does.
+  test('a managed irq keeps its affinity (the model refuses what no driver does)', () => {
     const r = boot({ platform: 'host-noir', devices: [{ bdf: DEV, msix: 8 }] });
     pciAllocIrqVectors(r.kernel, r.platform, DEV, {
       min: 5,
@@ -143,7 +142,10 @@ describe('set affinity', () => {
     });
     const virq = (pciIrqVector(r.kernel, DEV, 2) as { virq: number }).virq;
     expect(r.kernel.descs[virq].affinity).toEqual([1]);
-    expect(irqSetAffinity(r.kernel, r.platform, virq, cpuMask([0]))).toEqual({ ok: true });
+    expect(irqSetAffinity(r.kernel, r.platform, virq, cpuMask([0]))).toMatchObject({
+      ok: false,
+      errno: 'EINVAL',
+    });
   });
 });
 
