@@ -119,6 +119,8 @@ export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   ),
 };
 
+const VIEW_NAME_WIDTH = Math.max(...Object.keys(SHOW_VIEWS).map((n) => n.length));
+
 const decodeText = (io: CliIo, file: string) =>
   new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
 
@@ -143,7 +145,7 @@ export function registerShow(program: Command, io: CliIo): void {
         '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what invalidations --kernel guest\n' +
         '  irqlab show scenarios/mlx5-vf.yaml --what irte --at 3ms\n\n' +
         `Views:\n${Object.entries(SHOW_VIEWS)
-          .map(([name, v]) => `  ${name.padEnd(12)} ${v.description}`)
+          .map(([name, v]) => `  ${name.padEnd(VIEW_NAME_WIDTH)} ${v.description}`)
           .join('\n')}`,
     )
     .action((file: string, opts: ShowOptions & { what: string }) => {
