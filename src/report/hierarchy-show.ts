@@ -17,6 +17,7 @@ import { parse } from 'yaml';
 import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf } from '../hw/pci/bdf.js';
 import { type BootResult, bootKernel } from '../kernel/boot.js';
+import { showIrqAffinity } from '../kernel/irq-proc.js';
 import { type KernelSpec, type KernelSpecInput, kernelSpecSchema } from '../kernel/kernel-spec.js';
 import type { KernelState } from '../kernel/kernel-state.js';
 import { functionRoutingIds } from '../scenario/rules.js';
@@ -245,6 +246,8 @@ function irqsJson(k: KernelState) {
     hwirq: d.data[0].hwirq,
     actions: d.actions.map((a) => a.name),
     affinity: d.affinity,
+    /** What /proc/irq/N/smp_affinity_list shows: the pending mask while a move waits. */
+    smpAffinity: showIrqAffinity(d),
     effectiveAffinity: d.effectiveAffinity,
     perCpu: d.kstat,
   }));
