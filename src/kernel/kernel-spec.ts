@@ -187,7 +187,7 @@ export const kernelSpecSchema = z
       .optional()
       .meta({
         description:
-          'the remapping unit (host-ir, guest-vir); absent: QEMU intel-iommu with EIM as `apic` needs',
+          'the remapping unit, read when IR is on (host-ir, guest-vir); absent: QEMU intel-iommu with EIM as `apic` needs',
       }),
     legacyPic: z.boolean().default(false),
     ia32Emulation: z.boolean().default(true),

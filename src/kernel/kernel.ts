@@ -84,6 +84,9 @@ export function createKernel(cfg: KernelConfig): KernelState {
     throw new InputError(where, `${cfg.cpus} CPUs: expected 1..${KERNEL_CPUS_MAX}`);
   }
   checkApicMode(cfg.apicMode, cfg.cpus, where);
+  if (cfg.irCapabilities?.cpuX2apic === false && cfg.apicMode.startsWith('x2apic')) {
+    throw new InputError(where, `APIC mode ${cfg.apicMode} on a CPU without x2APIC`);
+  }
   const apicIds = cfg.apicIds ?? cpuRange(cfg.cpus);
   if (apicIds.length !== cfg.cpus) {
     throw new InputError(where, `${apicIds.length} APIC IDs for ${cfg.cpus} CPUs`);

@@ -98,3 +98,9 @@ describe('the APIC mode must be the one Linux ends up in', () => {
     expect(() => irBoot(platform, apic, x2apic, ecap)).toThrow(message);
   });
 });
+
+test('an x2APIC mode on a CPU without x2APIC is refused without IR too', () => {
+  expect(() =>
+    boot({ version: '6.1', platform: 'host-noir', apic: 'x2apic-phys', cpu: { x2apic: false } }),
+  ).toThrow(/without x2APIC/);
+});
