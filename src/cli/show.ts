@@ -1,15 +1,24 @@
 // `irqlab show <scenario> --what <view>`: what a scenario builds, without running it. Views are a
 // table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
-// `hierarchy`, `interrupts` and `affinity` boot the scenario's kernels (report/hierarchy-show.ts)
-// and take --kernel and --format.
+// `hierarchy`, `interrupts`, `affinity` and the register views (`msix`, `msi`, `ims`, `irte`,
+// `invalidations`) boot the scenario's kernels (report/hierarchy-show.ts) and take --kernel (and,
+// the first three, --format).
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf } from '../hw/pci/bdf.js';
 import { IRTE_DWORDS, IRTE_MODE, IRTE_REMAPPED } from '../hw/vtd/irte.js';
 import { type KernelView, renderKernelView } from '../report/hierarchy-show.js';
-import { type BuiltScenario, buildScenario } from '../scenario/build.js';
+import {
+  renderSystemRegisters,
+  type SystemRegisterView,
+  systemRegistersJson,
+} from '../report/system-registers.js';
+import { type BuiltScenario, buildScenario, runWorkload } from '../scenario/build.js';
 import { functionRoutingIds } from '../scenario/rules.js';
+import { durationNs, formatNs } from '../scenario/units.js';
+import { resolveCosts } from '../sim/cost-model.js';
+import { simulateSystem } from '../sim/system-sim.js';
 import type { CliIo } from './io.js';
 import { loadScenarioFile, scenarioName } from './run.js';
 
@@ -19,6 +28,8 @@ export interface ShowOptions {
   readonly kernel?: string;
   /** Kernel views: hierarchy text | dot; affinity list | sysfs. */
   readonly format?: string;
+  /** Register views: a time of the run ("3ms") to read the system's words at. */
+  readonly at?: string;
 }
 
 export interface ShowView {
@@ -30,8 +41,59 @@ export interface ShowView {
 const kernelView = (view: KernelView, description: string): ShowView => ({
   description,
   // The kernel views validate the file themselves (a scenario may spell its kernels out).
-  render: ({ io, file, opts }) => renderKernelView(decodeText(io, file), file, view, opts),
+  render: ({ io, file, opts }) =>
+    opts.at === undefined
+      ? renderKernelView(decodeText(io, file), file, view, opts)
+      : renderAtTime(io, file, view, opts.at, opts),
 });
+
+const AT_VIEWS: readonly string[] = ['msix', 'msi', 'ims', 'irte'];
+
+/** `--at <time>`: runs the scenario's workload up to that time and shows the registers as the
+ *  system's words hold them then (the devices' stores, the host's remapping table). */
+function renderAtTime(
+  io: CliIo,
+  file: string,
+  view: KernelView,
+  at: string,
+  opts: ShowOptions,
+): { out: string; warnings: string[] } {
+  if (!AT_VIEWS.includes(view)) {
+    throw new InputError(
+      '--at',
+      `--what ${view} is a kernel's own state; --at shows ${AT_VIEWS.join(', ')}`,
+    );
+  }
+  if (opts.kernel !== undefined && opts.kernel !== 'host') {
+    throw new InputError(
+      '--at',
+      "the system's words hold the hardware the host programs: --kernel host",
+    );
+  }
+  const ns = durationNs(at.trim());
+  if (!Number.isFinite(ns) || ns <= 0) {
+    throw new InputError('--at', `"${at}" is not a duration such as 3ms, 250us or 1s`);
+  }
+  const scenario = loadScenarioFile(io, file);
+  if (ns > scenario.run.duration) {
+    throw new InputError(
+      '--at',
+      `${at} is after the run's end (${formatNs(scenario.run.duration)})`,
+    );
+  }
+  const built = buildScenario(scenario);
+  const result = simulateSystem(runWorkload(built), {
+    durationNs: ns,
+    seed: scenario.run.seed,
+    costs: resolveCosts(scenario.run.costs, { nested: scenario.host.nested }),
+    trace: null,
+  });
+  const v = view as SystemRegisterView;
+  const out = opts.json
+    ? `${JSON.stringify(systemRegistersJson(v, result.finalState), null, 2)}\n`
+    : renderSystemRegisters(v, result.finalState, formatNs(ns));
+  return { out, warnings: [] };
+}
 
 export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   topology: {
@@ -47,7 +109,17 @@ export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   hierarchy: kernelView('hierarchy', 'irqdomain hierarchy of each kernel (--format text | dot)'),
   interrupts: kernelView('interrupts', '/proc/interrupts of each kernel'),
   affinity: kernelView('affinity', 'irq affinity of each kernel (--format list | sysfs)'),
+  msix: kernelView('msix', 'every MSI-X table entry and PBA dword as software reads them, decoded'),
+  msi: kernelView('msi', 'the MSI capability registers of each function, decoded'),
+  ims: kernelView('ims', 'the IMS entries each kernel allocated or wrote, decoded'),
+  irte: kernelView('irte', 'every present IRTE, raw as QEMU traces it, decoded, source-id check'),
+  invalidations: kernelView(
+    'invalidations',
+    'the queued-invalidation descriptors each kernel wrote, in order, by operation',
+  ),
 };
+
+const VIEW_NAME_WIDTH = Math.max(...Object.keys(SHOW_VIEWS).map((n) => n.length));
 
 const decodeText = (io: CliIo, file: string) =>
   new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
@@ -61,14 +133,19 @@ export function registerShow(program: Command, io: CliIo): void {
     .option('--json', 'print as JSON')
     .option('--kernel <which>', 'kernel views: host, guest (first VM) or a VM name (default: all)')
     .option('--format <format>', 'kernel views: hierarchy text | dot; affinity list | sysfs')
+    .option('--at <time>', 'msix, msi, ims, irte: as the system holds them at this time of the run')
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  irqlab show scenarios/idxd-siov.yaml\n' +
         '  irqlab show scenarios/mixed.yaml --what topology --json\n' +
-        '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n\n' +
+        '  irqlab show scenarios/idxd-siov.yaml --what hierarchy --kernel host\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what msix --kernel guest\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what irte --kernel guest --json\n' +
+        '  irqlab show scenarios/conformance/qemu-q35-ir.yaml --what invalidations --kernel guest\n' +
+        '  irqlab show scenarios/mlx5-vf.yaml --what irte --at 3ms\n\n' +
         `Views:\n${Object.entries(SHOW_VIEWS)
-          .map(([name, v]) => `  ${name.padEnd(12)} ${v.description}`)
+          .map(([name, v]) => `  ${name.padEnd(VIEW_NAME_WIDTH)} ${v.description}`)
           .join('\n')}`,
     )
     .action((file: string, opts: ShowOptions & { what: string }) => {

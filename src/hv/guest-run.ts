@@ -21,11 +21,12 @@
 import { InputError } from '../hw/errors.js';
 import { configSpaceFor, pciFunctionInfo } from '../kernel/boot.js';
 import { genericProbe } from '../kernel/drivers/generic.js';
+import { writeIrqAffinity } from '../kernel/irq-proc.js';
 import { opsAt } from '../kernel/irqdomain.js';
 import { createKernel, onlineCpus } from '../kernel/kernel.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
 import type { KernelState, PlatformKind } from '../kernel/kernel-state.js';
-import { freeIrq, handleVector, irqSetAffinity, irqTarget, requestIrq } from '../kernel/manage.js';
+import { freeIrq, handleVector, irqTarget, requestIrq } from '../kernel/manage.js';
 import { pciFreeIrqVectors } from '../kernel/pci-msi-api.js';
 import { withOp } from '../kernel/platform.js';
 import { type CpuId, cpuMask, type Vector } from '../kernel/types.js';
@@ -179,7 +180,7 @@ function bootVm(
     ioapic: { pins: GUEST_IOAPIC_PINS, mapping: 'legacy', sourceId: GUEST_IOAPIC_SOURCE_ID },
     // vir-direct: the vIOMMU's capability confines the guest's IRTE allocator to its window.
     ...(strategy === 'vir-direct'
-      ? { remapUnit: { name: 'dmar0', eime: true, window: irWindowOf(spec) } }
+      ? { remapUnit: { name: 'dmar0', window: irWindowOf(spec) } }
       : {}),
     devices: devices.map((d) => pciFunctionInfo(d, spaces[d.bdf])),
   });
@@ -359,7 +360,7 @@ function runGuestAction(run: GuestRun, a: ControlAction): GuestTarget | null {
       const irq = irqOfVector(k, fn.bdf, a.vector);
       let moved = false;
       inPhase(vm, phases.affinity, () => {
-        const r = irqSetAffinity(k, vm.sp.platform, irq, cpuMask([a.vcpu]));
+        const r = writeIrqAffinity(k, vm.sp.platform, irq, cpuMask([a.vcpu]));
         if (!r.ok) run.failures.push(`${vm.name}: set-affinity irq ${irq}: ${r.reason}`);
         moved = r.ok;
         // A move deferred to the next interrupt (IRQ_MOVE_PCNTXT clear) happens there.

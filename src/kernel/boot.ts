@@ -22,11 +22,13 @@ import { nvmeProbe } from './drivers/nvme.js';
 import { ahciProbe, e1000eProbe } from './drivers/simple.js';
 import { virtioProbe } from './drivers/virtio-pci.js';
 import { mpMapGsiToIrq } from './ioapic.js';
+import { writeIrqAffinity } from './irq-proc.js';
+import { type IrCapabilities, impliedIrCapabilities } from './irq-remapping.js';
 import { createKernel, onlineCpus } from './kernel.js';
 import type { BootStep, KernelDeviceSpec, KernelSpec } from './kernel-spec.js';
 import { parseVersion } from './kernel-spec.js';
 import type { KernelState, PciFunctionInfo } from './kernel-state.js';
-import { freeIrq, irqSetAffinity, requestIrq } from './manage.js';
+import { freeIrq, handleVector, irqTarget, requestIrq } from './manage.js';
 import { pciEnableDevice } from './pci-msi-api.js';
 import { type KernelPlatform, memoryPlatform } from './platform.js';
 import { cpuMask, type IrqResult } from './types.js';
@@ -207,8 +209,20 @@ function runStep(k: KernelState, p: KernelPlatform, spec: KernelSpec, s: BootSte
       return r.ok ? [] : r.notes.length ? [...r.notes] : ['probe failed'];
     }
     case 'set-affinity':
-      return asNotes(irqSetAffinity(k, p, s.irq, cpuMask(s.cpus)));
+      return asNotes(writeIrqAffinity(k, p, s.irq, cpuMask(s.cpus)));
+    case 'interrupt':
+      return interrupt(k, p, s.irq);
   }
+}
+
+/** The irq's device raises it once: the message reaches the CPU and vector the irq is
+ *  programmed with now, and that CPU handles it (`handleVector`). */
+function interrupt(k: KernelState, p: KernelPlatform, irq: number): string[] {
+  if (k.descs[irq] === undefined) return [`irq ${irq} does not exist`];
+  const t = irqTarget(k, irq);
+  if (t === null) return [`irq ${irq} has no vector: nothing to fire on`];
+  const outcome = handleVector(k, p, t.cpu, t.vector);
+  return outcome.kind === 'handled' ? [] : [`irq ${irq}: ${outcome.kind}`];
 }
 
 /** `init_irq_proc` (do_basic_setup, after SMP): /proc/irq/N for every irq that exists by then;
@@ -222,6 +236,18 @@ function describe(s: BootStep): string {
     .filter(([key, v]) => key !== 'do' && v !== undefined)
     .map(([key, v]) => `${key}=${Array.isArray(v) ? v.join(',') : String(v)}`);
   return [s.do, ...args].join(' ');
+}
+
+/** The IR mode inputs the spec gives; a part it leaves out is what its APIC mode needs. */
+function irCapabilitiesOf(spec: KernelSpec): { irCapabilities?: IrCapabilities } {
+  if (spec.cpu === undefined && spec.iommu === undefined) return {};
+  const implied = impliedIrCapabilities(spec.apic);
+  return {
+    irCapabilities: {
+      ecap: spec.iommu === undefined ? implied.ecap : BigInt(spec.iommu.ecap),
+      cpuX2apic: spec.cpu?.x2apic ?? implied.cpuX2apic,
+    },
+  };
 }
 
 /** Builds the kernel the spec describes and runs its boot steps. */
@@ -256,6 +282,7 @@ export function bootKernel(
     cpus: spec.cpus,
     apicMode: spec.apic,
     ...(spec.apicIds ? { apicIds: spec.apicIds } : {}),
+    ...irCapabilitiesOf(spec),
     legacyPic: spec.legacyPic,
     ia32Emulation: spec.ia32Emulation,
     hypervisorCallback: spec.hypervisorCallback,

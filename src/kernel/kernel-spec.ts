@@ -146,10 +146,16 @@ const step = z.discriminatedUnion('do', [
   z.strictObject({ do: z.literal('free'), ...irqRef, name: z.string() }),
   z.strictObject({ do: z.literal('pci-enable'), bdf: bdfText }),
   z.strictObject({ do: z.literal('probe'), bdf: bdfText }),
-  z.strictObject({
-    do: z.literal('set-affinity'),
-    irq: count(0, 65535),
-    cpus: z.array(count(0, 1023)).min(1),
+  z
+    .strictObject({
+      do: z.literal('set-affinity'),
+      irq: count(0, 65535),
+      cpus: z.array(count(0, 1023)).min(1),
+    })
+    .meta({ description: 'echo CPUS > /proc/irq/N/smp_affinity_list (write_irq_affinity)' }),
+  z.strictObject({ do: z.literal('interrupt'), irq: count(0, 65535) }).meta({
+    description:
+      'the irq fires once on its current target (a deferred move completes; an interrupt on a moved vector lets the old one be cleaned up)',
   }),
 ]);
 
@@ -163,6 +169,26 @@ export const kernelSpecSchema = z
     cpus: count(1, 1024),
     apic: z.enum(['xapic-logical-flat', 'xapic-phys', 'x2apic-phys', 'x2apic-cluster']),
     apicIds: z.array(count(0, 0xffffffff)).optional(),
+    cpu: z
+      .strictObject({
+        x2apic: z.boolean().meta({ description: 'CPUID.01H:ECX[21]: the CPU supports x2APIC' }),
+      })
+      .optional()
+      .meta({ description: 'CPU features Linux decides from; absent: what `apic` needs' }),
+    iommu: z
+      .strictObject({
+        ecap: z
+          .union([
+            z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+            z.string().regex(/^0x[0-9a-fA-F]{1,16}$/, { error: 'expected a hex value, 0x...' }),
+          ])
+          .meta({ description: 'ECAP_REG of the remapping unit (QI bit 1, IR bit 3, EIM bit 4)' }),
+      })
+      .optional()
+      .meta({
+        description:
+          'the remapping unit, read when IR is on (host-ir, guest-vir); absent: QEMU intel-iommu with EIM as `apic` needs',
+      }),
     legacyPic: z.boolean().default(false),
     ia32Emulation: z.boolean().default(true),
     hypervisorCallback: z

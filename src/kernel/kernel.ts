@@ -10,6 +10,7 @@ import { assert, InputError } from '../hw/errors.js';
 import { checkApicMode } from './apic.js';
 import { dmarCreateDomain } from './dmar.js';
 import { ioapicCreateDomain } from './ioapic.js';
+import { enableIrX2apic, type IrCapabilities, impliedIrCapabilities } from './irq-remapping.js';
 import { createDomain } from './irqdomain.js';
 import type {
   ApicMode,
@@ -54,13 +55,15 @@ export interface KernelConfig {
     readonly mapping: IoapicIrqMapping;
     readonly sourceId: number;
   } | null;
-  /** The remapping unit (host-ir, guest-vir): its name and x2APIC mode, and (a `vir-direct`
-   *  vIOMMU) the window of IRTE indices the guest's allocator must stay in. */
+  /** The remapping unit (host-ir, guest-vir): its name and (a `vir-direct` vIOMMU) the window
+   *  of IRTE indices the guest's allocator must stay in. */
   readonly remapUnit?: {
     readonly name: string;
-    readonly eime: boolean;
     readonly window?: { readonly base: number; readonly size: number };
   };
+  /** What Linux decides the IR mode from (ECAP_REG, the CPU's x2APIC); absent: what the APIC
+   *  mode needs (`impliedIrCapabilities`). */
+  readonly irCapabilities?: IrCapabilities;
   readonly devices: readonly PciFunctionInfo[];
 }
 
@@ -81,6 +84,9 @@ export function createKernel(cfg: KernelConfig): KernelState {
     throw new InputError(where, `${cfg.cpus} CPUs: expected 1..${KERNEL_CPUS_MAX}`);
   }
   checkApicMode(cfg.apicMode, cfg.cpus, where);
+  if (cfg.irCapabilities?.cpuX2apic === false && cfg.apicMode.startsWith('x2apic')) {
+    throw new InputError(where, `APIC mode ${cfg.apicMode} on a CPU without x2APIC`);
+  }
   const apicIds = cfg.apicIds ?? cpuRange(cfg.cpus);
   if (apicIds.length !== cfg.cpus) {
     throw new InputError(where, `${apicIds.length} APIC IDs for ${cfg.cpus} CPUs`);
@@ -126,7 +132,9 @@ export function createKernel(cfg: KernelConfig): KernelState {
   }).id;
   vectorDomainInit(k, cfg);
   if (usesVtdIr(cfg.platform)) {
-    const unit = cfg.remapUnit ?? { name: 'dmar0', eime: cfg.apicMode.startsWith('x2apic') };
+    const unit = cfg.remapUnit ?? { name: 'dmar0' };
+    const caps = cfg.irCapabilities ?? impliedIrCapabilities(cfg.apicMode);
+    const { eim } = enableIrX2apic(k, unit.name, caps, where);
     roots.remap = createDomain(k, {
       name: `INTEL-IR-${unit.name.replace(/\D+/g, '') || '0'}`,
       kind: 'vtd-ir',
@@ -136,7 +144,7 @@ export function createKernel(cfg: KernelConfig): KernelState {
       ir: {
         unit: unit.name,
         entries: INTR_REMAP_TABLE_ENTRIES,
-        eime: unit.eime,
+        eime: eim,
         bitmap: new Array<number>(INTR_REMAP_TABLE_ENTRIES / 32).fill(0),
         irtes: {},
         ...(unit.window ? { window: unit.window } : {}),

@@ -40,6 +40,7 @@ import {
   VECTOR_RETRIGGERED,
   VECTOR_SHUTDOWN,
   VECTOR_UNUSED,
+  vectorCleanupIpi,
 } from './x86-vector.js';
 
 function maskIrq(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
@@ -225,8 +226,11 @@ export function enableIrq(k: KernelState, p: KernelPlatform, irq: number): IrqRe
   });
 }
 
-/** `irq_set_affinity` (what a write to /proc/irq/N/smp_affinity does): refused for managed
- *  irqs; deferred to the next interrupt when the irq cannot move in process context. */
+/** `irq_set_affinity` (the kernel's API; a /proc write goes through `writeIrqAffinity`, which
+ *  refuses managed irqs first, with EIO): deferred to the next interrupt when the irq cannot
+ *  move in process context or a deferred move is already waiting (`irq_set_affinity_locked`).
+ *  A managed irq is refused here too, where Linux would go on: its managed vector reservations
+ *  are made on its mask and given back on it, which no driver changes and the model keeps so. */
 export function irqSetAffinity(
   k: KernelState,
   p: KernelPlatform,
@@ -264,19 +268,27 @@ export function irqSetAffinityAndHint(
   return mask === null ? OK : irqSetAffinity(k, p, irq, mask);
 }
 
-/** `irq_move_irq` from the ack: a deferred affinity change, with the irq masked around it. */
+/** `irq_move_irq` from the ack: a deferred affinity change, with the irq masked around it
+ *  (`irq_move_masked_irq`). EBUSY, a cleanup of the previous move still pending, keeps the move
+ *  and its mask for the next interrupt. */
 function irqMoveIrq(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
   if (!d.state.movePending || d.state.disabled) return;
   d.state.movePending = false;
   const mask = d.pendingMask;
-  d.pendingMask = [];
-  if (cpumaskAnd(mask, k.online).length === 0) return;
   const masked = d.state.masked;
-  if (!masked) opsAt(k, d, 0).mask?.(k, p, d, 0);
-  const r = irqDoSetAffinity(k, p, d, mask, false);
-  if (!r.ok)
-    k.events.push({ op: k.currentOp, text: `irq ${d.irq}: deferred move failed: ${r.reason}` });
-  if (!masked) opsAt(k, d, 0).unmask?.(k, p, d, 0);
+  if (cpumaskAnd(mask, k.online).length > 0) {
+    if (!masked) opsAt(k, d, 0).mask?.(k, p, d, 0);
+    const r = irqDoSetAffinity(k, p, d, mask, false);
+    if (!masked) opsAt(k, d, 0).unmask?.(k, p, d, 0);
+    if (!r.ok && r.errno === 'EBUSY') {
+      d.state.movePending = true;
+      return;
+    }
+    if (!r.ok) {
+      k.events.push({ op: k.currentOp, text: `irq ${d.irq}: deferred move failed: ${r.reason}` });
+    }
+  }
+  d.pendingMask = [];
 }
 
 export type HandleOutcome =
@@ -314,13 +326,17 @@ export function handleVector(
     if (d.state.disabled || d.actions.length === 0) {
       d.state.pending = true;
       maskIrq(k, p, d);
-      irqCompleteMove(k, d, cpu, vector);
+      irqCompleteMove(k, p, d, cpu, vector);
+      vectorCleanupIpi(k, p, d);
       return { kind: 'masked-pending', irq };
     }
     d.kstat[cpu]++;
     // The ack: irq_complete_move, then a deferred affinity change, then EOI.
-    irqCompleteMove(k, d, cpu, vector);
+    irqCompleteMove(k, p, d, cpu, vector);
     irqMoveIrq(k, p, d);
+    // The interrupt's exit: the cleanup its ack scheduled (or one waiting for this vector to
+    // leave the IRR) runs on the old CPU.
+    vectorCleanupIpi(k, p, d);
     return { kind: 'handled', irq, actions: d.actions.map((a) => a.name) };
   });
 }

@@ -12,6 +12,8 @@
 import { encode } from '../hw/bits.js';
 import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { encodeIecDescriptor } from '../hw/vtd/interrupt-entry-cache.js';
+import { encodeWaitDescriptor } from '../hw/vtd/invalidation-wait.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
 import type { KernelState } from './kernel-state.js';
 import type { CpuId, Vector } from './types.js';
@@ -39,7 +41,15 @@ export type HwAccess =
       value: number;
     }
   | { kind: 'irte-write'; op: string; unit: string; index: number; dwords: number[] }
-  | { kind: 'iec-invalidate'; op: string; unit: string; index: number; count: number }
+  | {
+      kind: 'iec-invalidate';
+      op: string;
+      unit: string;
+      index: number;
+      count: number;
+      /** The queued-invalidation descriptors, 4 dwords each, in queue order (`qiFlushIec`). */
+      descriptors: number[][];
+    }
   | { kind: 'ioapic-rte-write'; op: string; pin: number; rte: IoapicRte }
   | { kind: 'hypercall'; op: string; call: string; bdf: string; args: number[]; result: number[] }
   | { kind: 'ipi'; op: string; cpu: CpuId; vector: Vector };
@@ -160,8 +170,22 @@ export function hwIrteWrite(
 ): void {
   log(k, { kind: 'irte-write', op: k.currentOp, unit, index, dwords: [...dwords] });
   p.irteWrite?.(unit, index, dwords);
-  log(k, { kind: 'iec-invalidate', op: k.currentOp, unit, index, count: 1 });
+  log(k, {
+    kind: 'iec-invalidate',
+    op: k.currentOp,
+    unit,
+    index,
+    count: 1,
+    descriptors: qiFlushIec(index, 1),
+  });
   p.iecInvalidate?.(unit, index, 1);
+}
+
+/** `qi_flush_iec(iommu, index, mask)` through `qi_submit_sync`: an index-selective IEC
+ *  invalidation of the 2^mask entries from `index`, then the wait descriptor. */
+function qiFlushIec(index: number, count: number): number[][] {
+  const indexMask = Math.log2(count);
+  return [encodeIecDescriptor({ granularity: 'index', index, indexMask }), encodeWaitDescriptor()];
 }
 
 export function hwIoapicWrite(k: KernelState, p: KernelPlatform, pin: number, rte: IoapicRte) {

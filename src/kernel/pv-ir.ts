@@ -34,7 +34,7 @@ import {
 import { apicData, type IrqDesc, type KernelState, type PvIrChipData } from './kernel-state.js';
 import type { KernelPlatform, MsiHypercall, MsiPair } from './platform.js';
 import { fail, type Hwirq, type IrqResult, OK } from './types.js';
-import { vectorScheduleCleanup } from './x86-vector.js';
+import { vectorCleanupIpi, vectorScheduleCleanup } from './x86-vector.js';
 
 function pvData(d: IrqDesc, level: number): PvIrChipData {
   const chip = d.data[level].chip;
@@ -213,7 +213,8 @@ export const pvIrOps: IrqDomainOps = {
     const r = irqChipSetAffinityParent(k, p, d, level, mask, force);
     if (!r.ok || r.done) return r;
     retargetIfMoved(k, p, d, pvData(d, level));
-    vectorScheduleCleanup(k, d);
+    vectorScheduleCleanup(k, p, d);
+    vectorCleanupIpi(k, p, d);
     return { ok: true, done: true };
   },
 };

@@ -79,7 +79,15 @@ export function parseCpuList(text: string, nrCpus: number, where: string): CpuMa
 }
 
 /** errno values the interrupt core returns, by their Linux names. */
-export type Errno = 'ENOSPC' | 'EINVAL' | 'EBUSY' | 'ENOENT' | 'EEXIST' | 'ENOTSUPP' | 'ENODEV';
+export type Errno =
+  | 'ENOSPC'
+  | 'EINVAL'
+  | 'EBUSY'
+  | 'ENOENT'
+  | 'EEXIST'
+  | 'ENOTSUPP'
+  | 'ENODEV'
+  | 'EIO';
 
 /** The result of a kernel operation that can fail the way Linux's can: an errno and one line
  *  saying what ran out or what was wrong. Drivers take fallbacks on it (virtio_pci does). */

@@ -39,7 +39,7 @@ import {
 } from './kernel-state.js';
 import { hwIrteWrite, type KernelPlatform } from './platform.js';
 import { fail, type Hwirq, OK } from './types.js';
-import { vectorScheduleCleanup } from './x86-vector.js';
+import { vectorCleanupIpi, vectorScheduleCleanup } from './x86-vector.js';
 
 /** INTR_REMAP_TABLE_ENTRIES: Linux sets IRTA size to 2^16 entries (`qemu-q35-ir`: `vtd_reg_ir_root
  *  ... size 0x10000`). */
@@ -205,7 +205,8 @@ export const vtdIrOps: IrqDomainOps = {
     if (!r.ok || r.done) return r;
     vtdIrReconfigureIrte(k, p, d, level);
     // The IRTE switched atomically: the old vector can go at once.
-    vectorScheduleCleanup(k, d);
+    vectorScheduleCleanup(k, p, d);
+    vectorCleanupIpi(k, p, d);
     return { ok: true, done: true };
   },
 };

@@ -8,13 +8,15 @@
 //    requested entries hold vector 0xEF to CPU0);
 //  - activate assigns the real vector (least-loaded CPU of the affinity, lowest free vector);
 //  - set_affinity to another CPU allocates the new vector first and keeps the old one
-//    (`moveInProgress`) until the first interrupt arrives on the new one (`irqCompleteMove`),
-//    then frees it through the cleanup on the old CPU (`vectorCleanup`).
+//    (`moveInProgress`) until the first interrupt arrives on the new one (`irqCompleteMove`) or,
+//    remapped, until the IRTE switched (intel_ir_set_affinity), then frees it through the
+//    cleanup on the old CPU (`vectorCleanup`), run where the old CPU would take it
+//    (`vectorCleanupIpi`).
 // Invariants: `vectorIrq[cpu][v]` names the irq for every allocated (cpu, v) of a desc, current
 // or previous; a desc with `hasReserved` holds one global reservation and no vector.
 // Not modelled: NUMA node masks (assign_irq_vector_any_locked's node steps), CPU hot-unplug
-// (irq_force_complete_move), the 6.6+ timer that replaced the cleanup IPI (the cleanup here is a
-// step the caller runs; both free the old vector soon after the first new interrupt).
+// (irq_force_complete_move), the time between scheduling the cleanup and its run (the IPI or,
+// 6.6+, the timer: nothing the kernel does in between can move the irq again).
 
 import { decode } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';
@@ -397,23 +399,51 @@ export const x86VectorOps: IrqDomainOps = {
 
 /** `irq_complete_move`, from the edge ack: the first interrupt on the new vector on the new
  *  CPU schedules the release of the old one. */
-export function irqCompleteMove(k: KernelState, d: IrqDesc, cpu: CpuId, vector: Vector): void {
+export function irqCompleteMove(
+  k: KernelState,
+  p: KernelPlatform,
+  d: IrqDesc,
+  cpu: CpuId,
+  vector: Vector,
+): void {
   const apicd = apicData(d);
   if (!apicd.moveInProgress) return;
-  if (vector === apicd.vector && cpu === apicd.cpu) vectorScheduleCleanup(k, d);
+  if (vector === apicd.vector && cpu === apicd.cpu) vectorScheduleCleanup(k, p, d);
 }
 
-/** `vector_schedule_cleanup` (`send_cleanup_vector` before 6.6). */
-export function vectorScheduleCleanup(k: KernelState, d: IrqDesc): void {
+/** `vector_schedule_cleanup` (`send_cleanup_vector` before 6.6): the old vector is queued on
+ *  the old CPU's cleanup list and that CPU is told, by IRQ_MOVE_CLEANUP_VECTOR before 6.6 and by
+ *  a timer one jiffy later since. Until the cleanup ran, a new move is refused with EBUSY
+ *  (`assign_vector_locked`); `vectorCleanupIpi` is the cleanup running. */
+export function vectorScheduleCleanup(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
   const apicd = apicData(d);
   if (!apicd.moveInProgress) return;
   apicd.moveInProgress = false;
-  if (cpuOnline(k, apicd.prevCpu)) apicd.cleanupPending = true;
-  else apicd.prevVector = 0;
+  if (!cpuOnline(k, apicd.prevCpu)) {
+    apicd.prevVector = 0;
+    return;
+  }
+  apicd.cleanupPending = true;
+  if (!versionAtLeast(k, 6, 6)) {
+    hwSendIpi(k, p, apicd.prevCpu, IRQ_MOVE_CLEANUP_VECTOR as Vector);
+  }
 }
 
-/** The cleanup on `cpu` (`__vector_cleanup`): frees every old vector waiting there, except one
- *  still pending in the local APIC's IRR, which waits for the next run. */
+/** The old CPU takes the cleanup the move scheduled for `d` (the IPI's handler, or the timer):
+ *  as soon as interrupts are enabled there, so before anything the kernel does next can move the
+ *  irq again. Callers run it where that is: after a move made in process context (the IR
+ *  domain's set_affinity, which is why Linux accepts a second IR move right after a first), and
+ *  at the exit of an interrupt whose ack scheduled it (`irq_complete_move`: a deferred move in
+ *  that same ack still finds the cleanup pending and waits for the next interrupt). */
+export function vectorCleanupIpi(k: KernelState, p: KernelPlatform, d: IrqDesc): void {
+  const apicd = apicData(d);
+  if (apicd.cleanupPending) vectorCleanup(k, p, apicd.prevCpu);
+}
+
+/** The cleanup on `cpu` (`__vector_cleanup`, the IRQ_MOVE_CLEANUP_VECTOR handler before 6.6):
+ *  frees every old vector waiting there, except one still pending in the local APIC's IRR,
+ *  which waits: Linux sends the cleanup IPI to itself again, and that lower-priority vector
+ *  runs once the pending one is serviced (the exit of that interrupt, `vectorCleanupIpi`). */
 export function vectorCleanup(k: KernelState, p: KernelPlatform, cpu: CpuId): number {
   let freed = 0;
   for (const d of Object.values(k.descs)) {

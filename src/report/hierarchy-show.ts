@@ -17,14 +17,28 @@ import { parse } from 'yaml';
 import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf } from '../hw/pci/bdf.js';
 import { type BootResult, bootKernel } from '../kernel/boot.js';
+import { showIrqAffinity } from '../kernel/irq-proc.js';
 import { type KernelSpec, type KernelSpecInput, kernelSpecSchema } from '../kernel/kernel-spec.js';
+import type { KernelState } from '../kernel/kernel-state.js';
 import { functionRoutingIds } from '../scenario/rules.js';
 import { type Scenario, scenarioSchema } from '../scenario/schema.js';
+import { deviceRegistersJson, renderDeviceRegisters } from './device-registers.js';
 import { renderHierarchyDot, renderHierarchyText } from './hierarchy.js';
+import { invalidationQueueJson, renderInvalidationQueue } from './invalidation-queue.js';
 import { type AffinityStyle, renderIrqAffinity } from './irq-affinity.js';
+import { irteTableJson, renderIrteTable } from './irte-table.js';
 import { renderProcInterrupts } from './proc-interrupts.js';
 
-export const KERNEL_VIEWS = ['hierarchy', 'interrupts', 'affinity'] as const;
+export const KERNEL_VIEWS = [
+  'hierarchy',
+  'interrupts',
+  'affinity',
+  'msix',
+  'msi',
+  'ims',
+  'irte',
+  'invalidations',
+] as const;
 export type KernelView = (typeof KERNEL_VIEWS)[number];
 
 export interface KernelViewOptions {
@@ -212,46 +226,64 @@ function select(kernels: NamedKernel[], which: string | undefined): NamedKernel[
   return [found];
 }
 
+const asJson = (data: unknown) => `${JSON.stringify(data, null, 2)}\n`;
+
+function hierarchyJson(k: KernelState) {
+  return k.domains.map((d) => ({
+    name: d.name,
+    kind: d.kind,
+    parent: d.parent === null ? null : k.domains[d.parent].name,
+    chip: d.chipName,
+    isolatedMsi: d.isolatedMsi,
+    irqs: d.mapped,
+  }));
+}
+
+function irqsJson(k: KernelState) {
+  return Object.values(k.descs).map((d) => ({
+    irq: d.irq,
+    chip: k.domains[d.data[0].domain].chipName,
+    hwirq: d.data[0].hwirq,
+    actions: d.actions.map((a) => a.name),
+    affinity: d.affinity,
+    /** What /proc/irq/N/smp_affinity_list shows: the pending mask while a move waits. */
+    smpAffinity: showIrqAffinity(d),
+    effectiveAffinity: d.effectiveAffinity,
+    perCpu: d.kstat,
+  }));
+}
+
 function render(view: KernelView, b: BootResult, opts: KernelViewOptions): string {
   const k = b.kernel;
-  if (opts.json) {
-    const json =
-      view === 'hierarchy'
-        ? k.domains.map((d) => ({
-            name: d.name,
-            kind: d.kind,
-            parent: d.parent === null ? null : k.domains[d.parent].name,
-            chip: d.chipName,
-            isolatedMsi: d.isolatedMsi,
-            irqs: d.mapped,
-          }))
-        : Object.values(k.descs).map((d) => ({
-            irq: d.irq,
-            chip: k.domains[d.data[0].domain].chipName,
-            hwirq: d.data[0].hwirq,
-            actions: d.actions.map((a) => a.name),
-            affinity: d.affinity,
-            effectiveAffinity: d.effectiveAffinity,
-            perCpu: d.kstat,
-          }));
-    return `${JSON.stringify(json, null, 2)}\n`;
-  }
   switch (view) {
     case 'hierarchy':
+      if (opts.json) return asJson(hierarchyJson(k));
       if (opts.format === 'dot') return renderHierarchyDot(k);
       if (opts.format !== undefined && opts.format !== 'text') {
         throw new InputError('--format', `"${opts.format}": hierarchy is text or dot`);
       }
       return renderHierarchyText(k);
     case 'interrupts':
-      return renderProcInterrupts(k);
+      return opts.json ? asJson(irqsJson(k)) : renderProcInterrupts(k);
     case 'affinity': {
+      if (opts.json) return asJson(irqsJson(k));
       const style = (opts.format ?? 'list') as AffinityStyle;
       if (style !== 'list' && style !== 'sysfs') {
         throw new InputError('--format', `"${opts.format}": affinity is list or sysfs`);
       }
       return renderIrqAffinity(k, style);
     }
+    // The register views: what the kernel wrote, read back from where it wrote it.
+    case 'msix':
+    case 'msi':
+    case 'ims':
+      return opts.json
+        ? asJson(deviceRegistersJson(view, k, b.platform))
+        : renderDeviceRegisters(view, k, b.platform);
+    case 'irte':
+      return opts.json ? asJson(irteTableJson(k)) : renderIrteTable(k);
+    case 'invalidations':
+      return opts.json ? asJson(invalidationQueueJson(k)) : renderInvalidationQueue(k);
   }
 }
 

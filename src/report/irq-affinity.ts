@@ -5,11 +5,13 @@
 //    "irq N smp_affinity_list= smp_affinity= effective_affinity_list= chip_name= hwirq= type=
 //    name= actions= per_cpu_count=", the /proc/irq fields empty for an irq never requested
 //    (no directory yet), then per PCI device its msi_irqs/ entries ("BDF msi_irq N mode=").
-// effective_affinity_list is the vector level's CPU (`irq_data_update_effective_affinity`):
+// smp_affinity{,_list} is what `show_irq_affinity` shows (the pending mask while a move waits
+// for the next interrupt); effective_affinity_list is the vector level's CPU (`irq_data_update_effective_affinity`):
 // the shutdown-vector CPU for an irq in reservation mode.
 // Not modelled: irq 2 on the 8259 (XT-PIC), which irqlab does not create.
 
 import { activeIrqs } from '../kernel/irq-desc.js';
+import { showIrqAffinity } from '../kernel/irq-proc.js';
 import type { KernelState } from '../kernel/kernel-state.js';
 import { formatCpuList, formatCpuMaskHex } from '../kernel/types.js';
 
@@ -25,7 +27,7 @@ function renderList(k: KernelState): string {
     const d = k.descs[irq];
     if (d.msi === null || d.msi.domain === 'ims' || !d.procDir) continue;
     lines.push(
-      `${irq} smp_affinity_list=${formatCpuList(d.affinity)} effective=${formatCpuList(d.effectiveAffinity)}`,
+      `${irq} smp_affinity_list=${formatCpuList(showIrqAffinity(d))} effective=${formatCpuList(d.effectiveAffinity)}`,
     );
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
@@ -37,8 +39,8 @@ function renderSysfs(k: KernelState): string {
     const d = k.descs[irq];
     const proc = d.procDir;
     const fields = [
-      `smp_affinity_list=${proc ? formatCpuList(d.affinity) : ''}`,
-      `smp_affinity=${proc ? formatCpuMaskHex(d.affinity, k.nrCpus) : ''}`,
+      `smp_affinity_list=${proc ? formatCpuList(showIrqAffinity(d)) : ''}`,
+      `smp_affinity=${proc ? formatCpuMaskHex(showIrqAffinity(d), k.nrCpus) : ''}`,
       `effective_affinity_list=${proc ? formatCpuList(d.effectiveAffinity) : ''}`,
       `chip_name=${k.domains[d.data[0].domain].chipName}`,
       `hwirq=${d.data[0].hwirq}`,

@@ -40,3 +40,64 @@ describe('irqlab show (binary)', () => {
     expect(r.stdout).toContain('topology');
   });
 });
+
+// The register views: the MSI-X entry scenarios/mlx5-vf.yaml's workload masks at 3ms and unmasks
+// at 3.5ms (vm0, assignment 0, vector 2), read from the system's words at times of the run; and
+// two kernel views of one kernel that must agree (IMS entries and the IRTEs their handles name).
+describe('irqlab show --what msix|ims|irte (binary)', () => {
+  const entry2 = (at: string) => {
+    const r = bin('show', 'scenarios/mlx5-vf.yaml', '--what', 'msix', '--at', at, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    type Store = { bdf: string; table: { entry: number; masked: boolean; who: string }[] };
+    const stores: Store[] = JSON.parse(r.stdout);
+    return stores.flatMap((st) => st.table).find((e) => e.who === 'vm0/cx0-vf0/2');
+  };
+  it('--at reads the entry as the workload left it then: masked only between 3ms and 3.5ms', () => {
+    expect(entry2('2ms')?.masked).toBe(false);
+    expect(entry2('3.2ms')?.masked).toBe(true);
+    expect(entry2('4ms')?.masked).toBe(false);
+  });
+  it('--at: every present host IRTE is owned by an assigned vector whose requester it accepts', () => {
+    const r = bin('show', 'scenarios/mlx5-vf.yaml', '--what', 'irte', '--at', '1ms', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const irt: { present: { who: string; sourceIdCheck: string }[] } = JSON.parse(r.stdout);
+    expect(irt.present.length).toBeGreaterThan(0);
+    for (const e of irt.present) expect([e.who === '-', e.sourceIdCheck]).toEqual([false, 'ok']);
+  });
+  it.each([
+    [['--what', 'invalidations', '--at', '1ms'], /--at: --what invalidations is a kernel's/],
+    [['--what', 'msix', '--at', '1ms', '--kernel', 'guest'], /--kernel host/],
+    [['--what', 'msix', '--at', 'soon'], /"soon" is not a duration/],
+    [['--what', 'msix', '--at', '1s'], /after the run's end/],
+  ])('%j exits 2', (args, message) => {
+    const r = bin('show', 'scenarios/mlx5-vf.yaml', ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+  it("the host's IMS entries name, by handle, the IRTE of the irq behind each", () => {
+    const show = (what: string) => {
+      const r = bin(
+        'show',
+        'scenarios/idxd-siov.yaml',
+        '--what',
+        what,
+        '--kernel',
+        'host',
+        '--json',
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    type Ims = { entries: { irq: number | null; decoded: { format: string; handle: number } }[] };
+    type Irt = { present: { index: number; irq: number | null }[] };
+    const ims: Ims[] = show('ims');
+    const [irt]: Irt[] = show('irte');
+    const irteOfIrq = new Map(irt.present.map((e) => [e.irq, e.index]));
+    const entries = ims.flatMap((s) => s.entries).filter((e) => e.irq !== null);
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      expect(e.decoded.format).toBe('remappable');
+      expect(e.decoded.handle).toBe(irteOfIrq.get(e.irq));
+    }
+  });
+});
