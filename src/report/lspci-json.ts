@@ -8,7 +8,11 @@ import { namedFields } from '../hw/bits.js';
 import { decodeAerCapability } from '../hw/pci/aer-capability.js';
 import { type Bdf, formatBdf } from '../hw/pci/bdf.js';
 import { CAP_ID, EXT_CAP_ID } from '../hw/pci/capability-ids.js';
-import { type CapabilityEntry, walkCapabilities } from '../hw/pci/capability-list.js';
+import {
+  type CapabilityEntry,
+  extendedCapabilityChain,
+  walkStandardCapabilities,
+} from '../hw/pci/capability-list.js';
 import { type ConfigSpace, decodeConfigHeader } from '../hw/pci/config-space.js';
 import { decodeMsiCapability } from '../hw/pci/msi-capability.js';
 import { decodeMsixCapability } from '../hw/pci/msix-capability.js';
@@ -62,9 +66,11 @@ export function configSpaceJson(
     bdf: bdf ? formatBdf(bdf, { withSegment: true }) : null,
     configSpaceSize: space.bytes.length,
     ...header,
-    capabilities: walkCapabilities(space, where).map((cap) =>
-      capabilityJson(space, cap, bdf, isVirtio),
-    ),
+    // The extended list as the text form walks it (a loop ends it), the standard one strictly.
+    capabilities: [
+      ...walkStandardCapabilities(space, where),
+      ...extendedCapabilityChain(space).entries,
+    ].map((cap) => capabilityJson(space, cap, bdf, isVirtio)),
   };
 }
 
