@@ -128,10 +128,14 @@ function followChain(
 ): CapabilityChain {
   const entries: CapabilityEntry[] = [];
   const seen = new Set<number>();
-  let { pointer, from } = first;
+  // Bits 1:0 are masked before the pointer is tested for 0 (lspci: `where = ... & ~3; while
+  // (where)`): a raw pointer of 1-3 ends the list.
+  const masked = (raw: number) => raw - (raw % POINTER_ALIGN);
+  let pointer = masked(first.pointer);
+  let from = first.from;
   // Distinct DWORD offsets bound the walk: a space has at most length/4 of them.
   while (pointer !== 0) {
-    const offset = pointer - (pointer % POINTER_ALIGN);
+    const offset = pointer;
     const name = rules.extended ? 'extended capability' : 'capability';
     const at =
       from < 0
@@ -159,7 +163,7 @@ function followChain(
     }
     entries.push(link.entry);
     from = rules.extended ? offset : offset + 1;
-    pointer = link.next;
+    pointer = masked(link.next);
   }
   return { entries, end: { kind: 'end' } };
 }
