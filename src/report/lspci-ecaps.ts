@@ -4,7 +4,8 @@
 // Substates, DPC, TPH and Device Serial Number. Formats are pciutils' printf strings field for
 // field; where pciutils 3.9 differs from later releases (DPC's "INT Msg #%d", AER's "IntMsg %d",
 // PRISta without the PASID flag that 3.11 added) 3.9's form is the one printed.
-// Not modelled: the blocks of VC, Multicast, PTM, Resizable BAR, DOE, DVSEC contents, Secondary
+// Also the Resizable BAR and RCEC Endpoint Association blocks.
+// Not modelled: the blocks of VC, Multicast, PTM, DOE, DVSEC contents, Secondary
 // PCIe and the other capabilities pciutils decodes: their title is printed, the block is not.
 
 import { decode } from '../hw/bits.js';
@@ -22,6 +23,7 @@ import type { CapabilityEntry } from '../hw/pci/capability-list.js';
 import {
   BAR_LAYOUT,
   type ConfigSpace,
+  checkStructureFits,
   readConfigByte,
   readConfigDword,
 } from '../hw/pci/config-space.js';
@@ -33,6 +35,17 @@ import { decodePageRequestCapability } from '../hw/pci/page-request-capability.j
 import { decodePasidCapability } from '../hw/pci/pasid-capability.js';
 import { PCIE_DEVICE_PORT_TYPE } from '../hw/pci/pcie-capability.js';
 import {
+  decodeRcecBitmap,
+  decodeRcecBusNumbers,
+  RCEC_BUS_NUMBERS_VERSION,
+} from '../hw/pci/rcec-association-capability.js';
+import {
+  decodeResizableBarEntry,
+  REBAR_CAPABILITY_SIZES,
+  REBAR_ENTRIES_MAX,
+  REBAR_ENTRY_SIZE,
+} from '../hw/pci/resizable-bar-capability.js';
+import {
   decodeSriovCapability,
   VF_MIGRATION_STATE_ARRAY_OFFSET,
 } from '../hw/pci/sriov-capability.js';
@@ -41,7 +54,7 @@ import {
   TPH_ST_TABLE_LOCATION,
 } from '../hw/pci/tph-requester-capability.js';
 import { VENDOR_SPECIFIC_EXTENDED_HEADER } from '../hw/pci/vendor-capability.js';
-import { alternateHex, flag, hex } from './lspci-format.js';
+import { alternateHex, bitSet, flag, hex } from './lspci-format.js';
 
 /** pciutils' titles of the extended capabilities (ls-ecaps.c show_ext_caps and each cap_*). */
 const EXTENDED_TITLES: Readonly<Record<number, string>> = {
@@ -315,6 +328,85 @@ function tphLines(space: ConfigSpace, offset: number): string[] {
   return lines;
 }
 
+/** cap_rcec: the devices of the bitmap as ranges ("RCiEP at Device(s): 0-2, 5"), then, from
+ *  version 2, the associated bus range. As in lspci, a range still open at device 31 is printed
+ *  by its first device only. */
+function rcecLines(space: ConfigSpace, offset: number): string[] {
+  checkStructureFits(space, offset, RCEC_FETCH_SIZE, 'RCEC Endpoint Association capability');
+  const bitmap = decodeRcecBitmap(space, offset);
+  let devices = '[none]';
+  if (bitmap !== 0) {
+    devices = 'RCiEP at Device(s):';
+    let run = 0;
+    let previous = 0;
+    let matched = false;
+    for (let dev = 0; dev < RCEC_DEVICES; dev++) {
+      if (bitSet(bitmap, dev)) {
+        if (run === 0) devices += `${matched ? ',' : ''} ${dev}`;
+        run++;
+        previous = dev;
+        matched = true;
+      } else {
+        if (run > 1) devices += `-${previous}`;
+        run = 0;
+      }
+    }
+  }
+  const lines = [`\t\tRCiEPBitmap: ${devices}`];
+  const version = EXTENDED_CAPABILITY_HEADER.layout.accessors.capabilityVersion.get([
+    readConfigDword(space, offset),
+  ]);
+  if (version < RCEC_BUS_NUMBERS_VERSION) return lines;
+  const bus = decodeRcecBusNumbers(space, offset);
+  const none = bus.lastBus === 0 && bus.nextBus === 0xff;
+  lines.push(
+    `\t\tAssociatedBusNumbers: ${none ? '[none]' : `${hex(bus.nextBus, 2)}-${hex(bus.lastBus, 2)}`}`,
+  );
+  return lines;
+}
+/** cap_rcec fetches header, bitmap and bus numbers (12 bytes) before printing. */
+const RCEC_FETCH_SIZE = 12;
+const RCEC_DEVICES = 32;
+
+/** print_rebar_range_size: 2^n MB in the largest unit that keeps it whole. */
+function rebarSize(log2Mb: number): string {
+  const units = ['MB', 'GB', 'TB', 'PB', 'EB'];
+  const unit = Math.floor(log2Mb / 10);
+  return log2Mb >= 0 && log2Mb < 44 ? ` ${2 ** (log2Mb % 10)}${units[unit]}` : ' <unknown>';
+}
+
+/** cap_rebar: one "BAR n: current size: ..., supported: ..." line per entry. */
+function rebarLines(space: ConfigSpace, offset: number): string[] {
+  const lines: string[] = [];
+  let count = 1;
+  for (let n = 0; n < count; n++) {
+    if (offset + REBAR_ENTRY_SIZE * (n + 1) + 4 > space.bytes.length) {
+      lines.push('\t\t<unreadable>');
+      return lines;
+    }
+    const { capability, control } = decodeResizableBarEntry(space, offset, n);
+    if (n === 0) {
+      count = control.numberOfResizableBars;
+      if (count < 1 || count > REBAR_ENTRIES_MAX) {
+        lines.push(`\t\t<error in resizable BAR: num_bars=${count} is out of specification>`);
+        break;
+      }
+    }
+    let line = `\t\tBAR ${control.barIndex}: current size:${rebarSize(control.barSize)}`;
+    if (capability.supportedSizes !== 0 || control.extendedSizes !== 0) {
+      line += ', supported:';
+      for (let i = 0; i < REBAR_CAPABILITY_SIZES; i++) {
+        if (bitSet(capability.supportedSizes, i)) line += rebarSize(i);
+      }
+      for (let i = 0; i < 16; i++) {
+        if (bitSet(control.extendedSizes, i)) line += rebarSize(i + REBAR_CAPABILITY_SIZES);
+      }
+    }
+    lines.push(line);
+  }
+  return lines;
+}
+
 /** cap_dvsec: the header, then ": CXL" and the structure's name for CXL's, " <?>" otherwise. */
 const CXL_DVSEC_NAMES: Readonly<Record<number, string>> = {
   0: 'PCIe DVSEC for CXL Devices',
@@ -382,6 +474,9 @@ const EXTENDED_BLOCKS: Readonly<
   [EXT_CAP_ID.pasid]: pasidLines,
   [EXT_CAP_ID.dpc]: dpcLines,
   [EXT_CAP_ID.l1PmSubstates]: l1ssLines,
+  [EXT_CAP_ID.rootComplexEventCollectorAssociation]: rcecLines,
+  [EXT_CAP_ID.resizableBar]: rebarLines,
+  [EXT_CAP_ID.vfResizableBar]: rebarLines,
 };
 
 /** The `Capabilities: [xxx vN] ...` line and its block for one extended capability; `portType` is

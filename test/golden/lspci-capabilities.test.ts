@@ -315,6 +315,45 @@ describe('extended capability blocks (ls-ecaps.c)', () => {
   });
 });
 
+describe('Resizable BAR and RCEC Endpoint Association blocks (ls-ecaps.c cap_rebar, cap_rcec)', () => {
+  it('Physical Resizable BAR: "BAR %d: current size:" and the supported sizes, 2^n MB each', () => {
+    // Capability (+4) 0x7ff0: sizes bits 0-10 of [31:4] = 1 MB .. 1 GB. Control (+8) 0x0821:
+    // BAR index 1 [2:0], one resizable BAR [7:5], current size 8 [13:8] = 256 MB.
+    // print_rebar_range_size: " %dMB" below 2^10 MB, " %dGB" up to 2^20 MB.
+    expect(
+      withExtended(0x0015, (s) => {
+        put(s, 0x104, 4, 0x7ff0);
+        put(s, 0x108, 4, 0x0821);
+      }),
+    ).toEqual([
+      '	Capabilities: [100 v1] Physical Resizable BAR',
+      '		BAR 1: current size: 256MB, supported: 1MB 2MB 4MB 8MB 16MB 32MB 64MB 128MB 256MB 512MB 1GB',
+    ]);
+  });
+
+  it('a Number of Resizable BARs outside 1-6 prints the error line and stops', () => {
+    expect(withExtended(0x0015, (s) => put(s, 0x108, 4, 0x00e0))).toEqual([
+      '	Capabilities: [100 v1] Physical Resizable BAR',
+      '		<error in resizable BAR: num_bars=7 is out of specification>',
+    ]);
+  });
+
+  it('RCEC: the bitmap as device ranges, and from version 2 the associated bus range', () => {
+    // Bitmap (+4) 0x27: devices 0, 1, 2, 5 -> " 0", "-2", ", 5". Bus numbers (+8) 0x00030100:
+    // next bus 01 [15:8], last bus 03 [23:16]: "AssociatedBusNumbers: %02x-%02x".
+    const space = fn(4096, 0x00, 0x080700);
+    pcie(space, 10);
+    ecap(space, 0x100, 0x0007, 2, 0);
+    put(space, 0x104, 4, 0x27);
+    put(space, 0x108, 4, 0x00030100);
+    expect(block(space, '\tCapabilities: [100 v2]')).toEqual([
+      '\tCapabilities: [100 v2] Root Complex Event Collector Endpoint Association',
+      '\t\tRCiEPBitmap: RCiEP at Device(s): 0-2, 5',
+      '\t\tAssociatedBusNumbers: 01-03',
+    ]);
+  });
+});
+
 describe('PCI Express Slot and Root lines (ls-caps.c cap_express_slot/root)', () => {
   it('a Root Port with a slot prints SltCap/SltCtl/SltSta, then RootCap/RootCtl/RootSta', () => {
     // SltCap 0x00281fe0 (+0x14): HotPlug bit 6, Surprise bit 5, power limit value 0x3f [14:7]
