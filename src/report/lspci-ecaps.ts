@@ -334,7 +334,8 @@ function tphLines(space: ConfigSpace, offset: number): string[] {
 function rcecLines(space: ConfigSpace, offset: number): string[] {
   checkStructureFits(space, offset, RCEC_FETCH_SIZE, 'RCEC Endpoint Association capability');
   const bitmap = decodeRcecBitmap(space, offset);
-  let devices = '[none]';
+  // At -vvv (verbose > 2) lspci prints the empty bitmap and bus range before "[none]".
+  let devices = '00000000 [none]';
   if (bitmap !== 0) {
     devices = 'RCiEP at Device(s):';
     let run = 0;
@@ -360,7 +361,7 @@ function rcecLines(space: ConfigSpace, offset: number): string[] {
   const bus = decodeRcecBusNumbers(space, offset);
   const none = bus.lastBus === 0 && bus.nextBus === 0xff;
   lines.push(
-    `\t\tAssociatedBusNumbers: ${none ? '[none]' : `${hex(bus.nextBus, 2)}-${hex(bus.lastBus, 2)}`}`,
+    `\t\tAssociatedBusNumbers: ${none ? 'ff-00 [none]' : `${hex(bus.nextBus, 2)}-${hex(bus.lastBus, 2)}`}`,
   );
   return lines;
 }

@@ -12,12 +12,14 @@
 // config_fetch() leaves it out. The BARs, ROM, Subsystem and capability pointer are the header
 // layout's (config-space.ts HEADER_LAYOUTS): a bridge has 2 BARs, a CardBus bridge 1 and its
 // capability pointer at 0x14.
-// Not modelled: blocks of AGP, VPD, PCI-X, HyperTransport and EA (their title is printed), Type 1/2
-// header lines (Bus, windows, BridgeCtl), the BIST line.
+// A Type 1 header adds lspci's Bus, window, Secondary status and BridgeCtl lines (lspci-bridge.ts).
+// Not modelled: blocks of AGP, VPD, PCI-X, HyperTransport and EA (their title is printed), the
+// CardBus header lines, the BIST line.
 
 import { decode } from '../hw/bits.js';
 import { InputError } from '../hw/errors.js';
 import { decodeAdvancedFeatures } from '../hw/pci/advanced-features-capability.js';
+import { decodeAgpIdentifier } from '../hw/pci/agp-capability.js';
 import type { Bdf } from '../hw/pci/bdf.js';
 import { formatBdf } from '../hw/pci/bdf.js';
 import { CAP_ID } from '../hw/pci/capability-ids.js';
@@ -76,6 +78,7 @@ import {
   isVirtioDevice,
   VIRTIO_PCI_CAP_TYPE,
 } from '../hw/pci/vendor-capability.js';
+import { bridgeControlLines, bridgeWindowLines } from './lspci-bridge.js';
 import { extendedCapabilityLines, extendedTitlePrefix } from './lspci-ecaps.js';
 import { alternateHex, bitSet, flag, hex } from './lspci-format.js';
 import { hasMemoryBar, pcieBlock, pcieTitle } from './lspci-pcie.js';
@@ -151,7 +154,11 @@ export function headerLines(space: ConfigSpace, header: ConfigHeader): string[] 
         : '?';
     lines.push(`\tInterrupt: pin ${pin} routed to IRQ ${header.interruptLine}`);
   }
-  lines.push(...regionLines(header));
+  const bridge = headerLayoutOf(space) === HEADER_LAYOUTS[1];
+  lines.push(...barLines(header));
+  if (bridge) lines.push(...bridgeWindowLines(space));
+  lines.push(...romLines(header));
+  if (bridge) lines.push(...bridgeControlLines(space));
   return lines;
 }
 
@@ -161,7 +168,11 @@ const CACHE_LINE_UNIT = 4;
 
 function latencyLine(space: ConfigSpace): string {
   const latency = readRegister(space, 0, LATENCY_TIMER);
-  const gntLat = decode(MIN_GNT_MAX_LAT.layout, [readRegister(space, 0, MIN_GNT_MAX_LAT)]);
+  // lspci.c show_verbose sets min_gnt = max_lat = 0 for bridge and CardBus headers.
+  const hasGntLat = headerLayoutOf(space)?.hasMinGntMaxLat === true;
+  const gntLat = decode(MIN_GNT_MAX_LAT.layout, [
+    hasGntLat ? readRegister(space, 0, MIN_GNT_MAX_LAT) : 0,
+  ]);
   const minGnt = gntLat.minGnt;
   const maxLat = gntLat.maxLat;
   const cacheLine = readRegister(space, 0, CACHE_LINE_SIZE);
@@ -179,7 +190,7 @@ function latencyLine(space: ConfigSpace): string {
 const MEMORY_TYPE = ['32-bit', 'low-1M', '64-bit', '??'];
 const MEMORY_TYPE_64 = 2;
 
-function regionLines(header: ConfigHeader): string[] {
+function barLines(header: ConfigHeader): string[] {
   const lines: string[] = [];
   const cmd = [header.command];
   const c = COMMAND.layout.accessors;
@@ -208,6 +219,11 @@ function regionLines(header: ConfigHeader): string[] {
       `\tRegion ${index}: Memory at ${address} (${MEMORY_TYPE[type]}, ${prefetch}prefetchable)${disabled}`,
     );
   }
+  return lines;
+}
+
+function romLines(header: ConfigHeader): string[] {
+  const lines: string[] = [];
   const rom = EXPANSION_ROM_BASE.layout.accessors;
   const romWord = [header.expansionRomBase];
   if (rom.baseAddress.get(romWord) !== 0) {
@@ -230,7 +246,7 @@ export function capabilityLines(fn: LspciFunction, header: ConfigHeader): string
   }
   // lspci shows extended capabilities only for functions with a PCIe (or PCI-X) capability.
   const pcie = standard.entries.find((c) => c.id === CAP_ID.pciExpress);
-  if (!pcie && !standard.entries.some((c) => c.id === PCI_X_CAP_ID)) return lines;
+  if (!pcie && !standard.entries.some((c) => c.id === CAP_ID.pciX)) return lines;
   const portType = pcie ? pcieCapabilities(fn.space, pcie.offset).devicePortType : undefined;
   const extended = extendedCapabilityChain(fn.space);
   for (const cap of extended.entries) {
@@ -242,8 +258,6 @@ export function capabilityLines(fn: LspciFunction, header: ConfigHeader): string
   }
   return lines;
 }
-
-const PCI_X_CAP_ID = 0x07;
 
 const pcieCapabilities = (space: ConfigSpace, offset: number) =>
   readRegisterFields(space, offset, PCIE_CAPABILITIES);
@@ -280,9 +294,16 @@ const STANDARD_RENDERERS: Readonly<
     title: `Power Management version ${PM_CAPABILITIES.layout.accessors.version.get([c.flags])}`,
     block: () => pmLines(c.space, c.offset),
   }),
+  [CAP_ID.agp]: (c) => {
+    const agp = decodeAgpIdentifier(c.space, c.offset);
+    return { title: `AGP version ${agp.major.toString(16)}.${agp.minor.toString(16)}` };
+  },
   [CAP_ID.vpd]: () => ({ title: 'Vital Product Data' }),
   [CAP_ID.slotIdentification]: (c) => ({ title: slotIdTitle(c.space, c.offset) }),
   [CAP_ID.msi]: (c) => withBlock(msiLines(c.space, c.offset)),
+  // cap_pcix: the title by header type (Type 0 device, Type 1 bridge); its registers are not
+  // modelled.
+  [CAP_ID.pciX]: (c) => ({ title: PCI_X_TITLES[c.header.headerType] ?? '' }),
   [CAP_ID.hyperTransport]: (c) => ({ title: hyperTransportTitle(c.space, c.offset) }),
   [CAP_ID.vendorSpecific]: (c) => withBlock(vendorLines(c.space, c.header, c.offset)),
   [CAP_ID.debugPort]: (c) => ({ title: debugPortTitle(c.space, c.offset) }),
@@ -302,6 +323,11 @@ const STANDARD_RENDERERS: Readonly<
     block: () => advancedFeaturesLines(c.space, c.offset),
   }),
   [CAP_ID.enhancedAllocation]: (c) => ({ title: enhancedAllocationTitle(c.space, c.offset) }),
+};
+
+const PCI_X_TITLES: Readonly<Record<number, string>> = {
+  0: 'PCI-X non-bridge device',
+  1: 'PCI-X bridge device',
 };
 
 const withBlock = ([title, ...block]: string[]) => ({ title, block: () => block });

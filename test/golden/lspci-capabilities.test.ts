@@ -148,6 +148,37 @@ function withExtended(id: number, fill: (space: ConfigSpace) => void, portType =
   return block(space, '\tCapabilities: [100 v1]');
 }
 
+describe('Type 1 header lines (lspci.c show_htype1, at -vvv)', () => {
+  it('prints Bus, the three windows with their sizes, Secondary status, then BridgeCtl', () => {
+    // Bus numbers 0x18-0x1b: 00, 01, 01, sec-latency 0. I/O Base/Limit 0x10/0x10 (16-bit): bits
+    // 15:12 = 1 -> 0x1000-0x1fff (limit + 0xfff), " [size=4K]". Memory 0xfe00/0xfe10: bits
+    // 31:20 -> 0xfe000000-0xfe1fffff, 2M. Prefetchable 0xfff1/0x0001 (64-bit) with base above
+    // limit: show_range at verbose 3 prints "%016llx-%016llx" and " [empty]". Secondary status
+    // 0x2000: Received Master Abort. Bridge Control 0x0012: SERR# Enable (1), VGA 16-bit (4).
+    const space = fn(256, 0x01, 0x060400);
+    put(space, 0x18, 4, 0x00010100);
+    put(space, 0x1c, 1, 0x10);
+    put(space, 0x1d, 1, 0x10);
+    put(space, 0x1e, 2, 0x2000);
+    put(space, 0x20, 4, 0xfe10fe00);
+    put(space, 0x24, 4, 0x0001fff1);
+    put(space, 0x3e, 2, 0x0012);
+    expect(
+      lines(space)
+        .filter((l) => !/^\t(Control|Status):/.test(l))
+        .slice(1),
+    ).toEqual([
+      '\tBus: primary=00, secondary=01, subordinate=01, sec-latency=0',
+      '\tI/O behind bridge: 00001000-00001fff [size=4K]',
+      '\tMemory behind bridge: fe000000-fe1fffff [size=2M]',
+      '\tPrefetchable memory behind bridge: 00000000fff00000-00000000000fffff [empty]',
+      '\tSecondary status: 66MHz- FastB2B- ParErr- DEVSEL=fast >TAbort- <TAbort- <MAbort+ <SERR- <PERR-',
+      '\tBridgeCtl: Parity- SERR+ NoISA- VGA- VGA16+ MAbort- >Reset- FastB2B-',
+      '\t\tPriDiscTmr- SecDiscTmr- DiscTmrStat- DiscTmrSERREn-',
+    ]);
+  });
+});
+
 describe('extended capability blocks (ls-ecaps.c)', () => {
   it('ACS: ACSCap/ACSCtl flags are bits 0-6 of +4 and +6 (PCIe 6.0, 7.7.11.2/3)', () => {
     // "\t\tACSCap:\tSrcValid%c TransBlk%c ReqRedir%c CmpltRedir%c UpstreamFwd%c EgressCtrl%c
@@ -350,6 +381,19 @@ describe('Resizable BAR and RCEC Endpoint Association blocks (ls-ecaps.c cap_reb
       '\tCapabilities: [100 v2] Root Complex Event Collector Endpoint Association',
       '\t\tRCiEPBitmap: RCiEP at Device(s): 0-2, 5',
       '\t\tAssociatedBusNumbers: 01-03',
+    ]);
+  });
+});
+
+describe('RCEC with nothing associated (cap_rcec at verbose > 2)', () => {
+  it('prints "00000000 [none]" and, for next bus ff / last bus 00, "ff-00 [none]"', () => {
+    const space = fn(4096, 0x00, 0x080700);
+    pcie(space, 10);
+    ecap(space, 0x100, 0x0007, 2, 0);
+    put(space, 0x108, 4, 0x0000ff00);
+    expect(block(space, '\tCapabilities: [100 v2]').slice(1)).toEqual([
+      '\t\tRCiEPBitmap: 00000000 [none]',
+      '\t\tAssociatedBusNumbers: ff-00 [none]',
     ]);
   });
 });

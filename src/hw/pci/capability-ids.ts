@@ -8,9 +8,11 @@ import { defineRegister } from './config-register.js';
 
 export const CAP_ID = {
   powerManagement: 0x01,
+  agp: 0x02,
   vpd: 0x03,
   slotIdentification: 0x04,
   msi: 0x05,
+  pciX: 0x07,
   hyperTransport: 0x08,
   vendorSpecific: 0x09,
   debugPort: 0x0a,

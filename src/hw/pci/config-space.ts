@@ -529,6 +529,8 @@ export interface HeaderLayout {
   capabilitiesPointer: number;
   subsystem: number | undefined;
   expansionRom: number | undefined;
+  /** Min_Gnt/Max_Lat exist in Type 0 only (0x3e is Bridge Control in Type 1 and CardBus). */
+  hasMinGntMaxLat: boolean;
 }
 export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
   0: {
@@ -537,6 +539,7 @@ export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
     capabilitiesPointer: 0x34,
     subsystem: 0x2c,
     expansionRom: 0x30,
+    hasMinGntMaxLat: true,
   },
   1: {
     name: 'Type 1',
@@ -544,6 +547,7 @@ export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
     capabilitiesPointer: 0x34,
     subsystem: undefined,
     expansionRom: 0x38,
+    hasMinGntMaxLat: false,
   },
   2: {
     name: 'CardBus',
@@ -551,6 +555,7 @@ export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
     capabilitiesPointer: 0x14,
     subsystem: 0x40,
     expansionRom: undefined,
+    hasMinGntMaxLat: false,
   },
 };
 
