@@ -9,7 +9,6 @@
 // PCIe and the other capabilities pciutils decodes: their title is printed, the block is not.
 
 import { decode } from '../hw/bits.js';
-import { InputError } from '../hw/errors.js';
 import { decodeAcsCapability } from '../hw/pci/acs-capability.js';
 import {
   type AerCapability,
@@ -54,7 +53,7 @@ import {
   TPH_ST_TABLE_LOCATION,
 } from '../hw/pci/tph-requester-capability.js';
 import { VENDOR_SPECIFIC_EXTENDED_HEADER } from '../hw/pci/vendor-capability.js';
-import { alternateHex, bitSet, flag, hex } from './lspci-format.js';
+import { alternateHex, bitSet, flag, hex, titled } from './lspci-format.js';
 
 /** pciutils' titles of the extended capabilities (ls-ecaps.c show_ext_caps and each cap_*). */
 const EXTENDED_TITLES: Readonly<Record<number, string>> = {
@@ -448,16 +447,6 @@ export function extendedTitlePrefix(space: ConfigSpace, offset: number): string 
     readConfigDword(space, offset),
   ]);
   return `\tCapabilities: [${hex(offset, 3)} v${version}] `;
-}
-
-/** Like lspci.ts `titled`: a block whose bytes run past the dump is left out. */
-function titled(before: string[], block: () => string[]): string[] {
-  try {
-    return [...before, ...block()];
-  } catch (error) {
-    if (error instanceof InputError) return before;
-    throw error;
-  }
 }
 
 /** Blocks printed after EXTENDED_TITLES' name, by Extended Capability ID. */

@@ -17,7 +17,6 @@
 // CardBus header lines, the BIST line.
 
 import { decode } from '../hw/bits.js';
-import { InputError } from '../hw/errors.js';
 import { decodeAdvancedFeatures } from '../hw/pci/advanced-features-capability.js';
 import { decodeAgpIdentifier } from '../hw/pci/agp-capability.js';
 import type { Bdf } from '../hw/pci/bdf.js';
@@ -80,7 +79,7 @@ import {
 } from '../hw/pci/vendor-capability.js';
 import { bridgeControlLines, bridgeWindowLines } from './lspci-bridge.js';
 import { extendedCapabilityLines, extendedTitlePrefix } from './lspci-ecaps.js';
-import { alternateHex, bitSet, flag, hex } from './lspci-format.js';
+import { alternateHex, bitSet, flag, hex, titled } from './lspci-format.js';
 import { hasMemoryBar, pcieBlock, pcieTitle } from './lspci-pcie.js';
 
 export interface LspciFunction {
@@ -262,21 +261,6 @@ export function capabilityLines(fn: LspciFunction, header: ConfigHeader): string
 const pcieCapabilities = (space: ConfigSpace, offset: number) =>
   readRegisterFields(space, offset, PCIE_CAPABILITIES);
 
-/**
- * lspci prints a capability's title, then fetches the bytes of its block and prints nothing more
- * when they are not there (`if (!config_fetch(...)) return;`). The decoders here reject a
- * structure that runs past the dump with an InputError; that is the same "not there", so the
- * block is left out and the title stays.
- */
-export function titled(title: string, block: () => string[]): string[] {
-  try {
-    return [title, ...block()];
-  } catch (error) {
-    if (error instanceof InputError) return [title];
-    throw error;
-  }
-}
-
 interface StandardContext {
   fn: LspciFunction;
   header: ConfigHeader;
@@ -345,14 +329,13 @@ function standardCapabilityLines(
       STANDARD_TITLES[cap.id] ?? `Capability ID ${alternateHex(cap.id)} [${hex(flags, 4)}]`;
     return [prefix + name];
   }
-  // A renderer that reads past the dump for its title (a title-line decode) is "not there" too.
-  try {
-    const { title, block } = render({ fn, header, space: fn.space, offset: cap.offset, flags });
-    return titled(prefix + title, block ?? (() => []));
-  } catch (error) {
-    if (error instanceof InputError) return [prefix.trimEnd()];
-    throw error;
-  }
+  const context = { fn, header, space: fn.space, offset: cap.offset, flags };
+  const rendered = titled([], () => {
+    const { title, block } = render(context);
+    return titled([prefix + title], block ?? (() => []));
+  });
+  // A title whose bytes run past the dump: lspci prints nothing after the prefix.
+  return rendered.length > 0 ? rendered : [prefix.trimEnd()];
 }
 
 const AUX_CURRENT_MA = [0, 55, 100, 160, 220, 270, 320, 375];

@@ -147,10 +147,7 @@ function followChain(
       return { entries, end: { kind: 'looped', offset } };
     }
     if (strict && entries.length >= rules.max) {
-      throw new InputError(
-        at,
-        `more than ${rules.max} ${name === 'capability' ? 'capabilities' : 'extended capabilities'}`,
-      );
+      throw new InputError(at, `more than ${rules.max} ${name.replace(/y$/, 'ies')}`);
     }
     seen.add(offset);
     const link = rules.read(space, offset);

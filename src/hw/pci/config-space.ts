@@ -10,8 +10,9 @@
 // The three header layouts differ in how many BARs they have and where the Capabilities Pointer,
 // Subsystem IDs and Expansion ROM sit (HEADER_LAYOUTS); a header type with no layout (3-127) has
 // no capability list, as Linux's __pci_bus_find_cap_start and lspci treat it.
-// Not modelled: Type 1 (bridge) and Type 2 (CardBus) fields beyond those; BAR sizing (a BAR's
-// address bits are plain RW here, with no size-aligned read-only low bits); BIST.
+// The Type 1 header's own registers are in type1-header.ts.
+// Not modelled: the CardBus header beyond those; BAR sizing (a BAR's address bits are plain RW
+// here, with no size-aligned read-only low bits); BIST.
 
 import { type Decoded, decode, defineLayout, encode, type FieldTable } from '../bits.js';
 import { InputError } from '../errors.js';
@@ -524,7 +525,6 @@ export const TYPE0_HEADER: readonly ConfigRegister[] = [
  *  on holds bus numbers and windows) and no Subsystem registers (0x2c is Prefetchable Base Upper
  *  32 Bits; bridges carry the Subsystem ID capability instead). */
 export interface HeaderLayout {
-  name: string;
   barCount: number;
   capabilitiesPointer: number;
   subsystem: number | undefined;
@@ -534,7 +534,6 @@ export interface HeaderLayout {
 }
 export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
   0: {
-    name: 'Type 0',
     barCount: 6,
     capabilitiesPointer: 0x34,
     subsystem: 0x2c,
@@ -542,7 +541,6 @@ export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
     hasMinGntMaxLat: true,
   },
   1: {
-    name: 'Type 1',
     barCount: 2,
     capabilitiesPointer: 0x34,
     subsystem: undefined,
@@ -550,7 +548,6 @@ export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
     hasMinGntMaxLat: false,
   },
   2: {
-    name: 'CardBus',
     barCount: 1,
     capabilitiesPointer: 0x14,
     subsystem: 0x40,
