@@ -1,8 +1,10 @@
 // The Type 1 header lines of `lspci -vvv` (lspci.c show_htype1, pciutils 3.9): the bus numbers,
-// the three windows (show_range at -vvv: the range and its size, or " [empty]" for a window whose
-// base is above its limit), Secondary status and, after the ROM line, BridgeCtl. Values come from
-// hw/pci/type1-header.ts.
-// Not modelled: the CardBus header lines (show_htype2).
+// the three windows, Secondary status and, after the ROM line, BridgeCtl. A window prints as
+// show_range does since pciutils 3.8 at -vvv: " %0*llx-%0*llx" with (bits+3)/4 digits, then its
+// size or " [disabled]" when the base is above the limit, then " [16-bit]"/"[32-bit]"/"[64-bit]".
+// Values come from hw/pci/type1-header.ts, i.e. the config registers (what `lspci -F` uses).
+// Not modelled: the windows the kernel reports through sysfs (PCI_FILL_BRIDGE_BASES), which lspci
+// prefers on a live system; the CardBus header lines (show_htype2).
 
 import type { ConfigSpace } from '../hw/pci/config-space.js';
 import {
@@ -30,15 +32,14 @@ export function showSize(bytes: number): string {
   return ` [size=${x}${suffix[i]}]`;
 }
 
-/** show_range() at verbose 3 (-vvv): the range, then its size, or " [empty]" if base > limit
- *  (lspci prints "None" instead only at -v and -vv). */
-function showRange(prefix: string, base: number, limit: number, is64: boolean): string {
-  const width = is64 ? 16 : 8;
-  const size = base <= limit ? showSize(limit - base + 1) : ' [empty]';
-  return `${prefix}: ${hexWide(base, width)}-${hexWide(limit, width)}${size}`;
+/** show_range() at verbose 3 (-vvv), for a window of `bits` address bits. */
+function showRange(prefix: string, base: number, limit: number, bits: number): string {
+  const width = Math.floor((bits + 3) / 4);
+  const size = base <= limit ? showSize(limit - base + 1) : ' [disabled]';
+  return `${prefix}: ${hexWide(base, width)}-${hexWide(limit, width)}${size} [${bits}-bit]`;
 }
 
-/** printf("%0Nx") for values past 32 bits (a 64-bit window). */
+/** printf("%0*llx"): values past 32 bits too (a 64-bit window). */
 const hexWide = (value: number, width: number) => value.toString(16).padStart(width, '0');
 
 /** Bus, window and Secondary status lines: what show_htype1 prints before the ROM line. */
@@ -59,7 +60,8 @@ export function bridgeWindowLines(space: ConfigSpace): string[] {
     const upper = ioType === IO_ADDRESSING.bits32;
     const base = h.ioBase.address * IO_GRANULE + (upper ? h.ioBaseUpper16 * 0x10000 : 0);
     const limit = h.ioLimit.address * IO_GRANULE + (upper ? h.ioLimitUpper16 * 0x10000 : 0);
-    lines.push(showRange('\tI/O behind bridge', base, limit + IO_GRANULE - 1, false));
+    const bits = upper ? 32 : 16;
+    lines.push(showRange('\tI/O behind bridge', base, limit + IO_GRANULE - 1, bits));
   }
   const memType = h.memoryBase.addressingCapability;
   if (memType !== h.memoryLimit.addressingCapability || memType !== 0) {
@@ -69,7 +71,7 @@ export function bridgeWindowLines(space: ConfigSpace): string[] {
   } else {
     const base = h.memoryBase.address * MEMORY_GRANULE;
     const limit = h.memoryLimit.address * MEMORY_GRANULE;
-    lines.push(showRange('\tMemory behind bridge', base, limit + MEMORY_GRANULE - 1, false));
+    lines.push(showRange('\tMemory behind bridge', base, limit + MEMORY_GRANULE - 1, 32));
   }
   const prefType = h.prefetchableBase.addressingCapability;
   if (
@@ -85,7 +87,12 @@ export function bridgeWindowLines(space: ConfigSpace): string[] {
     const base = high(h.prefetchableBaseUpper32) + h.prefetchableBase.address * MEMORY_GRANULE;
     const limit = high(h.prefetchableLimitUpper32) + h.prefetchableLimit.address * MEMORY_GRANULE;
     lines.push(
-      showRange('\tPrefetchable memory behind bridge', base, limit + MEMORY_GRANULE - 1, is64),
+      showRange(
+        '\tPrefetchable memory behind bridge',
+        base,
+        limit + MEMORY_GRANULE - 1,
+        is64 ? 64 : 32,
+      ),
     );
   }
   const s = h.secondaryStatus;

@@ -153,7 +153,8 @@ describe('Type 1 header lines (lspci.c show_htype1, at -vvv)', () => {
     // Bus numbers 0x18-0x1b: 00, 01, 01, sec-latency 0. I/O Base/Limit 0x10/0x10 (16-bit): bits
     // 15:12 = 1 -> 0x1000-0x1fff (limit + 0xfff), " [size=4K]". Memory 0xfe00/0xfe10: bits
     // 31:20 -> 0xfe000000-0xfe1fffff, 2M. Prefetchable 0xfff1/0x0001 (64-bit) with base above
-    // limit: show_range at verbose 3 prints "%016llx-%016llx" and " [empty]". Secondary status
+    // limit. show_range (pciutils 3.8+) at verbose 3: " %0*llx-%0*llx" with (bits+3)/4 digits (4
+    // for 16-bit I/O, 8 for 32-bit, 16 for 64-bit), the size or " [disabled]", " [%d-bit]". Secondary status
     // 0x2000: Received Master Abort. Bridge Control 0x0012: SERR# Enable (1), VGA 16-bit (4).
     const space = fn(256, 0x01, 0x060400);
     put(space, 0x18, 4, 0x00010100);
@@ -169,9 +170,9 @@ describe('Type 1 header lines (lspci.c show_htype1, at -vvv)', () => {
         .slice(1),
     ).toEqual([
       '\tBus: primary=00, secondary=01, subordinate=01, sec-latency=0',
-      '\tI/O behind bridge: 00001000-00001fff [size=4K]',
-      '\tMemory behind bridge: fe000000-fe1fffff [size=2M]',
-      '\tPrefetchable memory behind bridge: 00000000fff00000-00000000000fffff [empty]',
+      '\tI/O behind bridge: 1000-1fff [size=4K] [16-bit]',
+      '\tMemory behind bridge: fe000000-fe1fffff [size=2M] [32-bit]',
+      '\tPrefetchable memory behind bridge: 00000000fff00000-00000000000fffff [disabled] [64-bit]',
       '\tSecondary status: 66MHz- FastB2B- ParErr- DEVSEL=fast >TAbort- <TAbort- <MAbort+ <SERR- <PERR-',
       '\tBridgeCtl: Parity- SERR+ NoISA- VGA- VGA16+ MAbort- >Reset- FastB2B-',
       '\t\tPriDiscTmr- SecDiscTmr- DiscTmrStat- DiscTmrSERREn-',
