@@ -5,7 +5,7 @@
 // field; where pciutils 3.9 differs from later releases (DPC's "INT Msg #%d", AER's "IntMsg %d",
 // PRISta without the PASID flag that 3.11 added) 3.9's form is the one printed.
 // Also the Resizable BAR and RCEC Endpoint Association blocks.
-// Not modelled: the blocks of VC, Multicast, PTM, DOE, DVSEC contents, Secondary
+// Not modelled: the blocks of VC, Multicast, PTM, DOE, CXL DVSECs, Secondary
 // PCIe and the other capabilities pciutils decodes: their title is printed, the block is not.
 
 import { decode } from '../hw/bits.js';
@@ -407,38 +407,23 @@ function rebarLines(space: ConfigSpace, offset: number): string[] {
   return lines;
 }
 
-/** cap_dvsec: the header, then ": CXL" and the structure's name for CXL's, " <?>" otherwise. */
-const CXL_DVSEC_NAMES: Readonly<Record<number, string>> = {
-  0: 'PCIe DVSEC for CXL Devices',
-  2: 'Non-CXL Function Map DVSEC',
-  3: 'CXL Extensions DVSEC for Ports',
-  4: 'GPF DVSEC for CXL Ports',
-  5: 'GPF DVSEC for CXL Devices',
-  7: 'PCIe DVSEC for Flex Bus Port',
-  8: 'Register Locator DVSEC',
-  9: 'MLD DVSEC',
-  10: 'PCIe DVSEC for Test Capability <?>',
-};
-/** lspci decodes a CXL DVSEC only if it is at least 16 bytes long. */
+/** cap_dvsec: the header, then ": CXL" for CXL's DVSECs (at least 16 bytes long), " <?>"
+ *  otherwise. The CXL structures' blocks (whose wording changed across pciutils releases) are not
+ *  modelled. */
 const CXL_DVSEC_LENGTH_MIN = 16;
+
+/** cap_dvsec fetches the two Designated Vendor-Specific headers, 8 bytes from +4. */
+const DVSEC_FETCH_END = 0x0c;
 
 function dvsecLines(space: ConfigSpace, offset: number): string[] {
   const title = 'Designated Vendor-Specific: ';
-  let h: ReturnType<typeof decodeDvsecHeader>;
-  try {
-    h = decodeDvsecHeader(space, offset);
-  } catch {
-    return [`${title}<unreadable>`];
-  }
+  if (offset + DVSEC_FETCH_END > space.bytes.length) return [`${title}<unreadable>`];
+  const h = decodeDvsecHeader(space, offset);
   const header = `${title}Vendor=${hex(h.dvsecVendorId, 4)} ID=${hex(h.dvsecId, 4)} Rev=${h.dvsecRevision} Len=${h.dvsecLength}`;
   if (h.dvsecVendorId !== DVSEC_VENDOR_ID_CXL || h.dvsecLength < CXL_DVSEC_LENGTH_MIN) {
     return [`${header} <?>`];
   }
-  const name = CXL_DVSEC_NAMES[h.dvsecId] ?? `Unknown ID ${hex(h.dvsecId, 4)}`;
-  // lspci fetches the whole DVSEC before printing the name line.
-  return offset + h.dvsecLength <= space.bytes.length
-    ? [`${header}: CXL`, `\t\t${name}`]
-    : [`${header}: CXL`];
+  return [`${header}: CXL`];
 }
 
 /** `\tCapabilities: [xxx vN] ` as show_ext_caps prints it before each title. */
