@@ -465,9 +465,7 @@ export function extendedCapabilityLines(
   switch (cap.id) {
     case EXT_CAP_ID.deviceSerialNumber:
       // cap_dsn prints nothing after the prefix when the serial is not in the dump.
-      return titled([prefix.trimEnd()], () => [
-        prefix + deviceSerialNumber(space, cap.offset),
-      ]).slice(-1);
+      return titled([prefix], () => [prefix + deviceSerialNumber(space, cap.offset)]).slice(-1);
     case EXT_CAP_ID.vendorSpecific:
       return [prefix + vendorExtendedTitle(space, cap.offset)];
     case EXT_CAP_ID.designatedVendorSpecific: {

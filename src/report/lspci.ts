@@ -334,8 +334,8 @@ function standardCapabilityLines(
     const { title, block } = render(context);
     return titled([prefix + title], block ?? (() => []));
   });
-  // A title whose bytes run past the dump: lspci prints nothing after the prefix.
-  return rendered.length > 0 ? rendered : [prefix.trimEnd()];
+  // A title whose bytes run past the dump: lspci prints the prefix and nothing after it.
+  return rendered.length > 0 ? rendered : [prefix];
 }
 
 const AUX_CURRENT_MA = [0, 55, 100, 160, 220, 270, 320, 375];
