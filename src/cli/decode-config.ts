@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
 import { type Bdf, formatBdf, parseBdf } from '../hw/pci/bdf.js';
 import { CAP_ID } from '../hw/pci/capability-ids.js';
-import { walkCapabilities } from '../hw/pci/capability-list.js';
+import { walkStandardCapabilities } from '../hw/pci/capability-list.js';
 import { type DumpedFunction, parseConfigDump } from '../hw/pci/config-dump.js';
 import { msixCapabilityForUse } from '../hw/pci/msix-capability.js';
 import { formatLspciFunction } from '../report/lspci.js';
@@ -60,7 +60,7 @@ export function decodeConfig(
     const json = functions.map((fn) => configSpaceJson(fn.space, fn.bdf, whereOf(file, fn)));
     return `${JSON.stringify(json, null, 2)}\n`;
   }
-  return functions.map((fn) => formatLspciFunction(fn, whereOf(file, fn))).join('');
+  return functions.map((fn) => formatLspciFunction(fn)).join('');
 }
 
 /** sysfs names the file after its function (`0000:00:03.0/config`, `0000:00:03.0.config.bin`). */
@@ -92,10 +92,12 @@ function selectFunctions(
 const whereOf = (file: string, fn: DumpedFunction) =>
   fn.bdf ? `${file} (${formatBdf(fn.bdf, { withSegment: false })})` : file;
 
-/** A dump decoded "for use" must have sound lists and MSI-X BIRs that name a BAR. */
+/** A dump decoded "for use" must have a sound standard list and MSI-X BIRs that name a BAR. The
+ *  extended list is printed as lspci walks it: a looping or misaligned pointer ends it there
+ *  (`<chain looped>`), as in lspci, instead of rejecting the dump. */
 function validateForUse(fn: DumpedFunction, file: string): void {
   const where = whereOf(file, fn);
-  for (const cap of walkCapabilities(fn.space, where)) {
-    if (!cap.extended && cap.id === CAP_ID.msix) msixCapabilityForUse(fn.space, cap.offset, where);
+  for (const cap of walkStandardCapabilities(fn.space, where)) {
+    if (cap.id === CAP_ID.msix) msixCapabilityForUse(fn.space, cap.offset, where);
   }
 }

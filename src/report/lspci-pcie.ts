@@ -3,12 +3,17 @@
 // cap_express_link2). The wording, flag order and per-type conditions follow pciutils so that the
 // text is comparable line for line with a real `lspci -vvv`; the values come from irqlab's
 // decoder (hw/pci/pcie-capability.ts), not from ad hoc bit masks.
-// Not modelled: Slot and Root lines (SltCap/SltCtl/SltSta, RootCap/RootCtl/RootSta): irqlab has no
-// ports; a Root Port or Downstream Port prints its Device and Link lines only.
+// (cap_express_slot, cap_express_root print the SltCap/SltCtl/SltSta and RootCap/RootCtl/RootSta
+// lines of ports with a slot and of Root Ports / Event Collectors.)
 
+import type { Decoded } from '../hw/bits.js';
 import { BAR_LAYOUT, type ConfigHeader } from '../hw/pci/config-space.js';
-import { type PcieCapability, PCIE_DEVICE_PORT_TYPE as T } from '../hw/pci/pcie-capability.js';
-import { bitSet, flag, printfG } from './lspci-format.js';
+import {
+  type PCIE_CAPABILITIES,
+  type PcieCapability,
+  PCIE_DEVICE_PORT_TYPE as T,
+} from '../hw/pci/pcie-capability.js';
+import { bitSet, flag, hex, printfG } from './lspci-format.js';
 
 const TYPE_NAMES: Readonly<Record<number, (slot: number) => string>> = {
   [T.endpoint]: () => 'Endpoint',
@@ -36,9 +41,8 @@ const LINK_SPEED: Readonly<Record<number, string>> = {
   6: '64GT/s',
 };
 
-/** First line after `Capabilities: [xx] `. */
-export function pcieTitle(cap: PcieCapability): string {
-  const c = cap.capabilities;
+/** First line after `Capabilities: [xx] `: the PCI Express Capabilities register alone. */
+export function pcieTitle(c: Decoded<typeof PCIE_CAPABILITIES.layout.fields>): string {
   const name =
     TYPE_NAMES[c.devicePortType]?.(c.slotImplemented) ?? `Unknown type ${c.devicePortType}`;
   return `Express (v${c.capabilityVersion}) ${name}, MSI ${c.interruptMessageNumber.toString(16).padStart(2, '0')}`;
@@ -46,6 +50,7 @@ export function pcieTitle(cap: PcieCapability): string {
 
 const is = (type: number, ...types: number[]) => types.includes(type);
 
+/** pciutils' show_power_limit(), shared by DevCap and SltCap. */
 function powerLimit(value: number, scale: number): string {
   if (scale === 0 && value === 0xff) return '>600W';
   const watts = scale === 0 && value >= 0xf0 && value <= 0xfe ? 250 + 25 * (value - 0xf0) : value;
@@ -295,7 +300,34 @@ function link2Lines(
   return lines;
 }
 
-/** Whether lspci's device_has_memory_space_bar() holds: some BAR is a non-zero memory BAR. */
+const INDICATOR = ['Unknown', 'On', 'Blink', 'Off'];
+
+function slotLines(slot: NonNullable<PcieCapability['slot']>): string[] {
+  const c = slot.slotCapabilities;
+  const ctl = slot.slotControl;
+  const sta = slot.slotStatus;
+  return [
+    `\t\tSltCap:\tAttnBtn${flag(c.attentionButtonPresent)} PwrCtrl${flag(c.powerControllerPresent)} MRL${flag(c.mrlSensorPresent)} AttnInd${flag(c.attentionIndicatorPresent)} PwrInd${flag(c.powerIndicatorPresent)} HotPlug${flag(c.hotPlugCapable)} Surprise${flag(c.hotPlugSurprise)}`,
+    `\t\t\tSlot #${c.physicalSlotNumber}, PowerLimit ${powerLimit(c.slotPowerLimitValue, c.slotPowerLimitScale)}; Interlock${flag(c.electromechanicalInterlockPresent)} NoCompl${flag(c.noCommandCompletedSupport)}`,
+    `\t\tSltCtl:\tEnable: AttnBtn${flag(ctl.attentionButtonPressedEnable)} PwrFlt${flag(ctl.powerFaultDetectedEnable)} MRL${flag(ctl.mrlSensorChangedEnable)} PresDet${flag(ctl.presenceDetectChangedEnable)} CmdCplt${flag(ctl.commandCompletedInterruptEnable)} HPIrq${flag(ctl.hotPlugInterruptEnable)} LinkChg${flag(ctl.dataLinkLayerStateChangedEnable)}`,
+    `\t\t\tControl: AttnInd ${INDICATOR[ctl.attentionIndicatorControl]}, PwrInd ${INDICATOR[ctl.powerIndicatorControl]}, Power${flag(ctl.powerControllerControl)} Interlock${flag(ctl.electromechanicalInterlockControl)}`,
+    `\t\tSltSta:\tStatus: AttnBtn${flag(sta.attentionButtonPressed)} PowerFlt${flag(sta.powerFaultDetected)} MRL${flag(sta.mrlSensorState)} CmdCplt${flag(sta.commandCompleted)} PresDet${flag(sta.presenceDetectState)} Interlock${flag(sta.electromechanicalInterlockStatus)}`,
+    `\t\t\tChanged: MRL${flag(sta.mrlSensorChanged)} PresDet${flag(sta.presenceDetectChanged)} LinkState${flag(sta.dataLinkLayerStateChanged)}`,
+  ];
+}
+
+function rootLines(root: NonNullable<PcieCapability['root']>): string[] {
+  const ctl = root.rootControl;
+  const sta = root.rootStatus;
+  return [
+    `\t\tRootCap: CRSVisible${flag(root.rootCapabilities.crsSoftwareVisibility)}`,
+    `\t\tRootCtl: ErrCorrectable${flag(ctl.systemErrorOnCorrectableErrorEnable)} ErrNon-Fatal${flag(ctl.systemErrorOnNonFatalErrorEnable)} ErrFatal${flag(ctl.systemErrorOnFatalErrorEnable)} PMEIntEna${flag(ctl.pmeInterruptEnable)} CRSVisible${flag(ctl.crsSoftwareVisibilityEnable)}`,
+    `\t\tRootSta: PME ReqID ${hex(sta.pmeRequesterId, 4)}, PMEStatus${flag(sta.pmeStatus)} PMEPending${flag(sta.pmePending)}`,
+  ];
+}
+
+/** Whether lspci's device_has_memory_space_bar() holds: some BAR of the header layout is a
+ *  non-zero memory BAR (a bridge has two BARs; 0x18-0x27 are its bus numbers and windows). */
 export const hasMemoryBar = (header: ConfigHeader): boolean =>
   header.bars.some(
     (bar) => bar !== 0 && BAR_LAYOUT.accessors.memorySpaceIndicator.get([bar]) === 0,
@@ -308,6 +340,8 @@ export function pcieBlock(
 ): string[] {
   const lines = deviceLines(cap);
   if (cap.link) lines.push(...linkLines(cap, cap.link));
+  if (cap.slot) lines.push(...slotLines(cap.slot));
+  if (cap.root) lines.push(...rootLines(cap.root));
   if (cap.version2) {
     lines.push(...device2Lines(cap, cap.version2, opts.hasMemoryBar));
     if (cap.link) lines.push(...link2Lines(cap, cap.version2, opts.isFunctionZero));

@@ -6,17 +6,29 @@
 // (pci.ids) are shown as `Class [cccc]: Device [vvvv:dddd]`; the IRQ is the Interrupt Line register
 // (what `lspci -F <dump>` shows, not the kernel's irq); BAR sizes, `Kernel driver in use` and IOMMU
 // groups come from sysfs and are not printed.
-// Not modelled: blocks of AGP, VPD, PCI-X, HyperTransport, Debug port, Slot ID, SSVID, AF and EA
-// (their capability ID is printed as lspci prints unknown ones), Type 1/2 header lines.
+// The lists are walked as lspci walks them (capability-list.ts `*CapabilityChain`): a loop or an
+// ID 0xff ends the list with lspci's `<chain looped>` / `<chain broken>` line, never an error; a
+// block whose bytes run past the dump is left out after its title, as lspci's failed
+// config_fetch() leaves it out. The BARs, ROM, Subsystem and capability pointer are the header
+// layout's (config-space.ts HEADER_LAYOUTS): a bridge has 2 BARs, a CardBus bridge 1 and its
+// capability pointer at 0x14.
+// A Type 1 header adds lspci's Bus, window, Secondary status and BridgeCtl lines (lspci-bridge.ts).
+// Not modelled: blocks of AGP, VPD, PCI-X, HyperTransport and EA (their title is printed), the
+// CardBus header lines, the BIST line.
 
 import { decode } from '../hw/bits.js';
+import { decodeAdvancedFeatures } from '../hw/pci/advanced-features-capability.js';
+import { decodeAgpIdentifier } from '../hw/pci/agp-capability.js';
 import type { Bdf } from '../hw/pci/bdf.js';
 import { formatBdf } from '../hw/pci/bdf.js';
 import { CAP_ID } from '../hw/pci/capability-ids.js';
-import { type CapabilityEntry, walkCapabilities } from '../hw/pci/capability-list.js';
+import {
+  type CapabilityEntry,
+  extendedCapabilityChain,
+  standardCapabilityChain,
+} from '../hw/pci/capability-list.js';
 import {
   BAR_LAYOUT,
-  BARS,
   CACHE_LINE_SIZE,
   CLASS_CODE,
   COMMAND,
@@ -24,31 +36,50 @@ import {
   type ConfigSpace,
   decodeConfigHeader,
   EXPANSION_ROM_BASE,
+  HEADER_LAYOUTS,
+  headerLayoutOf,
   IO_BAR_LAYOUT,
   LATENCY_TIMER,
   MIN_GNT_MAX_LAT,
   readConfigWord,
   readRegister,
+  readRegisterFields,
   STATUS,
 } from '../hw/pci/config-space.js';
+import { decodeDebugPort } from '../hw/pci/debug-port-capability.js';
+import {
+  decodeEaBusNumbers,
+  decodeEaNumEntries,
+} from '../hw/pci/enhanced-allocation-capability.js';
+import {
+  decodeHtCommand,
+  HT_CAPABILITY_TYPE,
+  HT_COMMAND,
+  HT_INTERFACE_TYPE,
+  HT_MSI_MAPPING,
+  HT_REVISION_ID,
+} from '../hw/pci/hypertransport-capability.js';
 import { decodeMsiCapability } from '../hw/pci/msi-capability.js';
 import { decodeMsixCapability } from '../hw/pci/msix-capability.js';
-import { decodePcieCapability } from '../hw/pci/pcie-capability.js';
-import { decodePmCapability, PM_CONTROL_STATUS } from '../hw/pci/pm-capability.js';
+import { decodePcieCapability, PCIE_CAPABILITIES } from '../hw/pci/pcie-capability.js';
+import { decodePmCapability, PM_CAPABILITIES } from '../hw/pci/pm-capability.js';
 import {
   decodeSataCapability,
   SATA_BAR_LOCATION_CONFIG,
   SATA_BAR_LOCATION_FIRST,
   SATA_BAR_LOCATION_LAST,
 } from '../hw/pci/sata-capability.js';
+import { decodeSlotIdentification } from '../hw/pci/slot-identification-capability.js';
+import { decodeBridgeSubsystem } from '../hw/pci/subsystem-vendor-capability.js';
 import {
   decodeVendorCapability,
   decodeVirtioPciCapability,
   isVirtioDevice,
   VIRTIO_PCI_CAP_TYPE,
 } from '../hw/pci/vendor-capability.js';
-import { extendedCapabilityLines } from './lspci-ecaps.js';
-import { alternateHex, bitSet, flag, hex } from './lspci-format.js';
+import { bridgeControlLines, bridgeWindowLines } from './lspci-bridge.js';
+import { extendedCapabilityLines, extendedTitlePrefix } from './lspci-ecaps.js';
+import { alternateHex, bitSet, flag, hex, titled } from './lspci-format.js';
 import { hasMemoryBar, pcieBlock, pcieTitle } from './lspci-pcie.js';
 
 export interface LspciFunction {
@@ -70,10 +101,15 @@ const STANDARD_TITLES: Readonly<Record<number, string>> = {
 };
 
 /** The whole `lspci -vvv` paragraph of one function, ending with a blank line. */
-export function formatLspciFunction(fn: LspciFunction, where = 'config space'): string {
+export function formatLspciFunction(fn: LspciFunction): string {
   const header = decodeConfigHeader(fn.space);
-  const lines = [titleLine(fn, header), ...headerLines(fn.space, header)];
-  lines.push(...capabilityLines(fn, header, where));
+  const lines = [titleLine(fn, header)];
+  // lspci's show_verbose stops at a header type it does not know.
+  if (headerLayoutOf(fn.space) === undefined) {
+    lines.push(`\t!!! Unknown header type ${hex(header.headerType, 2)}`);
+  } else {
+    lines.push(...headerLines(fn.space, header), ...capabilityLines(fn, header));
+  }
   return `${lines.join('\n')}\n\n`;
 }
 
@@ -117,7 +153,11 @@ export function headerLines(space: ConfigSpace, header: ConfigHeader): string[] 
         : '?';
     lines.push(`\tInterrupt: pin ${pin} routed to IRQ ${header.interruptLine}`);
   }
-  lines.push(...regionLines(header));
+  const bridge = headerLayoutOf(space) === HEADER_LAYOUTS[1];
+  lines.push(...barLines(header));
+  if (bridge) lines.push(...bridgeWindowLines(space));
+  lines.push(...romLines(header));
+  if (bridge) lines.push(...bridgeControlLines(space));
   return lines;
 }
 
@@ -127,7 +167,11 @@ const CACHE_LINE_UNIT = 4;
 
 function latencyLine(space: ConfigSpace): string {
   const latency = readRegister(space, 0, LATENCY_TIMER);
-  const gntLat = decode(MIN_GNT_MAX_LAT.layout, [readRegister(space, 0, MIN_GNT_MAX_LAT)]);
+  // lspci.c show_verbose sets min_gnt = max_lat = 0 for bridge and CardBus headers.
+  const hasGntLat = headerLayoutOf(space)?.hasMinGntMaxLat === true;
+  const gntLat = decode(MIN_GNT_MAX_LAT.layout, [
+    hasGntLat ? readRegister(space, 0, MIN_GNT_MAX_LAT) : 0,
+  ]);
   const minGnt = gntLat.minGnt;
   const maxLat = gntLat.maxLat;
   const cacheLine = readRegister(space, 0, CACHE_LINE_SIZE);
@@ -145,11 +189,11 @@ function latencyLine(space: ConfigSpace): string {
 const MEMORY_TYPE = ['32-bit', 'low-1M', '64-bit', '??'];
 const MEMORY_TYPE_64 = 2;
 
-function regionLines(header: ConfigHeader): string[] {
+function barLines(header: ConfigHeader): string[] {
   const lines: string[] = [];
   const cmd = [header.command];
   const c = COMMAND.layout.accessors;
-  for (let i = 0; i < BARS.length; i++) {
+  for (let i = 0; i < header.bars.length; i++) {
     const bar = header.bars[i] === 0xffffffff ? 0 : header.bars[i];
     if (bar === 0) continue;
     const m = BAR_LAYOUT.accessors;
@@ -163,7 +207,7 @@ function regionLines(header: ConfigHeader): string[] {
     const type = m.memoryType.get([bar]);
     const low = m.baseAddress.get([bar]) * 16;
     let address = hex(low, 8);
-    if (type === MEMORY_TYPE_64 && i + 1 < BARS.length) {
+    if (type === MEMORY_TYPE_64 && i + 1 < header.bars.length) {
       i++;
       // printf("%08llx") of the 64-bit address: the upper dword unpadded, then 8 digits.
       if (header.bars[i] !== 0) address = header.bars[i].toString(16) + hex(low, 8);
@@ -174,6 +218,11 @@ function regionLines(header: ConfigHeader): string[] {
       `\tRegion ${index}: Memory at ${address} (${MEMORY_TYPE[type]}, ${prefetch}prefetchable)${disabled}`,
     );
   }
+  return lines;
+}
+
+function romLines(header: ConfigHeader): string[] {
+  const lines: string[] = [];
   const rom = EXPANSION_ROM_BASE.layout.accessors;
   const romWord = [header.expansionRomBase];
   if (rom.baseAddress.get(romWord) !== 0) {
@@ -186,81 +235,128 @@ function regionLines(header: ConfigHeader): string[] {
 }
 
 /** Every `Capabilities:` line and block, standard list first, extended after a PCIe capability. */
-export function capabilityLines(fn: LspciFunction, header: ConfigHeader, where: string): string[] {
+export function capabilityLines(fn: LspciFunction, header: ConfigHeader): string[] {
   const lines: string[] = [];
-  const caps = walkCapabilities(fn.space, where);
-  const standard = caps.filter((c) => !c.extended);
+  const standard = standardCapabilityChain(fn.space);
+  for (const cap of standard.entries) lines.push(...standardCapabilityLines(fn, header, cap));
+  if (standard.end.kind !== 'end') {
+    const what = standard.end.kind === 'looped' ? '<chain looped>' : '<chain broken>';
+    lines.push(`\tCapabilities: [${hex(standard.end.offset, 2)}] ${what}`);
+  }
   // lspci shows extended capabilities only for functions with a PCIe (or PCI-X) capability.
-  const showExtended = standard.some((c) => c.id === CAP_ID.pciExpress || c.id === PCI_X_CAP_ID);
-  for (const cap of standard) lines.push(...standardCapabilityLines(fn, header, cap));
-  if (showExtended) {
-    for (const cap of caps.filter((c) => c.extended)) {
-      lines.push(...extendedCapabilityLines(fn.space, cap));
-    }
+  const pcie = standard.entries.find((c) => c.id === CAP_ID.pciExpress);
+  if (!pcie && !standard.entries.some((c) => c.id === CAP_ID.pciX)) return lines;
+  const portType = pcie ? pcieCapabilities(fn.space, pcie.offset).devicePortType : undefined;
+  const extended = extendedCapabilityChain(fn.space);
+  for (const cap of extended.entries) {
+    lines.push(...extendedCapabilityLines(fn.space, cap, portType));
+  }
+  if (extended.end.kind === 'looped') {
+    const at = extended.end.offset;
+    lines.push(`${extendedTitlePrefix(fn.space, at)}<chain looped>`);
   }
   return lines;
 }
 
-const PCI_X_CAP_ID = 0x07;
+const pcieCapabilities = (space: ConfigSpace, offset: number) =>
+  readRegisterFields(space, offset, PCIE_CAPABILITIES);
+
+interface StandardContext {
+  fn: LspciFunction;
+  header: ConfigHeader;
+  space: ConfigSpace;
+  offset: number;
+  /** The 16 bits after the ID and pointer (lspci's `cap`), which many titles decode. */
+  flags: number;
+}
+
+/** Title (after `Capabilities: [xx] `) and block of each standard capability lspci decodes. */
+const STANDARD_RENDERERS: Readonly<
+  Record<number, (c: StandardContext) => { title: string; block?: () => string[] }>
+> = {
+  [CAP_ID.powerManagement]: (c) => ({
+    title: `Power Management version ${PM_CAPABILITIES.layout.accessors.version.get([c.flags])}`,
+    block: () => pmLines(c.space, c.offset),
+  }),
+  [CAP_ID.agp]: (c) => {
+    const agp = decodeAgpIdentifier(c.space, c.offset);
+    return { title: `AGP version ${agp.major.toString(16)}.${agp.minor.toString(16)}` };
+  },
+  [CAP_ID.vpd]: () => ({ title: 'Vital Product Data' }),
+  [CAP_ID.slotIdentification]: (c) => ({ title: slotIdTitle(c.space, c.offset) }),
+  [CAP_ID.msi]: (c) => withBlock(msiLines(c.space, c.offset)),
+  // cap_pcix: the title by header type (Type 0 device, Type 1 bridge); its registers are not
+  // modelled.
+  [CAP_ID.pciX]: (c) => ({ title: PCI_X_TITLES[c.header.headerType] ?? '' }),
+  [CAP_ID.hyperTransport]: (c) => ({ title: hyperTransportTitle(c.space, c.offset) }),
+  [CAP_ID.vendorSpecific]: (c) => withBlock(vendorLines(c.space, c.header, c.offset)),
+  [CAP_ID.debugPort]: (c) => ({ title: debugPortTitle(c.space, c.offset) }),
+  [CAP_ID.bridgeSubsystem]: (c) => ({ title: bridgeSubsystemTitle(c.space, c.offset) }),
+  [CAP_ID.pciExpress]: (c) => ({
+    title: pcieTitle(pcieCapabilities(c.space, c.offset)),
+    block: () =>
+      pcieBlock(decodePcieCapability(c.space, c.offset), {
+        hasMemoryBar: hasMemoryBar(c.header),
+        isFunctionZero: (c.fn.bdf?.device ?? 0) === 0 && (c.fn.bdf?.function ?? 0) === 0,
+      }),
+  }),
+  [CAP_ID.msix]: (c) => withBlock(msixLines(c.space, c.offset)),
+  [CAP_ID.sata]: (c) => ({ title: sataTitle(c.space, c.offset) }),
+  [CAP_ID.advancedFeatures]: (c) => ({
+    title: 'PCI Advanced Features',
+    block: () => advancedFeaturesLines(c.space, c.offset),
+  }),
+  [CAP_ID.enhancedAllocation]: (c) => ({ title: enhancedAllocationTitle(c.space, c.offset) }),
+};
+
+const PCI_X_TITLES: Readonly<Record<number, string>> = {
+  0: 'PCI-X non-bridge device',
+  1: 'PCI-X bridge device',
+};
+
+const withBlock = ([title, ...block]: string[]) => ({ title, block: () => block });
 
 function standardCapabilityLines(
   fn: LspciFunction,
   header: ConfigHeader,
   cap: CapabilityEntry,
 ): string[] {
-  const title = `\tCapabilities: [${hex(cap.offset, 2)}] `;
-  const space = fn.space;
-  switch (cap.id) {
-    case CAP_ID.powerManagement:
-      return withTitle(title, pmLines(space, cap.offset));
-    case CAP_ID.msi:
-      return withTitle(title, msiLines(space, cap.offset));
-    case CAP_ID.msix:
-      return withTitle(title, msixLines(space, cap.offset));
-    case CAP_ID.vendorSpecific:
-      return withTitle(title, vendorLines(space, header, cap.offset));
-    case CAP_ID.pciExpress: {
-      const pcie = decodePcieCapability(space, cap.offset);
-      const block = pcieBlock(pcie, {
-        hasMemoryBar: hasMemoryBar(header),
-        isFunctionZero: (fn.bdf?.device ?? 0) === 0 && (fn.bdf?.function ?? 0) === 0,
-      });
-      return [title + pcieTitle(pcie), ...block];
-    }
-    case CAP_ID.sata:
-      return [title + sataTitle(space, cap.offset)];
-    default: {
-      const name = STANDARD_TITLES[cap.id];
-      if (name !== undefined) return [title + name];
-      const flags = hex(readConfigWord(space, cap.offset + 2), 4);
-      return [`${title}Capability ID ${alternateHex(cap.id)} [${flags}]`];
-    }
+  const prefix = `\tCapabilities: [${hex(cap.offset, 2)}] `;
+  const flags = readConfigWord(fn.space, cap.offset + 2);
+  const render = STANDARD_RENDERERS[cap.id];
+  if (render === undefined) {
+    const name =
+      STANDARD_TITLES[cap.id] ?? `Capability ID ${alternateHex(cap.id)} [${hex(flags, 4)}]`;
+    return [prefix + name];
   }
+  const context = { fn, header, space: fn.space, offset: cap.offset, flags };
+  const rendered = titled([], () => {
+    const { title, block } = render(context);
+    return titled([prefix + title], block ?? (() => []));
+  });
+  // A title whose bytes run past the dump: lspci prints the prefix and nothing after it.
+  return rendered.length > 0 ? rendered : [prefix];
 }
-
-const withTitle = (title: string, [first, ...rest]: string[]) => [title + first, ...rest];
 
 const AUX_CURRENT_MA = [0, 55, 100, 160, 220, 270, 320, 375];
 /** PME_Support bits 11-15 of PMC: D0, D1, D2, D3hot, D3cold (PCI PM 1.2, 3.2.3). */
 const PME_STATES = ['D0', 'D1', 'D2', 'D3hot', 'D3cold'];
 
+/** The lines after the title: Flags, Status and, for a bridge's PMCSR_BSE, Bridge. */
 function pmLines(space: ConfigSpace, offset: number): string[] {
   const pm = decodePmCapability(space, offset);
   const pmc = pm.capabilities;
   const pme = PME_STATES.map((state, n) => `${state}${flag(bitSet(pmc.pmeSupport, n))}`);
   const csr = pm.controlStatus;
   const lines = [
-    `Power Management version ${pmc.version}`,
     `\t\tFlags: PMEClk${flag(pmc.pmeClock)} DSI${flag(pmc.deviceSpecificInitialization)} D1${flag(pmc.d1Support)} D2${flag(pmc.d2Support)} AuxCurrent=${AUX_CURRENT_MA[pmc.auxCurrent]}mA PME(${pme.join(',')})`,
     `\t\tStatus: D${csr.powerState} NoSoftRst${flag(csr.noSoftReset)} PME-Enable${flag(csr.pmeEnable)} DSel=${csr.dataSelect} DScale=${csr.dataScale} PME${flag(csr.pmeStatus)}`,
   ];
+  // ls-caps.c cap_pm reads the PMCSR_BSE byte (+6) and prints "PM" for BPCC_En (bit 7) and "B3"
+  // for B2_B3# clear (bit 6: 1 means B2 on a D3hot transition, 0 means B3).
+  const bse = pm.bridgeExtensions;
   if (pm.bridgeExtensionsRaw !== 0) {
-    // pciutils tests the BPCC_En and B2_B3# masks (bits 7 and 6) against PMCSR, not against
-    // PMCSR_BSE; reproduced as printed so that the text matches a real lspci.
-    const quirk = PM_CONTROL_STATUS.layout.accessors.reservedMid.get([pm.controlStatusRaw]);
-    const bpcc = bitSet(quirk, 3); // PMCSR bit 7
-    const b2b3 = bitSet(quirk, 2); // PMCSR bit 6
-    lines.push(`\t\tBridge: PM${flag(bpcc)} B3${flag(!b2b3)}`);
+    lines.push(`\t\tBridge: PM${flag(bse.bpccEnable)} B3${flag(bse.b2B3Support === 0)}`);
   }
   return lines;
 }
@@ -319,6 +415,80 @@ function vendorLines(space: ConfigSpace, header: ConfigHeader, offset: number): 
   return [`${title}VirtIO: ${name}`, detail];
 }
 
+/** ls-caps.c cap_slotid: "Slot ID: %d slots, First%c, chassis %02x". */
+function slotIdTitle(space: ConfigSpace, offset: number): string {
+  const s = decodeSlotIdentification(space, offset);
+  return `Slot ID: ${s.expansionSlotsProvided} slots, First${flag(s.firstInChassis)}, chassis ${hex(s.chassisNumber, 2)}`;
+}
+
+/** ls-caps.c cap_debug_port: "Debug port: BAR=%d offset=%04x". */
+function debugPortTitle(space: ConfigSpace, offset: number): string {
+  const d = decodeDebugPort(space, offset);
+  return `Debug port: BAR=${d.barNumber} offset=${hex(d.offset, 4)}`;
+}
+
+/** ls-caps.c cap_ssvid: "Subsystem: " and the name pci.ids gives; irqlab prints IDs as the
+ *  header's Subsystem line does. */
+function bridgeSubsystemTitle(space: ConfigSpace, offset: number): string {
+  const s = decodeBridgeSubsystem(space, offset);
+  return `Subsystem: Device [${hex(s.subsystemVendorId, 4)}:${hex(s.subsystemId, 4)}]`;
+}
+
+/** ls-caps.c cap_af. */
+function advancedFeaturesLines(space: ConfigSpace, offset: number): string[] {
+  const af = decodeAdvancedFeatures(space, offset);
+  return [
+    `\t\tAFCap: TP${flag(af.capabilities.transactionsPendingCapable)} FLR${flag(af.capabilities.flrCapable)}`,
+    `\t\tAFCtrl: FLR${flag(af.control.initiateFlr)}`,
+    `\t\tAFStatus: TP${flag(af.status.transactionsPending)}`,
+  ];
+}
+
+/** ls-caps.c cap_ea's title: the entry count, and a bridge's fixed bus numbers. */
+function enhancedAllocationTitle(space: ConfigSpace, offset: number): string {
+  const title = `Enhanced Allocation (EA): NumEntries=${decodeEaNumEntries(space, offset)}`;
+  if (headerLayoutOf(space) !== HEADER_LAYOUTS[1]) return title;
+  const bus = decodeEaBusNumbers(space, offset);
+  return `${title}, secondary=${bus.fixedSecondaryBusNumber}, subordinate=${bus.fixedSubordinateBusNumber}`;
+}
+
+const HT_TITLES: Readonly<Record<number, (command: number) => string>> = {
+  [HT_CAPABILITY_TYPE.switch]: () => 'Switch',
+  [HT_CAPABILITY_TYPE.interruptDiscovery]: () => 'Interrupt Discovery and Configuration',
+  [HT_CAPABILITY_TYPE.revisionId]: (command) => {
+    const r = decode(HT_REVISION_ID, [command]);
+    return `Revision ID: ${r.major}.${String(r.minor).padStart(2, '0')}`;
+  },
+  [HT_CAPABILITY_TYPE.unitIdClumping]: () => 'UnitID Clumping',
+  [HT_CAPABILITY_TYPE.extendedConfigSpaceAccess]: () => 'Extended Configuration Space Access',
+  [HT_CAPABILITY_TYPE.addressMapping]: () => 'Address Mapping',
+  [HT_CAPABILITY_TYPE.msiMapping]: (command) => {
+    const m = decode(HT_MSI_MAPPING, [command]);
+    return `MSI Mapping Enable${flag(m.enable)} Fixed${flag(m.fixed)}`;
+  },
+  [HT_CAPABILITY_TYPE.directRoute]: () => 'DirectRoute',
+  [HT_CAPABILITY_TYPE.vcSet]: () => 'VCSet',
+  [HT_CAPABILITY_TYPE.retryMode]: () => 'Retry Mode',
+  [HT_CAPABILITY_TYPE.x86Encoding]: () => 'X86 (reserved)',
+};
+/** The interface blocks' 3-bit type is the top 3 bits of the 5-bit Capability Type. */
+const HT_INTERFACE_SHIFT = 2;
+
+/** ls-caps.c cap_ht's titles (the interface blocks' register dumps are not modelled). */
+function hyperTransportTitle(space: ConfigSpace, offset: number): string {
+  const command = readRegister(space, offset, HT_COMMAND);
+  const type = decodeHtCommand(space, offset).capabilityType;
+  const iface = Math.floor(type / 2 ** HT_INTERFACE_SHIFT);
+  if (iface === HT_INTERFACE_TYPE.slaveOrPrimary) {
+    return 'HyperTransport: Slave or Primary Interface';
+  }
+  if (iface === HT_INTERFACE_TYPE.hostOrSecondary) {
+    return 'HyperTransport: Host or Secondary Interface';
+  }
+  const name = HT_TITLES[type]?.(command) ?? `#${hex(type, 2)}`;
+  return `HyperTransport: ${name}`;
+}
+
 function sataTitle(space: ConfigSpace, offset: number): string {
   const sata = decodeSataCapability(space, offset);
   const r0 = sata.register0;
@@ -332,6 +502,6 @@ function sataTitle(space: ConfigSpace, offset: number): string {
 }
 
 /** Every function of a dump, one paragraph each, in the order given. */
-export function formatLspci(functions: readonly LspciFunction[], where = 'config space'): string {
-  return functions.map((fn) => formatLspciFunction(fn, where)).join('');
+export function formatLspci(functions: readonly LspciFunction[]): string {
+  return functions.map((fn) => formatLspciFunction(fn)).join('');
 }

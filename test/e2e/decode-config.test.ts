@@ -118,6 +118,17 @@ describe('irqlab decode config (in-process)', () => {
     );
   });
 
+  it('prints a looping extended list as lspci does and exits 0 (ls-ecaps.c: "<chain looped>")', async () => {
+    const bytes = sriovDevice();
+    // The SR-IOV capability at 0x100 now points back to itself: Next Capability Offset 0x100.
+    const space = { bytes };
+    const header = bytes[0x100] | (bytes[0x101] << 8) | (bytes[0x102] << 16);
+    setConfig(space, 0x100, 4, (header | (0x100 * 2 ** 20)) >>> 0);
+    const r = await run(['pf.bin'], { 'pf.bin': bytes });
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('\tCapabilities: [100 v1] <chain looped>\n');
+  });
+
   const loop = () => {
     const bytes = new Uint8Array(256);
     bytes[0x06] = 0x10;

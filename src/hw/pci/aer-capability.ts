@@ -3,13 +3,19 @@
 // capabilities/control register and the header log. irqlab does not model PCIe errors; AER is
 // decoded because real PCIe functions (e1000e, nvme) carry it, so a dump walks and prints as lspci
 // prints it, and writes follow the spec's attributes (the status registers are RW1CS).
-// Not modelled: Root Error Command/Status and Error Source Identification (Root Ports only), the
-// TLP Prefix Log, error signalling itself.
+// Root Ports and Root Complex Event Collectors also have Root Error Command, Root Error Status
+// and Error Source Identification (0x2c-0x37), decoded only for those (`decodeAerRootRegisters`).
+// Not modelled: the TLP Prefix Log, error signalling itself.
 
 import { type Decoded, decode, defineLayout } from '../bits.js';
 import { InputError } from '../errors.js';
 import { type ConfigRegister, defineRegister } from './config-register.js';
-import { type ConfigSpace, readConfigDword } from './config-space.js';
+import {
+  type ConfigSpace,
+  checkStructureFits,
+  readConfigDword,
+  readRegisterFields,
+} from './config-space.js';
 
 /** Bytes the decoder reads: through the 4-DWORD Header Log (0x1c-0x2b). */
 export const AER_CAPABILITY_SIZE = 0x2c;
@@ -136,6 +142,100 @@ export const AER_CAPABILITIES_CONTROL = defineRegister(
     reserved: 'RsvdP',
   },
 );
+
+/** Root Error Command through Error Source Identification. */
+export const AER_ROOT_SIZE = 0x38;
+
+export const ROOT_ERROR_COMMAND = defineRegister(
+  'Root Error Command',
+  0x2c,
+  4,
+  defineLayout(
+    'aer-root-error-command',
+    32,
+    'PCIe Base Spec 6.0, 7.8.4.9 Root Error Command Register',
+    {
+      correctableErrorReportingEnable: [0, 0, 'Correctable Error Reporting Enable'],
+      nonFatalErrorReportingEnable: [1, 1, 'Non-Fatal Error Reporting Enable'],
+      fatalErrorReportingEnable: [2, 2, 'Fatal Error Reporting Enable'],
+      reserved: [31, 3, 'Reserved'],
+    },
+    { complete: true },
+  ),
+  {
+    correctableErrorReportingEnable: 'RW',
+    nonFatalErrorReportingEnable: 'RW',
+    fatalErrorReportingEnable: 'RW',
+    reserved: 'RsvdP',
+  },
+);
+
+export const ROOT_ERROR_STATUS = defineRegister(
+  'Root Error Status',
+  0x30,
+  4,
+  defineLayout(
+    'aer-root-error-status',
+    32,
+    'PCIe Base Spec 6.0, 7.8.4.10 Root Error Status Register',
+    {
+      errCorReceived: [0, 0, 'ERR_COR Received'],
+      multipleErrCorReceived: [1, 1, 'Multiple ERR_COR Received'],
+      errFatalNonFatalReceived: [2, 2, 'ERR_FATAL/NONFATAL Received'],
+      multipleErrFatalNonFatalReceived: [3, 3, 'Multiple ERR_FATAL/NONFATAL Received'],
+      firstUncorrectableFatal: [4, 4, 'First Uncorrectable Fatal'],
+      nonFatalErrorMessagesReceived: [5, 5, 'Non-Fatal Error Messages Received'],
+      fatalErrorMessagesReceived: [6, 6, 'Fatal Error Messages Received'],
+      reserved: [26, 7, 'Reserved (bits 8:7: ERR_COR Subclass)'],
+      advancedErrorInterruptMessageNumber: [31, 27, 'Advanced Error Interrupt Message Number'],
+    },
+    { complete: true },
+  ),
+  {
+    errCorReceived: 'RW1C',
+    multipleErrCorReceived: 'RW1C',
+    errFatalNonFatalReceived: 'RW1C',
+    multipleErrFatalNonFatalReceived: 'RW1C',
+    firstUncorrectableFatal: 'RW1C',
+    nonFatalErrorMessagesReceived: 'RW1C',
+    fatalErrorMessagesReceived: 'RW1C',
+    reserved: 'RsvdZ',
+    advancedErrorInterruptMessageNumber: 'RO',
+  },
+);
+
+export const ERROR_SOURCE_IDENTIFICATION = defineRegister(
+  'Error Source Identification',
+  0x34,
+  4,
+  defineLayout(
+    'aer-error-source-identification',
+    32,
+    'PCIe Base Spec 6.0, 7.8.4.11 Error Source Identification Register',
+    {
+      errCorSourceIdentification: [15, 0, 'ERR_COR Source Identification'],
+      errFatalNonFatalSourceIdentification: [31, 16, 'ERR_FATAL/NONFATAL Source Identification'],
+    },
+    { complete: true },
+  ),
+  { errCorSourceIdentification: 'RO', errFatalNonFatalSourceIdentification: 'RO' },
+);
+
+export interface AerRootRegisters {
+  rootErrorCommand: Decoded<typeof ROOT_ERROR_COMMAND.layout.fields>;
+  rootErrorStatus: Decoded<typeof ROOT_ERROR_STATUS.layout.fields>;
+  errorSourceIdentification: Decoded<typeof ERROR_SOURCE_IDENTIFICATION.layout.fields>;
+}
+
+/** The Root Port / Event Collector registers of the AER capability at `offset`. */
+export function decodeAerRootRegisters(space: ConfigSpace, offset: number): AerRootRegisters {
+  checkStructureFits(space, offset, AER_ROOT_SIZE, 'AER capability (Root registers)');
+  return {
+    rootErrorCommand: readRegisterFields(space, offset, ROOT_ERROR_COMMAND),
+    rootErrorStatus: readRegisterFields(space, offset, ROOT_ERROR_STATUS),
+    errorSourceIdentification: readRegisterFields(space, offset, ERROR_SOURCE_IDENTIFICATION),
+  };
+}
 
 export const AER_REGISTERS: readonly ConfigRegister[] = [
   UNCORRECTABLE_ERROR_STATUS,

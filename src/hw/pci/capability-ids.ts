@@ -8,20 +8,41 @@ import { defineRegister } from './config-register.js';
 
 export const CAP_ID = {
   powerManagement: 0x01,
+  agp: 0x02,
+  vpd: 0x03,
+  slotIdentification: 0x04,
   msi: 0x05,
+  pciX: 0x07,
+  hyperTransport: 0x08,
   vendorSpecific: 0x09,
+  debugPort: 0x0a,
+  bridgeSubsystem: 0x0d,
   pciExpress: 0x10,
   msix: 0x11,
   sata: 0x12,
+  advancedFeatures: 0x13,
+  enhancedAllocation: 0x14,
 } as const;
 
 export const EXT_CAP_ID = {
   advancedErrorReporting: 0x0001,
   deviceSerialNumber: 0x0003,
+  rootComplexEventCollectorAssociation: 0x0007,
+  vendorSpecific: 0x000b,
+  acs: 0x000d,
+  ari: 0x000e,
   ats: 0x000f,
   sriov: 0x0010,
   pageRequest: 0x0013,
+  resizableBar: 0x0015,
+  tph: 0x0017,
+  ltr: 0x0018,
   pasid: 0x001b,
+  dpc: 0x001d,
+  l1PmSubstates: 0x001e,
+  designatedVendorSpecific: 0x0023,
+  vfResizableBar: 0x0024,
+  dataObjectExchange: 0x002e,
 } as const;
 
 /** Every standard capability starts with this 16-bit header. */

@@ -7,10 +7,14 @@
 // Multi-byte registers are little-endian. Everything else (capabilities, decoders, the write
 // semantics) is functions over these bytes, so a dump and a model device are the same data.
 // Invariants: `bytes.length` is 256 or 4096; every access is inside it.
-// Not modelled: Type 1 (bridge) header fields beyond the common part; BAR sizing (a BAR's address
-// bits are plain RW here, with no size-aligned read-only low bits); BIST.
+// The three header layouts differ in how many BARs they have and where the Capabilities Pointer,
+// Subsystem IDs and Expansion ROM sit (HEADER_LAYOUTS); a header type with no layout (3-127) has
+// no capability list, as Linux's __pci_bus_find_cap_start and lspci treat it.
+// The Type 1 header's own registers are in type1-header.ts.
+// Not modelled: the CardBus header beyond those; BAR sizing (a BAR's address bits are plain RW
+// here, with no size-aligned read-only low bits); BIST.
 
-import { type Decoded, defineLayout, encode, type FieldTable } from '../bits.js';
+import { type Decoded, decode, defineLayout, encode, type FieldTable } from '../bits.js';
 import { InputError } from '../errors.js';
 import { type ConfigRegister, defineRegister } from './config-register.js';
 
@@ -106,6 +110,23 @@ export function setConfig(
 /** The raw value of one register of a structure that starts at `base`. */
 export function readRegister(space: ConfigSpace, base: number, register: ConfigRegister): number {
   return readConfig(space, base + register.offset, register.size);
+}
+
+/** One register of a structure at `base`, decoded into its fields. */
+export const readRegisterFields = <F extends FieldTable>(
+  space: ConfigSpace,
+  base: number,
+  register: ConfigRegister<F>,
+): Decoded<F> => decode(register.layout, [readRegister(space, base, register)]);
+
+/** Rejects a structure of `size` bytes at `offset` that runs past the end of the space. */
+export function checkStructureFits(space: ConfigSpace, offset: number, size: number, what: string) {
+  if (offset + size > space.bytes.length) {
+    throw new InputError(
+      `${what} at 0x${offset.toString(16)}`,
+      `its ${size} bytes run past the end of the ${space.bytes.length}-byte config space`,
+    );
+  }
 }
 
 /** Stores the given fields of one register (others 0), ignoring attributes, like `setConfig`. */
@@ -498,6 +519,49 @@ export const TYPE0_HEADER: readonly ConfigRegister[] = [
   MIN_GNT_MAX_LAT,
 ];
 
+/** Where the layout-specific registers of each Header Type sit (PCIe Base Spec 6.0, 7.5.1.2 Type 0
+ *  and 7.5.1.3 Type 1; PCI Local Bus 3.0, 6.1 and the CardBus header of PC Card 8.0, whose
+ *  Capabilities Pointer is at 0x14 and Subsystem IDs at 0x40). A Type 1 header has two BARs (0x18
+ *  on holds bus numbers and windows) and no Subsystem registers (0x2c is Prefetchable Base Upper
+ *  32 Bits; bridges carry the Subsystem ID capability instead). */
+export interface HeaderLayout {
+  barCount: number;
+  capabilitiesPointer: number;
+  subsystem: number | undefined;
+  expansionRom: number | undefined;
+  /** Min_Gnt/Max_Lat exist in Type 0 only (0x3e is Bridge Control in Type 1 and CardBus). */
+  hasMinGntMaxLat: boolean;
+}
+export const HEADER_LAYOUTS: Readonly<Record<number, HeaderLayout>> = {
+  0: {
+    barCount: 6,
+    capabilitiesPointer: 0x34,
+    subsystem: 0x2c,
+    expansionRom: 0x30,
+    hasMinGntMaxLat: true,
+  },
+  1: {
+    barCount: 2,
+    capabilitiesPointer: 0x34,
+    subsystem: undefined,
+    expansionRom: 0x38,
+    hasMinGntMaxLat: false,
+  },
+  2: {
+    barCount: 1,
+    capabilitiesPointer: 0x14,
+    subsystem: 0x40,
+    expansionRom: undefined,
+    hasMinGntMaxLat: false,
+  },
+};
+
+/** The layout of the function's Header Type, undefined for a type no spec defines. */
+export const headerLayoutOf = (space: ConfigSpace): HeaderLayout | undefined =>
+  HEADER_LAYOUTS[
+    HEADER_TYPE.layout.accessors.headerLayout.get([readRegister(space, 0, HEADER_TYPE)])
+  ];
+
 export interface ConfigHeader {
   vendorId: number;
   deviceId: number;
@@ -507,6 +571,7 @@ export interface ConfigHeader {
   classCode: number;
   headerType: number;
   multiFunction: boolean;
+  /** The BARs of the header layout: 6 (Type 0), 2 (Type 1), 1 (CardBus), none for unknown types. */
   bars: number[];
   subsystemVendorId: number;
   subsystemId: number;
@@ -516,13 +581,17 @@ export interface ConfigHeader {
   interruptPin: number;
 }
 
-/** The standard header fields as numbers (Class Code is the 24-bit base/sub/prog-if value). */
+/** The standard header fields as numbers (Class Code is the 24-bit base/sub/prog-if value); the
+ *  layout-specific ones from where the Header Type puts them, 0 where it has none. */
 export function decodeConfigHeader(space: ConfigSpace): ConfigHeader {
   const revClass = readRegister(space, 0, REVISION_CLASS);
   const rev = REVISION_CLASS.layout.accessors;
   const headerType = HEADER_TYPE.layout.accessors;
   const type = [readRegister(space, 0, HEADER_TYPE)];
-  const subsystem = [readRegister(space, 0, SUBSYSTEM)];
+  const layout = headerLayoutOf(space);
+  const at = (offset: number | undefined) =>
+    offset === undefined ? 0 : readConfigDword(space, offset);
+  const subsystem = [at(layout?.subsystem)];
   return {
     vendorId: readRegister(space, 0, VENDOR_ID),
     deviceId: readRegister(space, 0, DEVICE_ID),
@@ -532,11 +601,12 @@ export function decodeConfigHeader(space: ConfigSpace): ConfigHeader {
     classCode: rev.classCode.get([revClass]),
     headerType: headerType.headerLayout.get(type),
     multiFunction: headerType.multiFunctionDevice.get(type) === 1,
-    bars: BARS.map((bar) => readRegister(space, 0, bar)),
+    bars: BARS.slice(0, layout?.barCount ?? 0).map((bar) => readRegister(space, 0, bar)),
     subsystemVendorId: SUBSYSTEM.layout.accessors.subsystemVendorId.get(subsystem),
     subsystemId: SUBSYSTEM.layout.accessors.subsystemId.get(subsystem),
-    expansionRomBase: readRegister(space, 0, EXPANSION_ROM_BASE),
-    capabilitiesPointer: readRegister(space, 0, CAPABILITIES_POINTER),
+    expansionRomBase: at(layout?.expansionRom),
+    capabilitiesPointer:
+      layout === undefined ? 0 : readConfigByte(space, layout.capabilitiesPointer),
     interruptLine: readRegister(space, 0, INTERRUPT_LINE),
     interruptPin: readRegister(space, 0, INTERRUPT_PIN),
   };

@@ -1,10 +1,11 @@
 // The PCI Express Capability structure (PCI Express Base Spec 6.0, section 7.5.3 "PCI Express
-// Capability Structure"): PCI Express Capabilities, Device, Link, and the "2" registers, as far as
-// `lspci -vvv` prints them for endpoints. Offsets are from the capability's start (Figure 7-24).
+// Capability Structure"): PCI Express Capabilities, Device, Link, Slot, Root and the "2" registers,
+// as far as `lspci -vvv` prints them. Offsets are from the capability's start (Figure 7-24).
 // Invariants: a function with this capability has 4 KiB of config space (extended capabilities
 // start at 0x100); Link registers exist for every type except Root Complex Integrated Endpoints and
-// Root Complex Event Collectors; the "2" registers exist from Capability Version 2.
-// Not modelled: Slot and Root registers (decoded raw only), DevSta2/SltCap2 (reserved), Flit mode.
+// Root Complex Event Collectors; Slot registers for ports with Slot Implemented set (pcieHasSlot),
+// Root registers for Root Ports and Event Collectors; the "2" registers from Capability Version 2.
+// Not modelled: DevSta2/SltCap2/SltCtl2/SltSta2 (reserved), Flit mode, hot-plug itself.
 
 import { type Decoded, decode, defineLayout } from '../bits.js';
 import { InputError } from '../errors.js';
@@ -495,6 +496,186 @@ export const LINK_STATUS_2 = defineRegister(
   },
 );
 
+export const SLOT_CAPABILITIES = defineRegister(
+  'Slot Capabilities',
+  0x14,
+  4,
+  defineLayout(
+    'slot-capabilities',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.9 Slot Capabilities Register',
+    {
+      attentionButtonPresent: [0, 0, 'Attention Button Present'],
+      powerControllerPresent: [1, 1, 'Power Controller Present'],
+      mrlSensorPresent: [2, 2, 'MRL Sensor Present'],
+      attentionIndicatorPresent: [3, 3, 'Attention Indicator Present'],
+      powerIndicatorPresent: [4, 4, 'Power Indicator Present'],
+      hotPlugSurprise: [5, 5, 'Hot-Plug Surprise'],
+      hotPlugCapable: [6, 6, 'Hot-Plug Capable'],
+      slotPowerLimitValue: [14, 7, 'Slot Power Limit Value'],
+      slotPowerLimitScale: [16, 15, 'Slot Power Limit Scale'],
+      electromechanicalInterlockPresent: [17, 17, 'Electromechanical Interlock Present'],
+      noCommandCompletedSupport: [18, 18, 'No Command Completed Support'],
+      physicalSlotNumber: [31, 19, 'Physical Slot Number'],
+    },
+    { complete: true },
+  ),
+  {
+    attentionButtonPresent: 'HwInit',
+    powerControllerPresent: 'HwInit',
+    mrlSensorPresent: 'HwInit',
+    attentionIndicatorPresent: 'HwInit',
+    powerIndicatorPresent: 'HwInit',
+    hotPlugSurprise: 'HwInit',
+    hotPlugCapable: 'HwInit',
+    slotPowerLimitValue: 'HwInit',
+    slotPowerLimitScale: 'HwInit',
+    electromechanicalInterlockPresent: 'HwInit',
+    noCommandCompletedSupport: 'HwInit',
+    physicalSlotNumber: 'HwInit',
+  },
+);
+
+export const SLOT_CONTROL = defineRegister(
+  'Slot Control',
+  0x18,
+  2,
+  defineLayout(
+    'slot-control',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.10 Slot Control Register',
+    {
+      attentionButtonPressedEnable: [0, 0, 'Attention Button Pressed Enable'],
+      powerFaultDetectedEnable: [1, 1, 'Power Fault Detected Enable'],
+      mrlSensorChangedEnable: [2, 2, 'MRL Sensor Changed Enable'],
+      presenceDetectChangedEnable: [3, 3, 'Presence Detect Changed Enable'],
+      commandCompletedInterruptEnable: [4, 4, 'Command Completed Interrupt Enable'],
+      hotPlugInterruptEnable: [5, 5, 'Hot-Plug Interrupt Enable'],
+      attentionIndicatorControl: [7, 6, 'Attention Indicator Control'],
+      powerIndicatorControl: [9, 8, 'Power Indicator Control'],
+      powerControllerControl: [10, 10, 'Power Controller Control (1 = off)'],
+      electromechanicalInterlockControl: [11, 11, 'Electromechanical Interlock Control'],
+      dataLinkLayerStateChangedEnable: [12, 12, 'Data Link Layer State Changed Enable'],
+      reserved: [15, 13, 'Auto Slot Power Limit Disable, In-Band PD Disable, Reserved'],
+    },
+    { complete: false },
+  ),
+  {
+    attentionButtonPressedEnable: 'RW',
+    powerFaultDetectedEnable: 'RW',
+    mrlSensorChangedEnable: 'RW',
+    presenceDetectChangedEnable: 'RW',
+    commandCompletedInterruptEnable: 'RW',
+    hotPlugInterruptEnable: 'RW',
+    attentionIndicatorControl: 'RW',
+    powerIndicatorControl: 'RW',
+    powerControllerControl: 'RW',
+    electromechanicalInterlockControl: 'RW',
+    dataLinkLayerStateChangedEnable: 'RW',
+    reserved: 'RsvdP',
+  },
+);
+
+export const SLOT_STATUS = defineRegister(
+  'Slot Status',
+  0x1a,
+  2,
+  defineLayout(
+    'slot-status',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.11 Slot Status Register',
+    {
+      attentionButtonPressed: [0, 0, 'Attention Button Pressed'],
+      powerFaultDetected: [1, 1, 'Power Fault Detected'],
+      mrlSensorChanged: [2, 2, 'MRL Sensor Changed'],
+      presenceDetectChanged: [3, 3, 'Presence Detect Changed'],
+      commandCompleted: [4, 4, 'Command Completed'],
+      mrlSensorState: [5, 5, 'MRL Sensor State'],
+      presenceDetectState: [6, 6, 'Presence Detect State'],
+      electromechanicalInterlockStatus: [7, 7, 'Electromechanical Interlock Status'],
+      dataLinkLayerStateChanged: [8, 8, 'Data Link Layer State Changed'],
+      reserved: [15, 9, 'Reserved'],
+    },
+    { complete: false },
+  ),
+  {
+    attentionButtonPressed: 'RW1C',
+    powerFaultDetected: 'RW1C',
+    mrlSensorChanged: 'RW1C',
+    presenceDetectChanged: 'RW1C',
+    commandCompleted: 'RW1C',
+    mrlSensorState: 'RO',
+    presenceDetectState: 'RO',
+    electromechanicalInterlockStatus: 'RO',
+    dataLinkLayerStateChanged: 'RW1C',
+    reserved: 'RsvdZ',
+  },
+);
+
+export const ROOT_CONTROL = defineRegister(
+  'Root Control',
+  0x1c,
+  2,
+  defineLayout(
+    'root-control',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.12 Root Control Register',
+    {
+      systemErrorOnCorrectableErrorEnable: [0, 0, 'System Error on Correctable Error Enable'],
+      systemErrorOnNonFatalErrorEnable: [1, 1, 'System Error on Non-Fatal Error Enable'],
+      systemErrorOnFatalErrorEnable: [2, 2, 'System Error on Fatal Error Enable'],
+      pmeInterruptEnable: [3, 3, 'PME Interrupt Enable'],
+      crsSoftwareVisibilityEnable: [4, 4, 'CRS Software Visibility Enable'],
+      reserved: [15, 5, 'Reserved (bit 5: No NFM Subtree Below This Root Port)'],
+    },
+    { complete: false },
+  ),
+  {
+    systemErrorOnCorrectableErrorEnable: 'RW',
+    systemErrorOnNonFatalErrorEnable: 'RW',
+    systemErrorOnFatalErrorEnable: 'RW',
+    pmeInterruptEnable: 'RW',
+    crsSoftwareVisibilityEnable: 'RW',
+    reserved: 'RsvdP',
+  },
+);
+
+export const ROOT_CAPABILITIES = defineRegister(
+  'Root Capabilities',
+  0x1e,
+  2,
+  defineLayout(
+    'root-capabilities',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.13 Root Capabilities Register',
+    {
+      crsSoftwareVisibility: [0, 0, 'CRS Software Visibility'],
+      reserved: [15, 1, 'Reserved'],
+    },
+    { complete: false },
+  ),
+  { crsSoftwareVisibility: 'RO', reserved: 'RsvdP' },
+);
+
+export const ROOT_STATUS = defineRegister(
+  'Root Status',
+  0x20,
+  4,
+  defineLayout(
+    'root-status',
+    32,
+    'PCIe Base Spec 6.0, 7.5.3.14 Root Status Register',
+    {
+      pmeRequesterId: [15, 0, 'PME Requester ID'],
+      pmeStatus: [16, 16, 'PME Status'],
+      pmePending: [17, 17, 'PME Pending'],
+      reserved: [31, 18, 'Reserved'],
+    },
+    { complete: true },
+  ),
+  { pmeRequesterId: 'RO', pmeStatus: 'RW1C', pmePending: 'RO', reserved: 'RsvdZ' },
+);
+
 /** Registers that `configWrite` knows attributes for, version 1 and version 2. */
 export const PCIE_REGISTERS_V1: readonly ConfigRegister[] = [
   PCIE_CAPABILITIES,
@@ -533,6 +714,22 @@ export interface PcieCapability {
         linkStatus: Decoded<typeof LINK_STATUS.layout.fields>;
       }
     | undefined;
+  /** Root, Downstream and PCI/PCI-X-to-PCIe ports whose Slot Implemented bit is set. */
+  slot:
+    | {
+        slotCapabilities: Decoded<typeof SLOT_CAPABILITIES.layout.fields>;
+        slotControl: Decoded<typeof SLOT_CONTROL.layout.fields>;
+        slotStatus: Decoded<typeof SLOT_STATUS.layout.fields>;
+      }
+    | undefined;
+  /** Root Ports and Root Complex Event Collectors. */
+  root:
+    | {
+        rootControl: Decoded<typeof ROOT_CONTROL.layout.fields>;
+        rootCapabilities: Decoded<typeof ROOT_CAPABILITIES.layout.fields>;
+        rootStatus: Decoded<typeof ROOT_STATUS.layout.fields>;
+      }
+    | undefined;
   /** Present from Capability Version 2. */
   version2:
     | {
@@ -549,11 +746,29 @@ export const pcieHasLink = (devicePortType: number): boolean =>
   devicePortType !== PCIE_DEVICE_PORT_TYPE.rootComplexIntegratedEndpoint &&
   devicePortType !== PCIE_DEVICE_PORT_TYPE.rootComplexEventCollector;
 
+const T = PCIE_DEVICE_PORT_TYPE;
+/** Port types whose Slot Implemented bit means a slot (PCIe 6.0, 7.5.3.2: "valid for Root Port,
+ *  Switch Downstream Port and PCI Express to PCI/PCI-X Bridge" downstream sides). */
+export const pcieHasSlot = (devicePortType: number, slotImplemented: number): boolean =>
+  slotImplemented === 1 &&
+  [T.rootPort, T.downstreamPort, T.pciToPcieBridge].some((t) => t === devicePortType);
+/** Port types that have the Root Control/Capabilities/Status registers. */
+export const pcieHasRoot = (devicePortType: number): boolean =>
+  devicePortType === T.rootPort || devicePortType === T.rootComplexEventCollector;
+/** Bytes through Slot Status and through Root Status. */
+const SLOT_END = 0x1c;
+const ROOT_END = 0x24;
+
 /** Reads the PCI Express capability at `offset`. */
 export function decodePcieCapability(space: ConfigSpace, offset: number): PcieCapability {
   const capabilities = field(space, offset, PCIE_CAPABILITIES);
   const isV2 = capabilities.capabilityVersion >= 2;
-  const size = isV2 ? PCIE_CAPABILITY_SIZE : PCIE_CAPABILITY_V1_SIZE;
+  const hasSlot = pcieHasSlot(capabilities.devicePortType, capabilities.slotImplemented);
+  const hasRoot = pcieHasRoot(capabilities.devicePortType);
+  const size = Math.max(
+    isV2 ? PCIE_CAPABILITY_SIZE : PCIE_CAPABILITY_V1_SIZE,
+    hasRoot ? ROOT_END : hasSlot ? SLOT_END : 0,
+  );
   if (offset + size > space.bytes.length) {
     throw new InputError(
       `PCI Express capability at 0x${offset.toString(16)}`,
@@ -572,6 +787,20 @@ export function decodePcieCapability(space: ConfigSpace, offset: number): PcieCa
           linkCapabilities: field(space, offset, LINK_CAPABILITIES),
           linkControl: field(space, offset, LINK_CONTROL),
           linkStatus: field(space, offset, LINK_STATUS),
+        }
+      : undefined,
+    slot: hasSlot
+      ? {
+          slotCapabilities: field(space, offset, SLOT_CAPABILITIES),
+          slotControl: field(space, offset, SLOT_CONTROL),
+          slotStatus: field(space, offset, SLOT_STATUS),
+        }
+      : undefined,
+    root: hasRoot
+      ? {
+          rootControl: field(space, offset, ROOT_CONTROL),
+          rootCapabilities: field(space, offset, ROOT_CAPABILITIES),
+          rootStatus: field(space, offset, ROOT_STATUS),
         }
       : undefined,
     version2: isV2

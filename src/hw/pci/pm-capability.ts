@@ -119,8 +119,7 @@ export interface PmCapability {
   capabilities: Decoded<typeof PM_CAPABILITIES.layout.fields>;
   controlStatus: Decoded<typeof PM_CONTROL_STATUS.layout.fields>;
   bridgeExtensions: Decoded<typeof PM_BRIDGE_EXTENSIONS.layout.fields>;
-  /** The raw PMCSR and PMCSR_BSE values (lspci reads bridge flags out of PMCSR). */
-  controlStatusRaw: number;
+  /** The raw PMCSR_BSE byte: lspci prints the Bridge line only when it is not 0. */
   bridgeExtensionsRaw: number;
   data: number;
 }
@@ -134,14 +133,12 @@ export function decodePmCapability(space: ConfigSpace, offset: number): PmCapabi
   }
   const raw = (register: ConfigRegister) =>
     readConfig(space, offset + register.offset, register.size);
-  const controlStatusRaw = raw(PM_CONTROL_STATUS);
   const bridgeExtensionsRaw = raw(PM_BRIDGE_EXTENSIONS);
   return {
     offset,
     capabilities: decode(PM_CAPABILITIES.layout, [raw(PM_CAPABILITIES)]),
-    controlStatus: decode(PM_CONTROL_STATUS.layout, [controlStatusRaw]),
+    controlStatus: decode(PM_CONTROL_STATUS.layout, [raw(PM_CONTROL_STATUS)]),
     bridgeExtensions: decode(PM_BRIDGE_EXTENSIONS.layout, [bridgeExtensionsRaw]),
-    controlStatusRaw,
     bridgeExtensionsRaw,
     data: raw(PM_DATA),
   };
