@@ -8,8 +8,6 @@
 // emulation; the system words keep what reaches the hardware) and the kernels' invalidation
 // logs (the words hold the unit's state, not the queue's history).
 
-import type { SystemState } from '../hv/system-state.js';
-import { MSI_STORE_DWORDS, type StoreTopology } from '../hv/system-topology.js';
 import { bigIntFromDwords, decode } from '../hw/bits.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { bdfOfRequesterId, formatBdf, type RequesterId } from '../hw/pci/bdf.js';
@@ -19,6 +17,8 @@ import { msixPbaDwords } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { decodeIrte, IRTE_DWORDS, IRTE_REMAPPED, verifySourceId } from '../hw/vtd/irte.js';
 import { decodeMsiMessage } from '../hw/x86/msi-message.js';
+import type { SystemState } from '../machine/system-state.js';
+import { MSI_STORE_DWORDS, type StoreTopology } from '../machine/system-topology.js';
 import {
   type DecodedEntryRow,
   decodedLines,
