@@ -10,7 +10,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
-import { systemProperties } from '../machine/system.js';
+import { systemProperties, unaccountedRaises } from '../machine/system.js';
 import { ACTION_NAMES, type SystemAction } from '../machine/system-actions.js';
 import type { SystemTopology } from '../machine/system-topology.js';
 import { runSummaryJson, runSummaryText } from '../report/summary.js';
@@ -118,6 +118,13 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
     progress.done();
   }
   const failed = systemProperties.filter((p) => !p.holds(result.finalState)).map((p) => p.name);
+  // Conservation is checked once everything still in flight at the end has landed.
+  const unaccounted = unaccountedRaises(result.finalState);
+  if (unaccounted.length > 0) {
+    failed.push(
+      `conservation (${unaccounted.map((u) => `${u.vector}: raised ${u.raised}, accounted ${u.accounted}`).join('; ')})`,
+    );
+  }
   const ctx = {
     file,
     scenarioName: scenarioName(scenario, file),

@@ -35,7 +35,7 @@ import {
   storeRaise,
   vectorCounter,
 } from './system-delivery.js';
-import type { EventLog } from './system-events.js';
+import { createEventLog, type EventLog } from './system-events.js';
 import { testBit } from './system-fields.js';
 import {
   cloneSystemState,
@@ -248,6 +248,34 @@ export function conserved(s: SystemState): boolean {
     if (o.raised !== o.delivered + o.coalesced + o.lost + heldPending(s, v)) return false;
   }
   return true;
+}
+
+/** Bound on the steps settling may take: a system that still moves after this many of its own
+ *  steps, with no raise and no input, is livelocked, which is an irqlab bug. */
+const SETTLE_STEPS_MAX = 1_000_000;
+
+/** Lets everything in flight land: the system's own actions only (no raise, no workload input),
+ *  always the first one enabled, until none is left. Returns the steps taken. */
+export function settle(s: SystemState, log: EventLog): number {
+  for (let n = 0; n < SETTLE_STEPS_MAX; n++) {
+    const next = systemEnabled(s).find((a) => a.kind !== ACTION.raise);
+    if (next === undefined) return n;
+    systemStep(s, next, log);
+  }
+  assert(false, `settle: still moving after ${SETTLE_STEPS_MAX} steps`);
+  return SETTLE_STEPS_MAX;
+}
+
+/** The vectors whose raises a settled copy of `s` does not account for (conservation broken),
+ *  with their counts; empty when every raise is delivered, coalesced, lost or held pending. */
+export function unaccountedRaises(s: SystemState) {
+  const settled = cloneSystemState(s);
+  settle(settled, createEventLog());
+  return s.topology.vectors.flatMap((v, i) => {
+    const o = vectorOutcomes(settled, i);
+    const accounted = o.delivered + o.coalesced + o.lost + heldPending(settled, i);
+    return accounted === o.raised ? [] : [{ vector: v.name, raised: o.raised, accounted }];
+  });
 }
 
 export const systemProperties = [

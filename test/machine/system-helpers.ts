@@ -1,6 +1,6 @@
 // Small systems for the whole-system model tests, built through the real scenario builder.
 
-import { systemEnabled, systemStep } from '../../src/machine/system.js';
+import { settle, systemStep } from '../../src/machine/system.js';
 import { ACTION, type ActionKind } from '../../src/machine/system-actions.js';
 import { createEventLog, type EventLog, eventsOf } from '../../src/machine/system-events.js';
 import { cloneSystemState, type SystemState } from '../../src/machine/system-state.js';
@@ -84,13 +84,5 @@ ${workload}
 run: { duration: 2ms }
 `;
 
-/** Runs the system's own actions (no raise, no input), always the first enabled one, until none
- *  is left: the state a schedule ends in once everything in flight has landed. */
-export function quiesce(s: SystemState, log: EventLog = createEventLog()): number {
-  for (let n = 0; n < 10_000; n++) {
-    const next = systemEnabled(s).find((a) => a.kind !== ACTION.raise);
-    if (next === undefined) return n;
-    systemStep(s, next, log);
-  }
-  throw new Error('quiesce: still moving after 10,000 steps');
-}
+/** Lets everything in flight land (`settle`): the state a schedule ends in. */
+export const quiesce = (s: SystemState, log: EventLog = createEventLog()): number => settle(s, log);
