@@ -32,18 +32,21 @@ export const ACTION = {
   /** VMM: its event loop reads the eventfd VFIO signalled for a vector (vfio_msi_interrupt).
    *  a: vector index */
   vmmInterrupt: 8,
+  /** VT-d: the interrupt entry cache drops a cached IRTE on its own (replacement is the
+   *  implementation's; software must not rely on any policy). a: IRTE index */
+  iecEvict: 9,
   // ---- workload inputs ----
   /** guest driver masks an assigned vector. a: vector index */
-  mask: 9,
+  mask: 10,
   /** guest driver unmasks an assigned vector. a: vector index */
-  unmask: 10,
+  unmask: 11,
   /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
    *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
-  setAffinity: 11,
+  setAffinity: 12,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
-  vcpuMigrate: 12,
+  vcpuMigrate: 13,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
-  hotUnplug: 13,
+  hotUnplug: 14,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];
@@ -113,6 +116,7 @@ export const ACTION_OPERANDS: {
   iecInvalidate: ['irte', 'none'],
   threadStep: ['thread', 'none'],
   vmmInterrupt: ['vector', 'none'],
+  iecEvict: ['irte', 'none'],
   mask: ['vector', 'none'],
   unmask: ['vector', 'none'],
   setAffinity: ['vector', 'affinityTarget'],

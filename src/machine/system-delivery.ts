@@ -389,15 +389,28 @@ function iecEntry(s: SystemState, index: number): number {
   return cached;
 }
 
+export const iecCached = (s: SystemState, index: number): boolean =>
+  testBit(s.words, s.topology.layout.iecValid * 32 + index);
+
+/** The unit drops its cached copy of IRTE `index`, zeroing it (equal states, equal words). */
+function iecDrop(s: SystemState, index: number): void {
+  const l = s.topology.layout;
+  if (!iecCached(s, index)) return;
+  clearBit(s.words, l.iecValid * 32 + index);
+  s.words.fill(0, l.iecCopy + index * IRTE_DWORDS, l.iecCopy + (index + 1) * IRTE_DWORDS);
+}
+
 /** Software's queued invalidation of IRTE `index` completes: the unit drops its cached copy. */
 export function iecInvalidate(s: SystemState, log: EventLog, index: number): void {
-  const l = s.topology.layout;
-  clearBit(s.words, l.iecFlushPending * 32 + index);
-  if (testBit(s.words, l.iecValid * 32 + index)) {
-    clearBit(s.words, l.iecValid * 32 + index);
-    s.words.fill(0, l.iecCopy + index * IRTE_DWORDS, l.iecCopy + (index + 1) * IRTE_DWORDS);
-  }
+  clearBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
+  iecDrop(s, index);
   emit(log, EVENT.iecInvalidate, index);
+}
+
+/** The cache evicts IRTE `index` on its own: the next lookup reads the table again. */
+export function iecEvict(s: SystemState, log: EventLog, index: number): void {
+  iecDrop(s, index);
+  emit(log, EVENT.iecEvict, index);
 }
 
 /** The vCPU whose descriptor is at PDA, or -1 (see PID_REGION_HIGH). */

@@ -86,6 +86,8 @@ export const EVENT = {
   vmmSignalled: 34,
   /** QEMU set the virtual PBA bit of a masked guest entry (msix_set_pending): vector index. */
   vmmPendingSet: 35,
+  /** The interrupt entry cache evicted a cached IRTE on its own: IRTE index. */
+  iecEvict: 36,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

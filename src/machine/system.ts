@@ -29,6 +29,8 @@ import {
   type SystemAction,
 } from './system-actions.js';
 import {
+  iecCached,
+  iecEvict,
   iecInvalidate,
   portDeliver,
   portPending,
@@ -79,6 +81,9 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
     case ACTION.vmmInterrupt:
       vmmInterrupt(s, log, a.a);
       return;
+    case ACTION.iecEvict:
+      iecEvict(s, log, a.a);
+      return;
     case ACTION.mask:
       setVectorMask(s, log, a.a, true);
       return;
@@ -124,6 +129,8 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return threadEnabled(s, a.a);
     case ACTION.vmmInterrupt:
       return vmsixFlag(s, a.a, 'signalled');
+    case ACTION.iecEvict:
+      return iecCached(s, a.a);
     case ACTION.mask:
     case ACTION.unmask:
     case ACTION.setAffinity:
@@ -179,6 +186,7 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   t.vectors.forEach((_, v) => {
     add(ACTION.vmmInterrupt, v);
   });
+  for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecEvict, i);
   return out;
 }
 
@@ -197,6 +205,7 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
     case ACTION.vcpuHalt:
       return `${name} ${t.vcpus[a.a].name}`;
     case ACTION.iecInvalidate:
+    case ACTION.iecEvict:
       return `${name} IRTE ${a.a}`;
     case ACTION.threadStep:
       return `${name} ${t.threads[a.a].name}: ${describeThreadStep(s, a.a)}`;
@@ -226,10 +235,14 @@ export function vectorOutcomes(s: SystemState, vector: number) {
   };
 }
 
-/** Nothing can happen but a device raising: no message in flight, nothing pending in a host
- *  IRR, a PIR or a virtual IRR that a step would take, no step program with a runnable step. */
-export const quiescent = (s: SystemState): boolean =>
-  systemEnabled(s).every((a) => a.kind === ACTION.raise);
+/** What the environment may do at any time, starting nothing that must finish: a device raising,
+ *  the IEC evicting an entry. Quiescence and settling leave them out. */
+const environmental = (a: SystemAction): boolean =>
+  a.kind === ACTION.raise || a.kind === ACTION.iecEvict;
+
+/** Nothing can happen but the environment's actions: no message in flight, nothing pending in a
+ *  host IRR, a PIR or a virtual IRR that a step would take, no step program with a runnable step. */
+export const quiescent = (s: SystemState): boolean => systemEnabled(s).every(environmental);
 
 /** Raises of `vector` a pending bit still holds for a masked entry: its device's (PBA, IMS, MSI,
  *  INTx status) and the VMM's virtual PBA bit of the guest's emulated entry. */
@@ -254,11 +267,11 @@ export function conserved(s: SystemState): boolean {
  *  steps, with no raise and no input, is livelocked, which is an irqlab bug. */
 const SETTLE_STEPS_MAX = 1_000_000;
 
-/** Lets everything in flight land: the system's own actions only (no raise, no workload input),
- *  always the first one enabled, until none is left. Returns the steps taken. */
+/** Lets everything in flight land: the system's own actions only (no environment action, no
+ *  workload input), always the first one enabled, until none is left. Returns the steps taken. */
 export function settle(s: SystemState, log: EventLog): number {
   for (let n = 0; n < SETTLE_STEPS_MAX; n++) {
-    const next = systemEnabled(s).find((a) => a.kind !== ACTION.raise);
+    const next = systemEnabled(s).find((a) => !environmental(a));
     if (next === undefined) return n;
     systemStep(s, next, log);
   }

@@ -218,6 +218,24 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(1); // now vcpu1
   });
+  it('may evict a cached IRTE at any time; the next lookup reads the table (the new IRTE)', () => {
+    // VT-d leaves replacement to the implementation: an eviction is an action of its own, which
+    // ends a stale entry's life early, never late.
+    const s = system({ strategy: 'pv' });
+    const x = stepper(s);
+    const irte = s.topology.vectors[0].irte;
+    const evictable = () =>
+      systemEnabled(s).some((a) => a.kind === ACTION.iecEvict && a.a === irte);
+    expect(evictable()).toBe(false);
+    x.raise();
+    x.step(ACTION.deliver, 0);
+    expect(evictable()).toBe(true);
+    x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    expect(kinds(x.step(ACTION.iecEvict, irte))).toEqual(['iecEvict']);
+    expect(evictable()).toBe(false);
+    x.raise();
+    expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(1); // the table's entry: vcpu1
+  });
   it('delivers the interrupt that raced the move to the old vector (irq_complete_move)', () => {
     const s = system({});
     const x = stepper(s);
