@@ -35,18 +35,20 @@ export const ACTION = {
   /** VT-d: the interrupt entry cache drops a cached IRTE on its own (replacement is the
    *  implementation's; software must not rely on any policy). a: IRTE index */
   iecEvict: 9,
+  /** system bus: the oldest interrupt in flight from the remapping unit reaches its LAPIC. */
+  apicDeliver: 10,
   // ---- workload inputs ----
   /** guest driver masks an assigned vector. a: vector index */
-  mask: 10,
+  mask: 11,
   /** guest driver unmasks an assigned vector. a: vector index */
-  unmask: 11,
+  unmask: 12,
   /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
    *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
-  setAffinity: 12,
+  setAffinity: 13,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
-  vcpuMigrate: 13,
+  vcpuMigrate: 14,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
-  hotUnplug: 14,
+  hotUnplug: 15,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];
@@ -117,6 +119,7 @@ export const ACTION_OPERANDS: {
   threadStep: ['thread', 'none'],
   vmmInterrupt: ['vector', 'none'],
   iecEvict: ['irte', 'none'],
+  apicDeliver: ['none', 'none'],
   mask: ['vector', 'none'],
   unmask: ['vector', 'none'],
   setAffinity: ['vector', 'affinityTarget'],

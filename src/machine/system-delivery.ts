@@ -20,7 +20,8 @@
 // Not modelled: DMA remapping of non-interrupt writes, interrupt requests with a PASID prefix,
 // lowest-priority arbitration (the destination APIC ID is taken as a physical CPU index).
 
-import { fieldPos, getField } from '../hw/field-pos.js';
+import { assert } from '../hw/errors.js';
+import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
@@ -40,7 +41,7 @@ import {
 import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
-import { pidAt, pidControlAt, type SystemState } from './system-state.js';
+import { pidAt, pidControlAt, type SystemState, UPSTREAM_MESSAGE } from './system-state.js';
 import {
   MESSAGE_DWORDS,
   MSI_STORE_DWORDS,
@@ -48,6 +49,8 @@ import {
   PID_REGION_HIGH,
   PORT_FIFO_DEPTH,
   type StoreTopology,
+  UPSTREAM_DEPTH,
+  UPSTREAM_DWORDS,
   VECTOR_COUNTER_DWORDS,
   VECTOR_COUNTERS,
 } from './system-topology.js';
@@ -322,7 +325,7 @@ function interruptRequest(s: SystemState, log: EventLog, port: number, at: numbe
     // Without remapping every message is read in compatibility format (VT-d off: the APICs
     // decode the address and data themselves).
     const apicId = getField(w, at, ADDR.destinationId);
-    lapicRequest(s, log, port, apicId, getField(w, at + 2, DATA.vector), tag);
+    sendUpstream(s, log, port, apicId, getField(w, at + 2, DATA.vector), tag, -1);
     return;
   }
   if (!remappable) {
@@ -362,7 +365,8 @@ function remap(s: SystemState, log: EventLog, port: number, index: number, tag: 
       lose(s, log, port, POSTED_TO_UNKNOWN_MEMORY, index, tag);
       return;
     }
-    post(s, log, vcpu, getField(w, e, IRTE.virtualVector), getField(w, e, IRTE.urgent) === 1, tag);
+    const vector = getField(w, e, IRTE.virtualVector);
+    post(s, log, vcpu, vector, getField(w, e, IRTE.urgent) === 1, tag, index);
     return;
   }
   const mode = getField(w, e, IRTE.deliveryMode);
@@ -372,7 +376,7 @@ function remap(s: SystemState, log: EventLog, port: number, index: number, tag: 
   }
   const dst = getField(w, e, IRTE.destinationId);
   const apicId = t.host.x2apic ? dst : irteApicId(dst, { eime: false });
-  lapicRequest(s, log, port, apicId, getField(w, e, IRTE.vector), tag);
+  sendUpstream(s, log, port, apicId, getField(w, e, IRTE.vector), tag, index);
 }
 
 /** Word offset of IRTE `index` as the unit uses it: the cached copy, or the table entry, which a
@@ -425,8 +429,8 @@ function ndstXapic(w: Uint32Array, ctl: number): number {
   return (getField(w, ctl, PID.ndst) >>> NDST_XAPIC_ID.shift) & NDST_XAPIC_ID.mask;
 }
 
-/** VT-d 5.2.3 posting (`piPostAt`, the one implementation) into vCPU `vcpu`'s descriptor, and the
- *  notification it may generate; also KVM's software injection with APICv. */
+/** VT-d 5.2.3 posting (`piPostAt`, the one implementation) into vCPU `vcpu`'s descriptor through
+ *  IRTE `irte`, and the notification it may generate (in flight to NDST's LAPIC). */
 export function post(
   s: SystemState,
   log: EventLog,
@@ -434,6 +438,7 @@ export function post(
   vector: number,
   urgent: boolean,
   tag: number,
+  irte: number,
 ): boolean {
   const w = s.words;
   const r = piPostAt(w, pidAt(s, vcpu), vector, urgent);
@@ -445,9 +450,67 @@ export function post(
     const nv = getField(w, ctl, PID.nv);
     const pcpu = s.topology.host.x2apic ? getField(w, ctl, PID.ndst) : ndstXapic(w, ctl);
     emit(log, EVENT.piNotify, pcpu, nv, vcpu);
-    lapicRequest(s, log, -1, pcpu, nv, NO_VECTOR);
+    sendUpstream(s, log, -1, pcpu, nv, NO_VECTOR, irte);
   }
   return (r & PI_POST.coalesced) === 0;
+}
+
+// ---- interrupts in flight to the LAPICs ----
+
+const UP = {
+  apicId: fieldPos(UPSTREAM_MESSAGE, 'apicId'),
+  vector: fieldPos(UPSTREAM_MESSAGE, 'vector'),
+  portPlusOne: fieldPos(UPSTREAM_MESSAGE, 'portPlusOne'),
+  tag: fieldPos(UPSTREAM_MESSAGE, 'tag'),
+  irtePlusOne: fieldPos(UPSTREAM_MESSAGE, 'irtePlusOne'),
+};
+
+export const upstreamCount = (s: SystemState): number => s.words[s.topology.layout.upstream];
+
+/** The interrupt leaves the remapping unit for APIC `apicId`; it is accepted there by its own
+ *  action (`apicDeliver`), so a move can race it. The IRTE it went through is kept for VT-d's
+ *  interrupt draining (6.5.2: an invalidation's wait descriptor completes once what the old
+ *  entry remapped has landed), which comes with the queued-invalidation steps. */
+function sendUpstream(
+  s: SystemState,
+  log: EventLog,
+  port: number,
+  apicId: number,
+  vector: number,
+  tag: number,
+  irte: number,
+): void {
+  const w = s.words;
+  const base = s.topology.layout.upstream;
+  const n = w[base];
+  assert(n < UPSTREAM_DEPTH, 'upstream full: deliver is enabled only with room');
+  const at = base + 1 + n * UPSTREAM_DWORDS;
+  setField(w, at, UP.apicId, apicId);
+  setField(w, at, UP.vector, vector);
+  setField(w, at, UP.portPlusOne, port + 1);
+  setField(w, at, UP.tag, tag);
+  setField(w, at, UP.irtePlusOne, irte + 1);
+  w[base] = n + 1;
+  emit(log, EVENT.upstream, apicId, vector, tag);
+}
+
+/** The oldest interrupt in flight reaches its LAPIC. */
+export function apicDeliver(s: SystemState, log: EventLog): void {
+  const w = s.words;
+  const base = s.topology.layout.upstream;
+  const n = w[base];
+  if (n === 0) return;
+  const at = base + 1;
+  const port = getField(w, at, UP.portPlusOne) - 1;
+  const apicId = getField(w, at, UP.apicId);
+  const vector = getField(w, at, UP.vector);
+  const tag = getField(w, at, UP.tag);
+  // Shift and zero the freed slot: canonical, as the requester FIFOs.
+  const end = at + (n - 1) * UPSTREAM_DWORDS;
+  for (let i = at; i < end; i++) w[i] = w[i + UPSTREAM_DWORDS];
+  w.fill(0, end, end + UPSTREAM_DWORDS);
+  w[base] = n - 1;
+  lapicRequest(s, log, port, apicId, vector, tag);
 }
 
 /** A fixed, physical-destination interrupt reaches APIC `apicId` (= pCPU index). */

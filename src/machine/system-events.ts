@@ -88,6 +88,9 @@ export const EVENT = {
   vmmPendingSet: 35,
   /** The interrupt entry cache evicted a cached IRTE on its own: IRTE index. */
   iecEvict: 36,
+  /** An interrupt left the remapping unit for a LAPIC (accepted by ACTION.apicDeliver): APIC ID,
+   *  vector, vector index (NO_VECTOR if none). */
+  upstream: 37,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

@@ -99,6 +99,25 @@ export const VMSIX_STATE = defineLayout(
   { complete: true },
 );
 
+/** An interrupt on its way from the remapping unit (or, without IR, the root complex) to a LAPIC:
+ *  what the LAPIC will accept, who sent it, and the IRTE it was remapped through, for draining. */
+export const UPSTREAM_MESSAGE = defineLayout(
+  'irqlab-upstream-message',
+  128,
+  'irqlab: an interrupt in flight to a LAPIC',
+  {
+    apicId: [31, 0, 'destination APIC ID'],
+    vector: [39, 32, 'vector'],
+    portPlusOne: [55, 40, 'requester port it came from, plus 1 (0: the remapping unit itself)'],
+    reserved0: [63, 56, 'zero'],
+    tag: [79, 64, 'assigned vector it carries (NO_VECTOR: none)'],
+    reserved1: [95, 80, 'zero'],
+    irtePlusOne: [112, 96, 'IRTE index it was remapped through, plus 1 (0: not remapped)'],
+    reserved2: [127, 113, 'zero'],
+  },
+  { complete: true },
+);
+
 /** What a vCPU exited on when a guest access trapped (KVM's exit to the VMM). */
 export const TRAP_KIND = { none: 0, msixRead: 1, msixWrite: 2 } as const;
 export const TRAP = defineLayout(

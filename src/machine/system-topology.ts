@@ -26,6 +26,11 @@ import { PID_DWORDS } from '../hw/x86/posted-descriptor.js';
 export const PORT_FIFO_DEPTH = 16;
 /** A queued message: Message Address, Upper Address, Data, and irqlab's tag (below). */
 export const MESSAGE_DWORDS = 4;
+/** Interrupts the remapping unit has remapped (or posted a notification for) that are on their way
+ *  to the LAPICs (irqlab's bound, not a spec number: a full one stalls the unit). */
+export const UPSTREAM_DEPTH = 16;
+/** An interrupt in flight to a LAPIC (`system-state.ts UPSTREAM_MESSAGE`). */
+export const UPSTREAM_DWORDS = 4;
 /** Tag of a message that no assigned vector sent (e.g. an entry a guest wrote at will). Small
  *  enough to stay a V8 small integer (the hot path compares against it); vectors are fewer. */
 export const NO_VECTOR = 0xffff;
@@ -170,6 +175,7 @@ export interface ThreadTopology {
 export interface SystemLayout {
   readonly words: number;
   readonly threads: number;
+  readonly upstream: number;
   readonly vmsix: number;
   readonly vcpuTrap: number;
   readonly irt: number;
@@ -279,6 +285,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vectorRoute: take(vectorCount * ROUTE_DWORDS),
     guestApic: take(vectorCount * GUEST_APIC_DWORDS),
     vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
+    upstream: take(1 + UPSTREAM_DEPTH * UPSTREAM_DWORDS),
     vmsix: take(vectorCount * VMSIX_DWORDS),
     vcpuTrap: take(vcpus.length * TRAP_DWORDS),
     threads: take((vcpus.length + 2 * vectorCount) * THREAD_DWORDS),

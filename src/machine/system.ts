@@ -29,12 +29,14 @@ import {
   type SystemAction,
 } from './system-actions.js';
 import {
+  apicDeliver,
   iecCached,
   iecEvict,
   iecInvalidate,
   portDeliver,
   portPending,
   storeRaise,
+  upstreamCount,
   vectorCounter,
 } from './system-delivery.js';
 import { createEventLog, type EventLog } from './system-events.js';
@@ -47,7 +49,7 @@ import {
   vcpuTarget,
   vmsixFlag,
 } from './system-state.js';
-import { VECTOR_COUNTERS } from './system-topology.js';
+import { UPSTREAM_DEPTH, VECTOR_COUNTERS } from './system-topology.js';
 import { pcpuIrrPending, vcpuVirrPending } from './system-vcpu.js';
 import { hotUnplug, setAffinity, setVectorMask } from './workload-inputs.js';
 
@@ -84,6 +86,9 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
     case ACTION.iecEvict:
       iecEvict(s, log, a.a);
       return;
+    case ACTION.apicDeliver:
+      apicDeliver(s, log);
+      return;
     case ACTION.mask:
       setVectorMask(s, log, a.a, true);
       return;
@@ -109,7 +114,8 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
     case ACTION.raise:
       return s.words[t.stores[a.a].unpluggedAt] === 0;
     case ACTION.deliver:
-      return portPending(s, a.a) > 0;
+      // A full path to the LAPICs stalls the remapping unit.
+      return portPending(s, a.a) > 0 && upstreamCount(s) < UPSTREAM_DEPTH;
     case ACTION.pcpuInterrupt:
       return pcpuIrrPending(s, a.a);
     case ACTION.vcpuEnter:
@@ -131,6 +137,8 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return vmsixFlag(s, a.a, 'signalled');
     case ACTION.iecEvict:
       return iecCached(s, a.a);
+    case ACTION.apicDeliver:
+      return upstreamCount(s) > 0;
     case ACTION.mask:
     case ACTION.unmask:
     case ACTION.setAffinity:
@@ -187,6 +195,7 @@ export function systemEnabled(s: SystemState): SystemAction[] {
     add(ACTION.vmmInterrupt, v);
   });
   for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecEvict, i);
+  add(ACTION.apicDeliver, 0);
   return out;
 }
 

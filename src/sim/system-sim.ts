@@ -482,6 +482,12 @@ function afterStep(run: Run, actionKind: number): void {
         queuePush(run.q, now + nextIrrDelayNs, ACTION.pcpuInterrupt, a, 0);
         nextIrrDelayNs = 0;
         break;
+      case EVENT.upstream:
+        // The interrupt the remapping unit sent reaches its LAPIC after the notification's
+        // delivery time (posted) or at once (remapped): the LAPIC then takes it at once.
+        queuePush(run.q, now + nextIrrDelayNs, ACTION.apicDeliver, 0, 0);
+        nextIrrDelayNs = 0;
+        break;
       case EVENT.piProcessed:
         run.counts.postedInGuest++;
         run.trace?.record({ kind: 'pi-processed', tsNs: now, pcpu: a, vcpu: b, moved: c });

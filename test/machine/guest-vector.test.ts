@@ -22,11 +22,13 @@ function movedWithOldPending() {
   const old = s.topology.vectors[0].guestVector;
   x.raise();
   x.step(ACTION.deliver, 0); // posted to vCPU 0, notification to its pCPU
+  x.step(ACTION.apicDeliver);
   x.step(ACTION.pcpuInterrupt, vcpuPcpu(s, 0)); // processed in guest mode: in vCPU 0's vIRR
   x.step(ACTION.setAffinity, 0, affinityTarget(1, NEW_VECTOR));
   x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
   x.raise();
   x.step(ACTION.deliver, 0); // posted to vCPU 1
+  x.step(ACTION.apicDeliver);
   x.step(ACTION.pcpuInterrupt, vcpuPcpu(s, 1));
   const first = x.step(ACTION.guestHandle, 1); // first interrupt on the new target
   return { s, x, old, first };

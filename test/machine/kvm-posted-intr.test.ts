@@ -47,6 +47,7 @@ describe('kvm_vcpu_block (HLT)', () => {
     x.raise();
     x.step(ACTION.vcpuHalt, 0);
     x.step(ACTION.deliver, 0); // posted while the vCPU is in KVM: ON, a notification to the host
+    x.step(ACTION.apicDeliver);
     expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['vcpuResume', 'programStep']);
     expect(vcpuState(s, 0)).toBe(VCPU_STATE.inHost);
     expect(pid(s, 0, 'nv')).toBe(POSTED_INTR_VECTOR);
@@ -62,6 +63,7 @@ describe('kvm_vcpu_block (HLT)', () => {
     x.step(ACTION.vcpuHalt, 0);
     x.step(ACTION.threadStep, 0); // check: nothing pending yet
     x.step(ACTION.deliver, 0); // posted now: notification on POSTED_INTR_VECTOR to p
+    x.step(ACTION.apicDeliver);
     const put = x.step(ACTION.threadStep, 0);
     expect(kinds(put)).toEqual(['hostIrrSet', 'vcpuBlock', 'programStep']);
     expect(put[0].args.slice(0, 2)).toEqual([p, POSTED_INTR_WAKEUP_VECTOR]);
@@ -81,6 +83,7 @@ describe('vmx_vcpu_pi_load', () => {
     expect(pid(s, 0, 'nv')).toBe(POSTED_INTR_WAKEUP_VECTOR);
     x.raise();
     x.step(ACTION.deliver, 0); // wake-up notification to p, whose list has the vCPU
+    x.step(ACTION.apicDeliver);
     x.step(ACTION.pcpuInterrupt, p);
     expect(vcpuState(s, 0)).toBe(VCPU_STATE.runnable);
     x.step(ACTION.threadStep, 0);
@@ -107,6 +110,7 @@ describe('regression: the lost wake-up of the one-step model', () => {
     x.raise();
     halt(x, 0);
     const post = x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     expect(kinds(post)).toContain('piNotify');
     halt(x, 1);
     x.step(ACTION.vcpuMigrate, 0, 2);

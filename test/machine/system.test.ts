@@ -38,7 +38,8 @@ describe('posted delivery (VT-d 5.2.3, SDM posted-interrupt processing)', () => 
     const v = s.topology.vectors[0];
     expect(kinds(x.raise())).toEqual(['raise', 'msiSent']);
     const post = x.step(ACTION.deliver, 0);
-    expect(kinds(post)).toEqual(['posted', 'piNotify', 'hostIrrSet']);
+    expect(kinds(post)).toEqual(['posted', 'piNotify', 'upstream']);
+    expect(kinds(x.step(ACTION.apicDeliver))).toEqual(['hostIrrSet']);
     expect(post[1].args.slice(0, 2)).toEqual([s.topology.initialPcpu[0], POSTED_INTR_VECTOR]);
     const notify = x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     expect(kinds(notify)).toEqual(['piProcessed']);
@@ -51,8 +52,10 @@ describe('posted delivery (VT-d 5.2.3, SDM posted-interrupt processing)', () => 
     const x = stepper(s);
     x.raise();
     x.raise();
-    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['posted', 'piNotify', 'hostIrrSet']);
+    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['posted', 'piNotify', 'upstream']);
+    x.step(ACTION.apicDeliver); // in flight to the LAPIC, now accepted
     const second = x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     expect(kinds(second)).toEqual(['coalesced']);
     expect(vectorOutcomes(s, 0).coalesced).toBe(1);
   });
@@ -85,6 +88,7 @@ describe('posted delivery (VT-d 5.2.3, SDM posted-interrupt processing)', () => 
     expect(kinds(x.step(ACTION.threadStep, 0))).toEqual(['vcpuBlock', 'programStep']);
     x.raise();
     const post = x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     expect(post[1].args[1]).toBe(POSTED_INTR_WAKEUP_VECTOR);
     const wake = x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     expect(kinds(wake)).toEqual(['hostIrq', 'vcpuWake', 'threadReady']);
@@ -102,7 +106,8 @@ describe('remapped delivery (no posted interrupts)', () => {
     const x = stepper(s);
     const v = s.topology.vectors[0];
     x.raise();
-    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['hostIrrSet']);
+    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['upstream']);
+    x.step(ACTION.apicDeliver); // in flight to the LAPIC, now accepted
     const irq = x.step(ACTION.pcpuInterrupt, v.hostCpu);
     expect(kinds(irq).slice(0, 4)).toEqual(['vmExit', 'hostIrq', 'kvmMsiSetIrq', 'posted']);
     expect(irq[0].args.slice(1, 4)).toEqual([
@@ -118,6 +123,7 @@ describe('remapped delivery (no posted interrupts)', () => {
     const x = stepper(s);
     x.raise();
     x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     x.step(ACTION.pcpuInterrupt, s.topology.vectors[0].hostCpu);
     x.step(ACTION.vcpuEnter, 0);
     const eoi = x.step(ACTION.guestHandle, 0);
@@ -128,7 +134,8 @@ describe('remapped delivery (no posted interrupts)', () => {
     const s = system({ ir: false });
     const x = stepper(s);
     x.raise();
-    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['hostIrrSet']);
+    expect(kinds(x.step(ACTION.deliver, 0))).toEqual(['upstream']);
+    x.step(ACTION.apicDeliver); // in flight to the LAPIC, now accepted
   });
 });
 
@@ -206,6 +213,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     const x = stepper(s);
     x.raise();
     x.step(ACTION.deliver, 0); // fills the cache for the vector's IRTE
+    x.step(ACTION.apicDeliver);
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     x.step(ACTION.guestHandle, 0);
     // the guest kernel moved it to vcpu1, vector 0x41: the IRTE is rewritten for them
@@ -213,6 +221,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     expect(kinds(moved)).toEqual(['irteUpdate']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(0); // stale: still posted to vcpu0
+    x.step(ACTION.apicDeliver);
     expect(systemEnabled(s).some((a) => a.kind === ACTION.iecInvalidate)).toBe(true);
     x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
     x.raise();
@@ -229,6 +238,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     expect(evictable()).toBe(false);
     x.raise();
     x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     expect(evictable()).toBe(true);
     x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     expect(kinds(x.step(ACTION.iecEvict, irte))).toEqual(['iecEvict']);
@@ -241,6 +251,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     const x = stepper(s);
     x.raise();
     x.step(ACTION.deliver, 0);
+    x.step(ACTION.apicDeliver);
     x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     const handled = x.step(ACTION.guestHandle, 0);

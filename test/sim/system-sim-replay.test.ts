@@ -44,6 +44,7 @@ const WAKE_UP = [
   '  - { action: threadStep, a: vm1/vcpu1 }',
   '  - { action: raise, a: cx0-vf1/msix, b: 1 }',
   '  - { action: deliver, a: cx0-vf1 }',
+  '  - { action: apicDeliver }',
   '  - { action: pcpuInterrupt, a: cpu5 }',
   '  - { action: threadStep, a: vm1/vcpu1 }',
   '  - { action: vcpuEnter, a: vm1/vcpu1 }',
@@ -53,12 +54,13 @@ const WAKE_UP = [
 describe('replay without times: each step timed by the cost model', () => {
   it('a halted vCPU woken by a posted interrupt: the run-time gaps of the cost model', () => {
     const { times, result } = replay(`steps:\n${WAKE_UP.join('\n')}\n`);
-    const [halt, check, put, raise, deliver, notify, load, enter, handle] = times;
+    const [halt, check, put, raise, deliver, arrive, notify, load, enter, handle] = times;
     expect(halt).toBe(0); // the engine schedules an idle vCPU's HLT at once
     expect([check, put]).toEqual([0, 0]); // KVM's steps on the same code path
     expect(raise).toBe(0); // nothing in motion before it
     expect(deliver - raise).toBe(costs.msiWriteNs);
-    expect(notify - deliver).toBe(costs.postedDeliveryNs);
+    expect(arrive - deliver).toBe(costs.postedDeliveryNs);
+    expect(notify).toBe(arrive); // the LAPIC takes the notification at once
     expect(load - notify).toBe(costs.wakeupNs);
     expect(enter).toBe(load);
     expect(handle).toBe(enter); // the vCPU enters with the interrupt pending: handled at once
