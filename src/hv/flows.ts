@@ -74,6 +74,7 @@ import {
 import { createHostPlatform, type HostPlatform } from './host-platform.js';
 import {
   type GuestRep,
+  guestMoveOf,
   type HostBacking,
   type IrWindow,
   type ShadowedIrte,
@@ -345,6 +346,7 @@ function runFlows(spec: FlowsSpec) {
     return {
       name: slot.name,
       virtualMsix: virtualMsixOf(spec.vms[slot.vm].strategy, a.guest),
+      guestMove: guestMoveOf(spec.vms[slot.vm].strategy, a.guest),
       store: slot.store,
       entry: b.backing === 'intx' ? slot.index : b.entry,
       vm: slot.vm,

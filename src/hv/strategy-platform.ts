@@ -41,7 +41,7 @@ import { IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
 import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
-import type { VirtualMsix } from '../machine/system-topology.js';
+import type { GuestMove, VirtualMsix } from '../machine/system-topology.js';
 import { type ExitCounts, emptyExits, exitOfAccess, type TrapPolicy } from './exits.js';
 import { PAGE_SIZE, PV_MSI_VERSION, type PvPair, pvDeviceHandle } from './pv-abi.js';
 import type { PvGuestChoice, PvVmcall } from './pv-guest.js';
@@ -179,6 +179,15 @@ export function trapPolicy(strategy: StrategyName): TrapPolicy {
     iecTrapped: strategy === 'vir' || strategy === 'vir-direct',
     trappedEntryFormat: strategy === 'emulate' ? 'compat' : 'remappable',
   };
+}
+
+/** How the guest kernel moves a vector under `strategy`, as the machine runs it: the accesses to
+ *  its emulated MSI-X entry (emulate, an MSI-X guest: Linux's deferred move), the pv ABI's
+ *  RETARGET, or (the vIOMMU's IRTE and invalidation under vir and vir-direct, an emulated MSI)
+ *  one action still. */
+export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove {
+  if (strategy === 'pv' || strategy === 'pv-batch') return 'pv-retarget';
+  return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
 
 /** How the machine holds the guest's MSI-X entry of a vector it sees as `guest` under

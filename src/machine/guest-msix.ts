@@ -17,32 +17,12 @@
 
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
-import { currentTarget, guestMoveVector } from './guest-vector.js';
+import { apicSetAffinity, askedTarget, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
-import { kvmVcpuWakeUp } from './kvm-posted-intr.js';
 import { trapMsixAccess } from './qemu-vfio-msix.js';
-import {
-  type ProgramStep,
-  STEP,
-  type StepProgram,
-  setThreadLocal,
-  startProgram,
-  threadIdle,
-  threadLocal,
-  WAIT,
-} from './step-program.js';
-import { affinityVcpu, affinityVector } from './system-actions.js';
-import { EVENT, type EventLog, emit } from './system-events.js';
-import { type SystemState, VCPU_STATE, vcpuState, vmsixAt } from './system-state.js';
-import { irqThread } from './system-topology.js';
-
-/** An access runs when its vCPU executes guest code and is not in the middle of an exit. */
-function onRunningVcpu(s: SystemState, thread: number): boolean {
-  const v = runner(s, thread);
-  return vcpuState(s, v) === VCPU_STATE.inGuest && threadIdle(s, v);
-}
-
-const vectorOf = (s: SystemState, thread: number) => s.topology.threads[thread].index;
+import { type ProgramStep, STEP, type StepProgram, WAIT } from './step-program.js';
+import type { EventLog } from './system-events.js';
+import { type SystemState, vmsixAt } from './system-state.js';
 
 /** The value the guest writes into Vector Control: its shadow with the mask bit set or clear. */
 function vectorControl(s: SystemState, vector: number, masked: boolean): number {
@@ -53,8 +33,8 @@ function vectorControl(s: SystemState, vector: number, masked: boolean): number 
 
 /** The pair the move writes: the guest's compatibility-format message for its new target. */
 const movedMessage = (s: SystemState, thread: number) => {
-  const target = threadLocal(s, thread, 1);
-  return composeCompatMsiPhysical(affinityVcpu(target), affinityVector(target));
+  const target = askedTarget(s, thread);
+  return composeCompatMsiPhysical(target.vcpu, target.vector);
 };
 
 /** An access to the entry's dword `dword`: `value` written, or null for a read. */
@@ -112,14 +92,7 @@ export const GUEST_MSIX_MOVE: StepProgram = {
       name: 'apic_set_affinity',
       wait: WAIT.now,
       enabled: onRunningVcpu,
-      run: (s, log, thread) => {
-        const vector = vectorOf(s, thread);
-        const target = threadLocal(s, thread, 1);
-        if (guestMoveVector(s, vector, affinityVcpu(target), affinityVector(target)))
-          return STEP.next;
-        emit(log, EVENT.affinityRefused, vector, affinityVcpu(target), affinityVector(target));
-        return MOVE_UNMASK_STEP;
-      },
+      run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : MOVE_UNMASK_STEP),
     },
     access('writel(address_lo)', MSIX_ENTRY_DWORD.addrLo, (s, th) => movedMessage(s, th).addrLo),
     access('writel(address_hi)', MSIX_ENTRY_DWORD.addrHi, (s, th) => movedMessage(s, th).addrHi),
@@ -129,34 +102,12 @@ export const GUEST_MSIX_MOVE: StepProgram = {
   ],
 };
 
-/** Whether a driver operation on `vector` can start: the previous one on the irq is done (the
- *  guest serializes them under the irq descriptor's lock). */
-export const guestOpCanStart = (s: SystemState, vector: number): boolean =>
-  threadIdle(s, irqThread(s.topology, vector));
-
 /** The guest driver masks or unmasks `vector`, on the vCPU its irq targets. */
 export function guestMsixSetMask(s: SystemState, log: EventLog, vector: number, masked: boolean) {
-  startOn(s, log, vector, masked ? GUEST_MSIX_MASK : GUEST_MSIX_UNMASK, 0);
+  startGuestOp(s, log, vector, masked ? GUEST_MSIX_MASK : GUEST_MSIX_UNMASK, 0);
 }
 
 /** The guest kernel moves `vector` to `affinityTarget(vcpu, guestVector)` (its choice). */
 export function guestMsixMove(s: SystemState, log: EventLog, vector: number, target: number) {
-  startOn(s, log, vector, GUEST_MSIX_MOVE, target);
-}
-
-function startOn(
-  s: SystemState,
-  log: EventLog,
-  vector: number,
-  program: StepProgram,
-  target: number,
-) {
-  const thread = irqThread(s.topology, vector);
-  startProgram(s, thread, program);
-  // The driver runs where the irq is: the guest's current target of the vector.
-  setThreadLocal(s, thread, 0, currentTarget(s, vector).vcpu);
-  setThreadLocal(s, thread, 1, target);
-  emit(log, EVENT.threadReady, thread, WAIT.now);
-  // What runs the operation in the guest (a timer, a work item) wakes an idle vCPU first.
-  kvmVcpuWakeUp(s, log, runner(s, thread));
+  startGuestOp(s, log, vector, GUEST_MSIX_MOVE, target);
 }

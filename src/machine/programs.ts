@@ -8,6 +8,7 @@ import { assert } from '../hw/errors.js';
 import { GUEST_MSIX_MASK, GUEST_MSIX_MOVE, GUEST_MSIX_UNMASK } from './guest-msix.js';
 import { VECTOR_CLEANUP } from './guest-vector.js';
 import { KVM_PREEMPT, KVM_SCHED_IN, KVM_VCPU_BLOCK } from './kvm-posted-intr.js';
+import { KVM_PV_RETARGET, PV_RETARGET } from './pv-retarget.js';
 import { QEMU_MSIX_MMIO } from './qemu-vfio-msix.js';
 import {
   endProgram,
@@ -32,6 +33,8 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   GUEST_MSIX_MASK,
   GUEST_MSIX_UNMASK,
   GUEST_MSIX_MOVE,
+  PV_RETARGET,
+  KVM_PV_RETARGET,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);

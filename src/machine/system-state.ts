@@ -119,7 +119,7 @@ export const UPSTREAM_MESSAGE = defineLayout(
 );
 
 /** What a vCPU exited on when a guest access trapped (KVM's exit to the VMM). */
-export const TRAP_KIND = { none: 0, msixRead: 1, msixWrite: 2 } as const;
+export const TRAP_KIND = { none: 0, msixRead: 1, msixWrite: 2, hypercall: 3 } as const;
 export const TRAP = defineLayout(
   'irqlab-trap',
   32,

@@ -95,8 +95,16 @@ export interface SystemSpec {
  *  directly (a mapped table), or sees no MSI-X entry for it. */
 export type VirtualMsix = 'none' | 'compat' | 'remappable';
 
+/** How the guest kernel moves an assigned vector to another vCPU, which decides what the machine
+ *  runs for a set-affinity: the accesses to its emulated MSI-X entry (emulate, `guest-msix.ts`),
+ *  the pv ABI's RETARGET hypercall (pv, `pv-retarget.ts`), or (`none`) one action standing for
+ *  the vIOMMU's IRTE write and invalidation (vir, vir-direct), until those are steps too. */
+export type GuestMove = 'none' | 'msix-entry' | 'pv-retarget';
+
 export interface VectorSpec {
   readonly name: string;
+  /** Default: none. */
+  readonly guestMove?: GuestMove;
   /** The guest's MSI-X entry for the vector, if the VMM emulates it. Default: none. */
   readonly virtualMsix?: VirtualMsix;
   readonly store: number;

@@ -13,7 +13,7 @@
 // and cost (the engines).
 
 import { assert } from '../hw/errors.js';
-import { guestOpCanStart } from './guest-msix.js';
+import { guestOpCanStart } from './guest-op.js';
 import { guestHandle } from './guest-vector.js';
 import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
@@ -141,13 +141,10 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return upstreamCount(s) > 0;
     case ACTION.mask:
     case ACTION.unmask:
+      // A driver operation that is a step program waits for the previous one: guestOpCanStart.
+      return (t.vectors[a.a].virtualMsix ?? 'none') === 'none' || guestOpCanStart(s, a.a);
     case ACTION.setAffinity:
-      // A driver operation on an emulated entry is a step program: see guestOpCanStart.
-      return (
-        t.vectors[a.a].virtualMsix === undefined ||
-        t.vectors[a.a].virtualMsix === 'none' ||
-        guestOpCanStart(s, a.a)
-      );
+      return (t.vectors[a.a].guestMove ?? 'none') === 'none' || guestOpCanStart(s, a.a);
     case ACTION.vcpuMigrate:
       return vcpuMigratable(s, a.a) && !pcpuTakenByOther(s, a.a, a.b);
     default:

@@ -10,6 +10,7 @@ import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { guestMsixMove, guestMsixSetMask } from './guest-msix.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
 import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { pvRetarget } from './pv-retarget.js';
 import { affinityTarget } from './system-actions.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
@@ -34,9 +35,13 @@ export function setAffinity(
 ): void {
   const old = currentTarget(s, vector);
   if (old.vcpu === index && old.vector === newVector) return;
-  if (s.topology.vectors[vector].virtualMsix === 'compat') {
-    guestMsixMove(s, log, vector, affinityTarget(index, newVector));
-    return;
+  switch (s.topology.vectors[vector].guestMove) {
+    case 'msix-entry':
+      guestMsixMove(s, log, vector, affinityTarget(index, newVector));
+      return;
+    case 'pv-retarget':
+      pvRetarget(s, log, vector, affinityTarget(index, newVector));
+      return;
   }
   if (!guestMoveVector(s, vector, index, newVector)) {
     emit(log, EVENT.affinityRefused, vector, index, newVector);

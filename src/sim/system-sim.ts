@@ -620,7 +620,9 @@ function afterStep(run: Run, actionKind: number): void {
     const userspace =
       exitReason === EXIT_REASON.eptMisconfig ? costs.userspaceExitExtraNs + costs.vmmHandlerNs : 0;
     const reentry = exitReason === EXIT_REASON.externalInterrupt ? hostHandlerNs : 0;
-    run.enterAfterNs[exitVcpu] = now + costs.exitNs + userspace + reentry;
+    // A hypercall's exit is priced as the published VMCALL round trip.
+    const exit = exitReason === EXIT_REASON.vmcall ? costs.hypercallNs : costs.exitNs;
+    run.enterAfterNs[exitVcpu] = now + exit + userspace + reentry;
     // A vCPU whose exit started a KVM step program (kvm_vcpu_block, a preemption) re-enters
     // when the program brings it back (vcpuResume, vcpuLoad), not here.
     if (threadIdle(run.s, exitVcpu)) {

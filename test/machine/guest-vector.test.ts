@@ -16,8 +16,8 @@ const NEW_VECTOR = 0x41;
 /** One vector on vCPU 0 (guest vector 0x20), moved to vCPU 1 while an interrupt for the old
  *  target is still in vCPU 0's virtual IRR, and one more raised after the move. */
 function movedWithOldPending() {
-  // Under pv the move reaches the machine as the guest kernel's decision, in one action.
-  const s = system({ strategy: 'pv' });
+  // Under vir-direct the move reaches the machine as the guest kernel's decision, in one action.
+  const s = system({ strategy: 'vir-direct' });
   const x = stepper(s);
   const old = s.topology.vectors[0].guestVector;
   x.raise();

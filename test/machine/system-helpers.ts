@@ -15,14 +15,15 @@ export function system(opts: {
   idle?: 'poll' | 'halt';
   vectors?: number;
   backing?: 'msix' | 'ims' | 'intx' | 'msi';
-  /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself. */
-  strategy?: 'emulate' | 'pv';
+  /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself;
+   *  `vir-direct` for a move that is still one action (the vIOMMU's IRTE and invalidation). */
+  strategy?: 'emulate' | 'pv' | 'vir-direct';
 }): SystemState {
   const ir = opts.ir ?? true;
   const backing = opts.backing ?? 'msix';
   const assign =
     backing === 'ims' || backing === 'intx'
-      ? `{ device: dsa0, subdevice: 0, guest: ${opts.strategy === 'pv' ? backing : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`
+      ? `{ device: dsa0, subdevice: 0, guest: ${opts.strategy && opts.strategy !== 'emulate' ? backing : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`
       : `{ device: nic0, guest: ${backing === 'msi' ? 'msi' : 'msix'}, backing: ${backing}, vectors: ${opts.vectors ?? 1} }`;
   const text = `
 host:

@@ -1,0 +1,76 @@
+// The pv ABI's RETARGET (docs/pv-abi.md §9) as the machine runs it. The guest kernel's pv-ir
+// domain moves a vector as Linux's hierarchy does (irq_chip_set_affinity: the vector domain
+// first, apic_set_affinity, then the pv domain's set_affinity), and the pv domain's step is one
+// hypercall: VMCALL exits, and KVM's handler makes the same pair reach the new target (KVM's
+// route and, where the host posts, the IRTE: vmx_pi_update_irte); nothing is written to the
+// device. The handler is the vCPU thread's step after the exit; the vCPU then re-enters.
+// Invariants: a refused apic_set_affinity (-EBUSY) makes no hypercall.
+// Not modelled: the ABI's register-level arguments and errors (`hv/pv-host.ts` checks them on
+// the control plane, where the pair was handed out), pv-batch's batching of moves.
+
+import { apicSetAffinity, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
+import { runner } from './guest-work.js';
+import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { STEP, type StepProgram, startProgram, threadLocal, WAIT } from './step-program.js';
+import { affinityVcpu, affinityVector } from './system-actions.js';
+import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
+import { type SystemState, setRouteTarget, TRAP, TRAP_KIND } from './system-state.js';
+import { vmExit } from './system-vcpu.js';
+
+const trapAt = (s: SystemState, v: number) => s.topology.layout.vcpuTrap + v * 2;
+
+/** The pv domain's set_affinity: VMCALL RETARGET with the new vCPU and vector. */
+function vmcallRetarget(s: SystemState, log: EventLog, thread: number) {
+  const v = runner(s, thread);
+  const vector = vectorOf(s, thread);
+  const at = trapAt(s, v);
+  s.words[at] = 0;
+  TRAP.accessors.kind.set(s.words, TRAP_KIND.hypercall, at);
+  TRAP.accessors.vector.set(s.words, vector, at);
+  s.words[at + 1] = threadLocal(s, thread, 1);
+  vmExit(s, log, v, EXIT_REASON.vmcall, vector);
+  startProgram(s, v, KVM_PV_RETARGET);
+  emit(log, EVENT.threadReady, v, WAIT.now);
+  return STEP.done;
+}
+
+/** KVM's handler of RETARGET, on the vCPU that made the call. */
+function handleRetarget(s: SystemState, log: EventLog, v: number) {
+  const at = trapAt(s, v);
+  const vector = TRAP.accessors.vector.get(s.words, at);
+  const index = affinityVcpu(s.words[at + 1]);
+  const guestVector = affinityVector(s.words[at + 1]);
+  setRouteTarget(s, vector, index, guestVector);
+  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, guestVector, true);
+  s.words[at] = 0;
+  s.words[at + 1] = 0;
+  emit(log, EVENT.vcpuResume, v, 0);
+  return STEP.done;
+}
+
+export const KVM_PV_RETARGET: StepProgram = {
+  id: 10,
+  name: 'kvm_emulate_hypercall',
+  source: 'docs/pv-abi.md §9 (hv/pv-host.ts)',
+  steps: [{ name: 'pv_retarget', wait: WAIT.now, run: handleRetarget }],
+};
+
+export const PV_RETARGET: StepProgram = {
+  id: 9,
+  name: 'irq_chip_set_affinity(pv)',
+  source: 'kernel/irq/chip.c, arch/x86/kernel/apic/vector.c, docs/pv-abi.md §9',
+  steps: [
+    {
+      name: 'apic_set_affinity',
+      wait: WAIT.now,
+      enabled: onRunningVcpu,
+      run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : STEP.done),
+    },
+    { name: 'vmcall(RETARGET)', wait: WAIT.now, enabled: onRunningVcpu, run: vmcallRetarget },
+  ],
+};
+
+/** The guest kernel moves `vector` to `affinityTarget(vcpu, guestVector)` through the pv ABI. */
+export function pvRetarget(s: SystemState, log: EventLog, vector: number, target: number) {
+  startGuestOp(s, log, vector, PV_RETARGET, target);
+}
