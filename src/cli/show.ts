@@ -1,7 +1,8 @@
 // `irqlab show <scenario> --what <view>`: what a scenario builds, without running it. Views are a
 // table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
 // `hierarchy`, `interrupts` and `affinity` boot the scenario's kernels (report/hierarchy-show.ts)
-// and take --kernel and --format.
+// and take --kernel and --format. Every view reads the file through the one loader
+// (`loadScenarioFile`): YAML, schema and rules, errors located, before it renders anything.
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
@@ -10,6 +11,7 @@ import { IRTE_DWORDS, IRTE_MODE, IRTE_REMAPPED } from '../hw/vtd/irte.js';
 import { type KernelView, renderKernelView } from '../report/hierarchy-show.js';
 import { type BuiltScenario, buildScenario } from '../scenario/build.js';
 import { functionRoutingIds } from '../scenario/rules.js';
+import type { Scenario } from '../scenario/schema.js';
 import type { CliIo } from './io.js';
 import { loadScenarioFile, scenarioName } from './run.js';
 
@@ -23,21 +25,23 @@ export interface ShowOptions {
 
 export interface ShowView {
   readonly description: string;
-  /** What to print on stdout, and warnings for stderr. */
-  render(ctx: { io: CliIo; file: string; opts: ShowOptions }): { out: string; warnings: string[] };
+  /** What to print on stdout, and warnings for stderr, for a scenario the loader accepted. */
+  render(ctx: { scenario: Scenario; file: string; opts: ShowOptions }): {
+    out: string;
+    warnings: string[];
+  };
 }
 
 const kernelView = (view: KernelView, description: string): ShowView => ({
   description,
-  // The kernel views validate the file themselves (a scenario may spell its kernels out).
-  render: ({ io, file, opts }) => renderKernelView(decodeText(io, file), file, view, opts),
+  render: ({ scenario, opts }) => renderKernelView(scenario, view, opts),
 });
 
 export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   topology: {
     description: 'host, devices and their functions, VMs, assignments and their vectors',
-    render: ({ io, file, opts }) => {
-      const built = buildScenario(loadScenarioFile(io, file));
+    render: ({ scenario, file, opts }) => {
+      const built = buildScenario(scenario);
       const out = opts.json
         ? `${JSON.stringify(topologyJson(built, file), null, 2)}\n`
         : topologyText(built, file);
@@ -48,9 +52,6 @@ export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   interrupts: kernelView('interrupts', '/proc/interrupts of each kernel'),
   affinity: kernelView('affinity', 'irq affinity of each kernel (--format list | sysfs)'),
 };
-
-const decodeText = (io: CliIo, file: string) =>
-  new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
 
 export function registerShow(program: Command, io: CliIo): void {
   program
@@ -79,7 +80,8 @@ export function registerShow(program: Command, io: CliIo): void {
           `"${opts.what}" is not one of ${Object.keys(SHOW_VIEWS).join(', ')}`,
         );
       }
-      const { out, warnings } = view.render({ io, file, opts });
+      const scenario = loadScenarioFile(io, file);
+      const { out, warnings } = view.render({ scenario, file, opts });
       for (const w of warnings) io.err(`irqlab: ${w}\n`);
       io.out(out);
     });

@@ -54,6 +54,8 @@ const GUEST_IOAPIC_PINS = 24;
 const GUEST_IOAPIC_SOURCE_ID = 0xff00;
 /** First guest PCI slot for assigned functions (QEMU q35: 00:01 is VGA, 00:02.. are free). */
 const FIRST_GUEST_SLOT = 4;
+/** PCI device numbers are 5 bits: bus 0 of the guest holds this many assigned functions. */
+export const GUEST_ASSIGNMENTS_MAX = 0x1f - FIRST_GUEST_SLOT + 1;
 
 export interface ControlPlaneVm {
   readonly name: string;
@@ -107,7 +109,9 @@ const platformKind = (s: StrategyName): PlatformKind =>
       ? 'guest-vir'
       : 'guest-hypercall';
 
-const guestBdf = (a: number) => `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
+/** The guest's PCI address of assignment `a`: one device per slot of bus 0, up to 0x1f. */
+export const guestBdf = (a: number) =>
+  `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
 
 /** The virtual function the guest sees: its representation with `vectors` entries. */
 function guestDevice(a: ControlPlaneVmSpec['assign'][number], i: number): KernelDeviceSpec {

@@ -1,10 +1,19 @@
-// Loading a scenario file: YAML (eemeli/yaml, with a LineCounter so every node has a line and a
-// column), then the zod schema, then the table of cross-field rules. Every problem found is
-// mapped back to the YAML node it is about and reported together in one ScenarioError; nothing
-// is returned, and so nothing is built, unless the whole file is valid.
+// Loading a scenario file, the one path every command and view takes: YAML (eemeli/yaml, with a
+// LineCounter so every node has a line and a column) parsed once, its aliases resolved within a
+// bound, then the zod schema (the kernel blocks `host.kernel` and `vms[].kernel` included), then
+// the table of cross-field rules (the kernel blocks' own rules among them). Every problem found
+// is mapped back to the YAML node it is about and reported together in one ScenarioError;
+// nothing is returned, and so nothing is built, unless the whole file is valid.
+// Aliases: YAML lets `*a` repeat the node anchored `&a`; nested, a few lines expand to billions
+// of nodes (an "alias bomb"), so the expanded size of the document is bounded
+// (ALIAS_EXPANSION_MAX) and an alias that resolves to nothing, or to a node holding it, is an
+// error at the alias.
 
 import {
+  type Alias,
   type Document,
+  isAlias,
+  isCollection,
   isMap,
   isPair,
   isScalar,
@@ -12,6 +21,7 @@ import {
   LineCounter,
   type Node,
   parseDocument,
+  visit,
 } from 'yaml';
 import type { core } from 'zod';
 import { formatPath, ScenarioError, type ScenarioIssue } from './errors.js';
@@ -25,43 +35,121 @@ export interface ScenarioOverrides {
   readonly seed?: number;
 }
 
+/** Nodes a document may hold once its aliases are expanded: far above any real scenario (the
+ *  shipped ones hold a few hundred), far below what would exhaust memory or time. */
+export const ALIAS_EXPANSION_MAX = 100_000;
+
+/** A file that passed YAML and the schema (no rules yet), with the means to locate a path. */
+export interface ParsedScenario {
+  readonly file: string;
+  readonly scenario: Scenario;
+  readonly at: Locate;
+}
+
+/** YAML and the schema: a ScenarioError listing every problem, or the schema's output. */
+export function parseScenario(text: string, file: string): ParsedScenario {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (path: readonly PropertyKey[]) => locate(doc, lineCounter, file, path);
+  const issue = (offset: number, rule: string, problem: string): ScenarioIssue => ({
+    file,
+    ...linePos(lineCounter, offset),
+    path: '',
+    rule,
+    problem,
+  });
+  if (doc.errors.length > 0) {
+    throw new ScenarioError(
+      doc.errors.map((e) => issue(e.pos[0], 'yaml-syntax', e.message.split('\n')[0])),
+    );
+  }
+  const aliasIssues = aliasProblems(doc).map((p) => issue(p.offset, 'yaml-alias', p.problem));
+  if (aliasIssues.length > 0) throw new ScenarioError(aliasIssues);
+  const parsed = scenarioSchema.safeParse(doc.toJS({ maxAliasCount: -1 }) ?? {});
+  if (!parsed.success) {
+    throw new ScenarioError(parsed.error.issues.map((i) => schemaIssue(i, at)));
+  }
+  return { file, scenario: parsed.data, at };
+}
+
+/** The cross-field rules on a parsed file, under `overrides`: every violation, located. */
+export function ruleIssues(
+  parsed: ParsedScenario,
+  overrides: ScenarioOverrides = {},
+): { scenario: Scenario; issues: ScenarioIssue[] } {
+  const scenario = applyOverrides(parsed.scenario, overrides);
+  const issues = checkRules(scenario).map((v) => ({
+    ...parsed.at(v.path),
+    rule: v.rule,
+    problem: overrides.strategy
+      ? `${v.problem} (with --strategy ${overrides.strategy})`
+      : v.problem,
+  }));
+  return { scenario, issues };
+}
+
 export function loadScenario(
   text: string,
   file: string,
   overrides: ScenarioOverrides = {},
 ): Scenario {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (path: readonly PropertyKey[]) => locate(doc, lineCounter, file, path);
-  if (doc.errors.length > 0) {
-    throw new ScenarioError(
-      doc.errors.map((e) => ({
-        file,
-        ...linePos(lineCounter, e.pos[0]),
-        path: '',
-        rule: 'yaml-syntax',
-        problem: e.message.split('\n')[0],
-      })),
-    );
-  }
-  const parsed = scenarioSchema.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    throw new ScenarioError(parsed.error.issues.map((issue) => schemaIssue(issue, at)));
-  }
-  const scenario = applyOverrides(parsed.data, overrides);
-  const violations = checkRules(scenario);
-  if (violations.length > 0) {
-    throw new ScenarioError(
-      violations.map((v) => ({
-        ...at(v.path),
-        rule: v.rule,
-        problem: overrides.strategy
-          ? `${v.problem} (with --strategy ${overrides.strategy})`
-          : v.problem,
-      })),
-    );
-  }
+  const { scenario, issues } = ruleIssues(parseScenario(text, file), overrides);
+  if (issues.length > 0) throw new ScenarioError(issues);
   return scenario;
+}
+
+/** Aliases that resolve to nothing or to a node that holds them, and the alias at which the
+ *  document's expanded size passes ALIAS_EXPANSION_MAX. */
+function aliasProblems(doc: Document): { offset: number; problem: string }[] {
+  const problems: { offset: number; problem: string }[] = [];
+  const sizes = new Map<Node, number>();
+  const open = new Set<Node>();
+  // Expanded size of a node, capped just past the bound (so the sums stay small).
+  const sizeOf = (node: unknown): number => {
+    if (isAlias(node)) {
+      const target = node.resolve(doc);
+      return target === undefined || open.has(target) ? 1 : sizeOf(target);
+    }
+    if (!isCollection(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    open.add(node);
+    let size = 1;
+    for (const item of node.items) {
+      size += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
+      if (size > ALIAS_EXPANSION_MAX) break;
+    }
+    open.delete(node);
+    sizes.set(node, Math.min(size, ALIAS_EXPANSION_MAX + 1));
+    return sizes.get(node) as number;
+  };
+  let total = 0;
+  const ancestors: Node[] = [];
+  visit(doc, {
+    Node(_key, node, path) {
+      total += 1;
+      if (!isAlias(node)) return;
+      const alias = node as Alias;
+      const offset = alias.range?.[0] ?? 0;
+      const target = alias.resolve(doc);
+      ancestors.length = 0;
+      for (const p of path) if (isCollection(p)) ancestors.push(p as Node);
+      if (target === undefined) {
+        problems.push({ offset, problem: `alias *${alias.source} names no anchor before it` });
+      } else if (ancestors.includes(target)) {
+        problems.push({ offset, problem: `alias *${alias.source} refers to a node that holds it` });
+      } else if (total <= ALIAS_EXPANSION_MAX) {
+        total += sizeOf(target) - 1;
+        if (total > ALIAS_EXPANSION_MAX) {
+          problems.push({
+            offset,
+            problem: `aliases expand the document past ${ALIAS_EXPANSION_MAX} nodes at *${alias.source} (an alias bomb?)`,
+          });
+        }
+      }
+    },
+  });
+  return problems;
 }
 
 function applyOverrides(s: Scenario, o: ScenarioOverrides): Scenario {

@@ -8,7 +8,9 @@
 // reference themselves and the others skip what they cannot resolve.
 
 import { PARENT_MSIX_ENTRIES } from '../hv/flows.js';
+import { GUEST_ASSIGNMENTS_MAX } from '../hv/guest-run.js';
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
+import { KERNEL_SPEC_RULES, type KernelSpec } from '../kernel/kernel-spec.js';
 import {
   type Scenario,
   type ScenarioAssignment,
@@ -76,7 +78,71 @@ export function functionRoutingIds(d: ScenarioDevice): number[] {
   return ids;
 }
 
+/** The kernel blocks a scenario spells out, with their paths. */
+function* kernelBlocks(s: Scenario) {
+  if (s.host.kernel) {
+    yield { spec: s.host.kernel, path: ['host', 'kernel'] as (string | number)[], host: true };
+  }
+  for (const [v, vm] of s.vms.entries()) {
+    if (vm.kernel) yield { spec: vm.kernel, path: ['vms', v, 'kernel'], host: false };
+  }
+}
+
+/** A kernel block's own rule (`kernel/kernel-spec.ts`), run on every block of the scenario. */
+const kernelRule = (rule: (typeof KERNEL_SPEC_RULES)[number]): ScenarioRule => ({
+  name: rule.name,
+  why: `${rule.why} (host.kernel, vms[].kernel)`,
+  check(s, _ctx, report) {
+    for (const { spec, path } of kernelBlocks(s)) {
+      rule.check(spec, (p, problem) => report([...path, ...p], problem));
+    }
+  },
+});
+
+const isHostPlatform = (spec: KernelSpec) => spec.platform.startsWith('host-');
+
 export const RULES: readonly ScenarioRule[] = [
+  ...KERNEL_SPEC_RULES.map(kernelRule),
+  {
+    name: 'kernel-matches-machine',
+    why: "a kernel block describes the machine it runs on: the host's CPUs and IOMMU, or the VM's vCPUs",
+    check(s, _ctx, report) {
+      for (const { spec, path, host } of kernelBlocks(s)) {
+        const cpus = host ? s.host.cpus : s.vms[path[1] as number].vcpus;
+        if (spec.cpus !== cpus) {
+          report(
+            [...path, 'cpus'],
+            `${spec.cpus} CPUs, but the ${host ? 'host has' : 'VM has'} ${cpus} (${host ? 'host.cpus' : 'vcpus'})`,
+          );
+        }
+        if (isHostPlatform(spec) !== host) {
+          report(
+            [...path, 'platform'],
+            `${spec.platform} is a ${host ? 'guest' : 'host'} platform; ${host ? 'host.kernel needs host-ir or host-noir' : 'a VM kernel needs a guest-* platform'}`,
+          );
+        } else if (host && (spec.platform === 'host-ir') !== s.host.iommu.ir) {
+          report(
+            [...path, 'platform'],
+            `${spec.platform}, but host.iommu.ir is ${s.host.iommu.ir}`,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: 'guest-pci-slots',
+    why: `each assigned function takes a device number on the guest's bus 0 (5 bits, up to 0x1f): at most ${GUEST_ASSIGNMENTS_MAX} per VM`,
+    check(s, _ctx, report) {
+      s.vms.forEach((vm, v) => {
+        if (vm.assign.length > GUEST_ASSIGNMENTS_MAX) {
+          report(
+            ['vms', v, 'assign', GUEST_ASSIGNMENTS_MAX],
+            `${vm.assign.length} assignments: the guest's bus 0 has slots for ${GUEST_ASSIGNMENTS_MAX}`,
+          );
+        }
+      });
+    },
+  },
   {
     name: 'unique-names',
     why: 'devices and VMs are referred to by name',

@@ -101,6 +101,38 @@ describe('scenario errors name file:line:column and the rule', () => {
     const text = DESIGN_EXAMPLE.replace('vcpus: 1', 'vcpus: 0').replace('cpus: 4', 'cpus: -1');
     expect(errorOf(text).issues.length).toBeGreaterThanOrEqual(2);
   });
+  it('reports an alias with no anchor before it at the alias', () => {
+    const text = 'host:\n  cpus: *n\nrun: { duration: 1ms }\n';
+    const e = errorOf(text);
+    expect(e.issues[0]).toMatchObject({ rule: 'yaml-alias', ...position(text, '*n') });
+  });
+  it('reports an alias inside the node it names', () => {
+    const text = 'host: &h\n  cpus: 1\n  iommu: *h\nrun: { duration: 1ms }\n';
+    expect(errorOf(text).issues[0]).toMatchObject({ rule: 'yaml-alias', ...position(text, '*h') });
+  });
+  it('stops an alias bomb at the alias that passes the bound, before expanding it', () => {
+    // nine levels of nine aliases: 9^9 (387 million) nodes once expanded
+    const levels = ['a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]'];
+    for (let i = 1; i <= 9; i++) {
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    }
+    const text = `description:\n  ${levels.join('\n  ')}\nhost: { cpus: 1 }\nrun: { duration: 1ms }\n`;
+    const e = errorOf(text);
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0].rule).toBe('yaml-alias');
+    expect(e.message).toMatch(/past 100000 nodes/);
+    // a level is 1 + 9 x the one below: a0..a4 hold 10 + 91 + 820 + 7,381 + 66,430 = 74,732
+    // nodes, and the first *a4 (in a5's list) adds 66,430 more: past 100,000 there
+    expect(e.issues[0]).toMatchObject(position(text, '*a4'));
+  });
+  it('reports a second YAML document as an error', () => {
+    const e = errorOf('host: { cpus: 1 }\nrun: { duration: 1ms }\n---\nhost: {}\n');
+    expect(e.issues[0]).toMatchObject({ rule: 'yaml-syntax', line: 3 });
+  });
   it('judges a --strategy override with the rules', () => {
     const text = DESIGN_EXAMPLE.replace('ir: false', 'ir: true');
     const e = errorOf(text, { strategy: 'pv' });
@@ -146,6 +178,7 @@ interface Base {
     strategy?: string;
     pin?: number[];
     assign: Assignment[];
+    kernel?: Record<string, unknown>;
   }[];
   workload: {
     actions: { at: string; do: string; vm: string; assign: number; vector: number; vcpu: number }[];
@@ -178,7 +211,38 @@ const base = (): Base => ({
   run: { duration: '2ms' },
 });
 
+/** vm0's guest kernel spelled out (kernel/kernel-spec.ts), as the conformance scenarios do. */
+const vm0Kernel = (more: Record<string, unknown>) => ({
+  version: '6.6',
+  platform: 'guest-vir',
+  cpus: 2,
+  apic: 'x2apic-phys',
+  devices: [{ bdf: '0000:00:04.0', msix: 2 }],
+  ...more,
+});
+
 const BREAKS: Record<string, (s: Base) => void> = {
+  'kernel-apic-mode': (s) => {
+    // flat logical: one destination bit per CPU, 8 bits
+    s.host.cpus = 16;
+    s.vms[0].vcpus = 10;
+    s.vms[0].kernel = vm0Kernel({ cpus: 10, apic: 'xapic-logical-flat' });
+  },
+  'kernel-devices': (s) => {
+    s.vms[0].kernel = vm0Kernel({ boot: [{ do: 'probe', bdf: '0000:00:09.0' }] });
+  },
+  'kernel-boot-cpus': (s) => {
+    // the boot CPU is online before any step: Linux would never online it again
+    s.vms[0].kernel = vm0Kernel({ boot: [{ do: 'online-cpus', cpus: [0] }] });
+  },
+  'kernel-matches-machine': (s) => {
+    s.vms[0].kernel = vm0Kernel({ cpus: 4 });
+  },
+  'guest-pci-slots': (s) => {
+    const one = { device: 'dsa0', guest: 'msix', backing: 'msix', vectors: 1 };
+    // bus 0 device numbers 0x04..0x1f: 28 slots
+    for (let i = 0; i < 27; i++) s.vms[0].assign.push({ ...one, subdevice: i % 4 });
+  },
   'unique-names': (s) => {
     s.devices[1].name = 'dsa0';
   },
