@@ -2,7 +2,8 @@
 // it and print the summary (text, or one JSON object with --json). --trace writes a Perfetto
 // trace-event JSON file or trace-cmd-style text (--format), streamed while the run goes. Exit 1
 // when a checked property fails (an interrupt duplicated or lost), 2 on bad usage or input.
-// A progress bar goes to stderr for runs longer than about a second, only when it is a terminal.
+// A progress bar goes to stderr for runs longer than about a second, only when it is a terminal;
+// --max-events stops the simulation after that many events, saying so on stderr.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -13,8 +14,9 @@ import { ftraceWriter } from '../report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../report/trace-perfetto.js';
 import type { TraceWriter } from '../report/trace-writer.js';
 import { buildScenario, runWorkload } from '../scenario/build.js';
-import { loadScenario, type ScenarioOverrides } from '../scenario/load.js';
+import { type ScenarioOverrides, withScenario } from '../scenario/load.js';
 import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
+import { formatNs } from '../scenario/units.js';
 import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
 import { simulateSystem } from '../sim/system-sim.js';
 import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorder.js';
@@ -32,6 +34,7 @@ export interface RunOptions {
   json?: boolean;
   trace?: string;
   format?: string;
+  maxEvents?: string;
 }
 
 export function registerRun(program: Command, io: CliIo): void {
@@ -44,13 +47,18 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('--json', 'print the summary as one JSON object')
     .option('--trace <file>', 'write a trace of the run to this file')
     .option('--format <format>', `trace format: ${TRACE_FORMATS.join(' | ')} (default perfetto)`)
+    .option(
+      '--max-events <n>',
+      'stop the simulation after n events (the summary covers up to there)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
         '  irqlab run scenarios/idxd-siov.yaml\n' +
         '  irqlab run scenarios/mlx5-vf.yaml --seed 7 --json\n' +
         '  irqlab run scenarios/mixed.yaml --trace run.json            # open in ui.perfetto.dev\n' +
-        '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n\n' +
+        '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n' +
+        '  irqlab run scenarios/idxd-siov.yaml --max-events 10000\n\n' +
         `Cost parameters (override in run.costs): ${COST_PARAMETERS.map((p) => p.name).join(', ')}`,
     )
     .action((file: string, opts: RunOptions) => {
@@ -58,17 +66,38 @@ export function registerRun(program: Command, io: CliIo): void {
     });
 }
 
-/** Reads and validates a scenario file for any command. */
-export function loadScenarioFile(io: CliIo, file: string, overrides: ScenarioOverrides = {}) {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
-  return loadScenario(text, file, overrides);
+/** Reads a scenario file for any command. */
+export const readScenarioText = (io: CliIo, file: string): string =>
+  new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
+
+/** Reads, validates and uses a scenario file (`scenario/load.ts withScenario`): every command
+ *  and view takes this one path, so every rejection is located. */
+export function useScenarioFile<T>(
+  io: CliIo,
+  file: string,
+  overrides: ScenarioOverrides,
+  use: (s: Scenario) => T,
+): T {
+  return withScenario(readScenarioText(io, file), file, overrides, use);
 }
 
 /** `irqlab run <file> [opts]`: also what `irqlab demo` runs on the default scenario. */
 export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}): void {
   const overrides = { strategy: parseStrategy(opts.strategy), seed: parseSeed(opts.seed) };
   const format = parseFormat(opts);
-  const scenario = loadScenarioFile(io, file, overrides);
+  const maxSteps = parseMaxEvents(opts.maxEvents);
+  useScenarioFile(io, file, overrides, (scenario) => {
+    runScenario(io, file, scenario, { json: opts.json, trace: opts.trace, format, maxSteps });
+  });
+}
+
+function runScenario(
+  io: CliIo,
+  file: string,
+  scenario: Scenario,
+  opts: { json?: boolean; trace?: string; format: TraceFormat; maxSteps: number | undefined },
+): void {
+  const { format, maxSteps } = opts;
   const built = buildScenario(scenario);
   const costs = resolveCosts(scenario.run.costs, { nested: scenario.host.nested });
   const trace = opts.trace ? openTrace(opts.trace, format, built.initial.topology) : null;
@@ -81,10 +110,16 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
       costs,
       trace: trace?.recorder ?? null,
       progress: progress.update,
+      ...(maxSteps === undefined ? {} : { maxSteps }),
     });
   } finally {
     trace?.close();
     progress.done();
+  }
+  if (result.stoppedEarly) {
+    io.err(
+      `irqlab: --max-events ${maxSteps}: stopped at ${formatNs(result.durationNs)} of ${formatNs(scenario.run.duration)} simulated; the summary covers that much\n`,
+    );
   }
   const failed = systemProperties.filter((p) => !p.holds(result.finalState)).map((p) => p.name);
   const ctx = {
@@ -120,6 +155,14 @@ function parseSeed(value: string | undefined): number | undefined {
     throw new InputError('--seed', `"${value}" is not an integer 0..${SEED_MAX}`);
   }
   return n;
+}
+
+function parseMaxEvents(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InputError('--max-events', `"${value}" is not a positive integer`);
+  }
+  return Number(value);
 }
 
 function parseFormat(opts: RunOptions): TraceFormat {

@@ -2,7 +2,7 @@
 // table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
 // `hierarchy`, `interrupts` and `affinity` boot the scenario's kernels (report/hierarchy-show.ts)
 // and take --kernel and --format. Every view reads the file through the one loader
-// (`loadScenarioFile`): YAML, schema and rules, errors located, before it renders anything.
+// (`useScenarioFile`): YAML, schema and rules, errors located, before it renders anything.
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
@@ -13,7 +13,7 @@ import { type BuiltScenario, buildScenario } from '../scenario/build.js';
 import { functionRoutingIds } from '../scenario/rules.js';
 import type { Scenario } from '../scenario/schema.js';
 import type { CliIo } from './io.js';
-import { loadScenarioFile, scenarioName } from './run.js';
+import { scenarioName, useScenarioFile } from './run.js';
 
 export interface ShowOptions {
   readonly json?: boolean;
@@ -80,8 +80,9 @@ export function registerShow(program: Command, io: CliIo): void {
           `"${opts.what}" is not one of ${Object.keys(SHOW_VIEWS).join(', ')}`,
         );
       }
-      const scenario = loadScenarioFile(io, file);
-      const { out, warnings } = view.render({ scenario, file, opts });
+      const { out, warnings } = useScenarioFile(io, file, {}, (scenario) =>
+        view.render({ scenario, file, opts }),
+      );
       for (const w of warnings) io.err(`irqlab: ${w}\n`);
       io.out(out);
     });

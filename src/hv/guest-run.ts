@@ -48,6 +48,12 @@ export type Phase = (typeof PHASES)[number];
 
 /** Linux version the guests run (per-device MSI domains, dynamic MSI-X: 6.2+). */
 export const GUEST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
+/** The guest's vector domain: no 8259 PIC, IA32 emulation (0x80 reserved), KVM's callback. */
+export const GUEST_VECTOR_DOMAIN = {
+  legacyPic: false,
+  ia32Emulation: true,
+  hypervisorCallback: true,
+} as const;
 /** QEMU's IOAPIC: 24 pins, source-id ff:00.0 as the vIOMMU's DMAR device scope names it
  *  (include/hw/i386/pc.h / q35.h: Q35_PSEUDO_BUS_PLATFORM 0xff, Q35_PSEUDO_DEVFN_IOAPIC 0). */
 const GUEST_IOAPIC_PINS = 24;
@@ -174,9 +180,7 @@ function bootVm(
     platform: platformKind(strategy),
     cpus: spec.vcpus,
     apicMode: 'x2apic-phys',
-    legacyPic: false,
-    ia32Emulation: true,
-    hypervisorCallback: true,
+    ...GUEST_VECTOR_DOMAIN,
     mce: false,
     // QEMU q35's IOAPIC (24 pins): its GSIs keep irqs 0..23, so MSI irqs start at 24 as in the
     // recorded guests (`qemu-q35-noir/proc-interrupts.txt`).

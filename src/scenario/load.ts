@@ -24,6 +24,7 @@ import {
   visit,
 } from 'yaml';
 import type { core } from 'zod';
+import { RuleError } from '../hw/errors.js';
 import { formatPath, ScenarioError, type ScenarioIssue } from './errors.js';
 import { checkRules } from './rules.js';
 import { type Scenario, type Strategy, scenarioSchema } from './schema.js';
@@ -93,9 +94,35 @@ export function loadScenario(
   file: string,
   overrides: ScenarioOverrides = {},
 ): Scenario {
-  const { scenario, issues } = ruleIssues(parseScenario(text, file), overrides);
+  return withScenario(text, file, overrides, (s) => s);
+}
+
+/** Where a refusal of the model is reported (a RuleError thrown while building or running a
+ *  file the rules accepted: a resource that ran out): at the part of the file that sizes it;
+ *  any other refusal at the top of the file. */
+const REFUSAL_PATHS: Readonly<Record<string, readonly PropertyKey[]>> = {
+  'host-resources': ['host', 'cpus'],
+};
+
+/** Loads the file and hands the scenario to `use` (build, run, render); a refusal of the model
+ *  inside `use` comes out located, as the file's own rules do. */
+export function withScenario<T>(
+  text: string,
+  file: string,
+  overrides: ScenarioOverrides,
+  use: (s: Scenario) => T,
+): T {
+  const parsed = parseScenario(text, file);
+  const { scenario, issues } = ruleIssues(parsed, overrides);
   if (issues.length > 0) throw new ScenarioError(issues);
-  return scenario;
+  try {
+    return use(scenario);
+  } catch (e) {
+    if (!(e instanceof RuleError) || e instanceof ScenarioError) throw e;
+    const where = parsed.at(REFUSAL_PATHS[e.rule] ?? []);
+    const problem = `${e.where ? `${e.where}: ` : ''}${e.problem}`;
+    throw new ScenarioError([{ ...where, rule: e.rule, problem }]);
+  }
 }
 
 /** Aliases that resolve to nothing or to a node that holds them, and the alias at which the

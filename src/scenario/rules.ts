@@ -8,16 +8,23 @@
 // reference themselves and the others skip what they cannot resolve.
 
 import { PARENT_MSIX_ENTRIES } from '../hv/flows.js';
-import { GUEST_ASSIGNMENTS_MAX } from '../hv/guest-run.js';
+import {
+  GUEST_ASSIGNMENTS_MAX,
+  GUEST_KERNEL_VERSION,
+  GUEST_VECTOR_DOMAIN,
+} from '../hv/guest-run.js';
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { KERNEL_SPEC_RULES, type KernelSpec } from '../kernel/kernel-spec.js';
+import { allocatableVectorsPerCpu } from '../kernel/x86-vector.js';
 import {
+  RAISED_INTERRUPTS_MAX,
   type Scenario,
   type ScenarioAssignment,
   type ScenarioDevice,
   type ScenarioVm,
   XAPIC_DEST_VCPUS,
 } from './schema.js';
+import { formatNs } from './units.js';
 
 export interface RuleViolation {
   readonly rule: string;
@@ -127,6 +134,25 @@ export const RULES: readonly ScenarioRule[] = [
           );
         }
       }
+    },
+  },
+  {
+    name: 'guest-vectors-fit',
+    why: `each guest vector takes a CPU vector of one of the VM's vCPUs: at most ${allocatableVectorsPerCpu(GUEST_KERNEL_VERSION, GUEST_VECTOR_DOMAIN)} per vCPU in the guest kernel (0x20-0xeb less IA32_SYSCALL_VECTOR)`,
+    check(s, _ctx, report) {
+      const perCpu = allocatableVectorsPerCpu(GUEST_KERNEL_VERSION, GUEST_VECTOR_DOMAIN);
+      s.vms.forEach((vm, v) => {
+        let used = 0;
+        vm.assign.forEach((a, i) => {
+          used += a.vectors;
+          if (used > vm.vcpus * perCpu && used - a.vectors <= vm.vcpus * perCpu) {
+            report(
+              ['vms', v, 'assign', i, 'vectors'],
+              `${used} guest vectors by here; ${vm.name}'s ${vm.vcpus} vCPUs hold ${vm.vcpus * perCpu} (${perCpu} each)`,
+            );
+          }
+        });
+      });
     },
   },
   {
@@ -632,6 +658,24 @@ export const RULES: readonly ScenarioRule[] = [
         if ('at' in item && item.at > s.run.duration) {
           report([...path, 'at'], `after the end of the run (run.duration)`);
         }
+      }
+    },
+  },
+  {
+    name: 'run-interrupt-budget',
+    why: `run.duration times the sources' rates (each vector of a queue: all source) raises at most ${RAISED_INTERRUPTS_MAX} interrupts, so a run ends in under a second of wall time`,
+    check(s, ctx, report) {
+      let perSecond = 0;
+      for (const src of s.workload.sources) {
+        const assign = ctx.vmByName.get(src.vm)?.assign[src.assign];
+        perSecond += src.rate * (src.queue === 'all' ? (assign?.vectors ?? 1) : 1);
+      }
+      const raised = (perSecond * s.run.duration) / 1e9;
+      if (raised > RAISED_INTERRUPTS_MAX) {
+        report(
+          ['run', 'duration'],
+          `${formatNs(s.run.duration)} at ${Math.round(perSecond)} interrupts/s raises ${Math.round(raised)}, above the budget of ${RAISED_INTERRUPTS_MAX}: shorten the run or lower the rates`,
+        );
       }
     },
   },

@@ -70,6 +70,8 @@ export interface SimOptions {
   readonly trace: TraceRecorder | null;
   /** Called now and then with the simulated time reached. */
   readonly progress?: (nowNs: number) => void;
+  /** Stop after this many steps (`irqlab run --max-events`): the result covers the time reached. */
+  readonly maxSteps?: number;
 }
 
 export interface LatencySummary {
@@ -83,7 +85,10 @@ export interface LatencySummary {
 }
 
 export interface SimResult {
+  /** The run's duration, or the simulated time reached when `maxSteps` stopped it. */
   readonly durationNs: number;
+  /** Whether `maxSteps` stopped the run before its duration. */
+  readonly stoppedEarly: boolean;
   readonly seed: number;
   readonly steps: number;
   readonly interrupts: {
@@ -207,17 +212,19 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
   t.vcpus.forEach((_, v) => {
     scheduleIdle(run, v, 0);
   });
-  const steps = loop(run, opts);
+  const { steps, stoppedEarly } = loop(run, opts);
   run.trace?.close();
-  return summarise(run, opts, steps);
+  return summarise(run, opts, steps, stoppedEarly);
 }
 
-function loop(run: Run, opts: SimOptions): number {
+function loop(run: Run, opts: SimOptions): { steps: number; stoppedEarly: boolean } {
   const entry = emptyQueueEntry();
   const scratch: SystemAction = { kind: ACTION.raise, a: 0, b: 0 };
   let steps = 0;
+  const maxSteps = opts.maxSteps ?? Number.POSITIVE_INFINITY;
   while (queuePop(run.q, entry)) {
     if (entry.timeNs > opts.durationNs) break;
+    if (steps >= maxSteps) return { steps, stoppedEarly: true };
     run.nowNs = entry.timeNs;
     if (entry.kind === SOURCE_TICK) {
       sourceTick(run, entry.a, scratch);
@@ -235,7 +242,7 @@ function loop(run: Run, opts: SimOptions): number {
     steps++;
     if (opts.progress && (steps & (PROGRESS_EVERY_STEPS - 1)) === 0) opts.progress(run.nowNs);
   }
-  return steps;
+  return { steps, stoppedEarly: false };
 }
 
 function sourceTick(run: Run, index: number, scratch: SystemAction): void {
@@ -524,7 +531,7 @@ function scheduleIdle(run: Run, vcpu: number, atNs: number): void {
   if (t.vms[t.vcpus[vcpu].vm].idle === 'halt') queuePush(run.q, atNs, ACTION.vcpuHalt, vcpu, 0);
 }
 
-function summarise(run: Run, opts: SimOptions, steps: number): SimResult {
+function summarise(run: Run, opts: SimOptions, steps: number, stoppedEarly: boolean): SimResult {
   const t = run.s.topology;
   const vectors = t.vectors.map((v, i) => ({ name: v.name, ...vectorOutcomes(run.s, i) }));
   const sum = (k: 'coalesced' | 'lost') => vectors.reduce((n, v) => n + v[k], 0);
@@ -544,7 +551,8 @@ function summarise(run: Run, opts: SimOptions, steps: number): SimResult {
   });
   const h = run.latency;
   return {
-    durationNs: opts.durationNs,
+    durationNs: stoppedEarly ? run.nowNs : opts.durationNs,
+    stoppedEarly,
     seed: opts.seed,
     steps,
     interrupts: {

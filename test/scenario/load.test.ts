@@ -4,8 +4,10 @@
 // the offending key), and every rule of RULES has a case here that breaks it.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { RuleError } from '../../src/hw/errors.js';
+import { buildScenario } from '../../src/scenario/build.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
-import { loadScenario } from '../../src/scenario/load.js';
+import { loadScenario, withScenario } from '../../src/scenario/load.js';
 import { RULES } from '../../src/scenario/rules.js';
 
 const FILE = 'bad.yaml';
@@ -129,9 +131,35 @@ describe('scenario errors name file:line:column and the rule', () => {
     // nodes, and the first *a4 (in a5's list) adds 66,430 more: past 100,000 there
     expect(e.issues[0]).toMatchObject(position(text, '*a4'));
   });
+  it('bounds a rate by what any device raises, the reason in the message', () => {
+    const text = stringify({
+      ...base(),
+      workload: { sources: [{ vm: 'vm0', assign: 0, rate: '20M/s' }] },
+    });
+    const e = errorOf(text);
+    expect(e.issues[0]).toMatchObject({ rule: 'schema/custom', path: 'workload.sources[0].rate' });
+    expect(e.message).toContain('at most 10M/s');
+  });
   it('reports a second YAML document as an error', () => {
     const e = errorOf('host: { cpus: 1 }\nrun: { duration: 1ms }\n---\nhost: {}\n');
     expect(e.issues[0]).toMatchObject({ rule: 'yaml-syntax', line: 3 });
+  });
+  it('reports a refusal of the model on a valid file located at what sizes the resource', () => {
+    // what hv/vfio.ts throws when the host has no vector left for a guest vector
+    const refuse = () => {
+      throw new RuleError('host-resources', 'VFIO request_irq 430', 'no vector available');
+    };
+    let error: unknown;
+    try {
+      withScenario(stringify(base()), FILE, {}, refuse);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ScenarioError);
+    const e = error as ScenarioError;
+    expect(e.message).toBe(
+      `${FILE}:2:9: host.cpus: VFIO request_irq 430: no vector available [rule: host-resources]`,
+    );
   });
   it('judges a --strategy override with the rules', () => {
     const text = DESIGN_EXAMPLE.replace('ir: false', 'ir: true');
@@ -237,6 +265,16 @@ const BREAKS: Record<string, (s: Base) => void> = {
   },
   'kernel-matches-machine': (s) => {
     s.vms[0].kernel = vm0Kernel({ cpus: 4 });
+  },
+  'run-interrupt-budget': (s) => {
+    // 10k/s on each of the assignment's two vectors for 20 s: 400,000 raises
+    s.run.duration = '20s';
+  },
+  'guest-vectors-fit': (s) => {
+    // Linux 6.12 x86-64: vectors 0x20-0xeb less 0x80 (IA32 syscall) = 203 per CPU; 2 vCPUs
+    s.devices[0].ims = 1024;
+    s.vms[0].assign[0].vectors = 405;
+    s.vms[0].assign[1].vectors = 2;
   },
   'guest-pci-slots': (s) => {
     const one = { device: 'dsa0', guest: 'msix', backing: 'msix', vectors: 1 };
@@ -354,6 +392,18 @@ const BREAKS: Record<string, (s: Base) => void> = {
 describe('cross-field rules', () => {
   it('the base scenario is valid', () => {
     expect(() => loadScenario(stringify(base()), FILE)).not.toThrow();
+  });
+  it('guest-vectors-fit: 203 vectors on one vCPU load and build; the guest kernel holds them', () => {
+    const s = base();
+    s.vms[0].vcpus = 1;
+    s.devices[0].ims = 1024;
+    s.vms[0].assign = [
+      { device: 'dsa0', subdevice: 0, guest: 'msix', backing: 'ims', vectors: 203 },
+    ];
+    s.workload = { actions: [], sources: [] };
+    expect(() => buildScenario(loadScenario(stringify(s), FILE))).not.toThrow();
+    s.vms[0].assign[0].vectors = 204;
+    expect(errorOf(stringify(s)).issues.map((i) => i.rule)).toEqual(['guest-vectors-fit']);
   });
   it('has a breaking case here for every rule of the table', () => {
     expect(Object.keys(BREAKS).sort()).toEqual(RULES.map((r) => r.name).sort());
