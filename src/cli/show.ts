@@ -132,31 +132,49 @@ function topologyJson(b: BuiltScenario, file: string) {
   };
 }
 
+/** The vector whose host routing (IRTE, CPU, vector) vector `i` uses: its own, or for a source
+ *  of an INTx fan-out, that of the line it shares (the one host irq and IOAPIC entry the host
+ *  requested; the other sources of the line have none of their own). */
+function hostRouteOf(t: BuiltScenario['initial']['topology'], i: number): number {
+  const v = t.vectors[i];
+  const store = t.stores[v.store];
+  if (store.kind !== 'intx' || v.hostVector >= 0) return i;
+  for (const s of store.lineStores) {
+    for (const owner of t.stores[s].entryOwner) {
+      if (owner >= 0 && t.vectors[owner].hostVector >= 0) return owner;
+    }
+  }
+  return i;
+}
+
 function vectorsOf(b: BuiltScenario, vm: number, assign: number) {
   const t = b.initial.topology;
-  return b.assignmentVectors[vm][assign]
-    .map((i) => t.vectors[i])
-    .map((v) => {
-      const store = t.stores[v.store];
-      const irteAt = t.layout.irt + Math.max(0, v.irte) * IRTE_DWORDS;
-      const posted =
-        v.irte >= 0 &&
-        IRTE_REMAPPED.accessors.irteMode.get(b.initial.words, irteAt) === IRTE_MODE.posted;
-      return {
-        name: v.name,
-        store: store.name,
-        entry: v.entry,
-        requester: bdfText(t.ports[store.port].requesterId),
-        irte: v.irte >= 0 ? v.irte : null,
-        irteFormat: v.irte < 0 ? null : posted ? 'posted' : 'remapped',
-        hostCpu: posted ? null : v.hostCpu,
-        hostVector: posted ? null : hex(v.hostVector),
-        hostIrq: v.hostIrq,
-        guestVcpu: v.vcpu,
-        guestVector: hex(v.guestVector),
-        guestIrq: v.guestIrq,
-      };
-    });
+  return b.assignmentVectors[vm][assign].map((i) => {
+    const v = t.vectors[i];
+    const route = hostRouteOf(t, i);
+    const r = t.vectors[route];
+    const store = t.stores[v.store];
+    const irteAt = t.layout.irt + Math.max(0, r.irte) * IRTE_DWORDS;
+    const posted =
+      r.irte >= 0 &&
+      IRTE_REMAPPED.accessors.irteMode.get(b.initial.words, irteAt) === IRTE_MODE.posted;
+    return {
+      name: v.name,
+      store: store.name,
+      entry: v.entry,
+      requester: bdfText(t.ports[store.port].requesterId),
+      irte: r.irte >= 0 ? r.irte : null,
+      irteFormat: r.irte < 0 ? null : posted ? 'posted' : 'remapped',
+      hostCpu: posted ? null : r.hostCpu,
+      hostVector: posted || r.hostVector < 0 ? null : hex(r.hostVector),
+      /** The INTx line's vector this source shares, when it is another vector's. */
+      sharesLineOf: route === i ? null : r.name,
+      hostIrq: v.hostIrq,
+      guestVcpu: v.vcpu,
+      guestVector: hex(v.guestVector),
+      guestIrq: v.guestIrq,
+    };
+  });
 }
 
 function topologyText(b: BuiltScenario, file: string): string {
@@ -200,12 +218,13 @@ function topologyText(b: BuiltScenario, file: string): string {
         `    assign[${i}] ${a.device}${what}: guest sees ${a.guest}, host backs with ${a.backing}, ${a.vectors} vectors`,
       );
       for (const v of a.vectorsDetail) {
-        const host =
+        const route =
           v.irte === null
             ? `cpu${v.hostCpu} vector ${v.hostVector}`
             : v.irteFormat === 'posted'
               ? `IRTE ${v.irte} (posted)`
               : `IRTE ${v.irte} -> cpu${v.hostCpu} vector ${v.hostVector}`;
+        const host = v.sharesLineOf ? `${route} (the INTx line of ${v.sharesLineOf})` : route;
         lines.push(
           `      ${v.store}[${v.entry}] from ${v.requester} -> ${host} -> vcpu${v.guestVcpu} vector ${v.guestVector} (host irq ${v.hostIrq}, guest irq ${v.guestIrq})`,
         );
