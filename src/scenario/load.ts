@@ -25,7 +25,7 @@ import {
 } from 'yaml';
 import type { core } from 'zod';
 import { RuleError } from '../hw/errors.js';
-import { formatPath, ScenarioError, type ScenarioIssue } from './errors.js';
+import { formatPath, quoteKey, ScenarioError, type ScenarioIssue } from './errors.js';
 import { checkRules } from './rules.js';
 import { type Scenario, type Strategy, scenarioSchema } from './schema.js';
 
@@ -205,7 +205,7 @@ function schemaIssue(issue: core.$ZodIssue, at: Locate): ScenarioIssue {
     issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : [...issue.path];
   const problem =
     issue.code === 'unrecognized_keys'
-      ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+      ? `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map(quoteKey).join(', ')}`
       : issue.message;
   return { ...at(path), rule: `schema/${issue.code}`, problem };
 }

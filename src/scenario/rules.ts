@@ -148,7 +148,7 @@ export const RULES: readonly ScenarioRule[] = [
           if (used > vm.vcpus * perCpu && used - a.vectors <= vm.vcpus * perCpu) {
             report(
               ['vms', v, 'assign', i, 'vectors'],
-              `${used} guest vectors by here; ${vm.name}'s ${vm.vcpus} vCPUs hold ${vm.vcpus * perCpu} (${perCpu} each)`,
+              `${used} guest vectors by here; ${vm.name} holds ${vm.vcpus * perCpu} (${perCpu} per vCPU, ${vm.vcpus} vCPU${vm.vcpus === 1 ? '' : 's'})`,
             );
           }
         });
