@@ -276,3 +276,14 @@ export const KERNEL_SPEC_RULES: readonly KernelSpecRule[] = [
     },
   },
 ];
+
+/** Every KERNEL_SPEC_RULES violation of `spec`, with its path inside the spec. */
+export function kernelSpecIssues(
+  spec: KernelSpec,
+): { rule: string; path: readonly (string | number)[]; problem: string }[] {
+  const out: { rule: string; path: readonly (string | number)[]; problem: string }[] = [];
+  for (const rule of KERNEL_SPEC_RULES) {
+    rule.check(spec, (path, problem) => out.push({ rule: rule.name, path, problem }));
+  }
+  return out;
+}
