@@ -4,6 +4,9 @@
 // the table of cross-field rules (the kernel blocks' own rules among them). Every problem found
 // is mapped back to the YAML node it is about and reported together in one ScenarioError;
 // nothing is returned, and so nothing is built, unless the whole file is valid.
+// Depth: the YAML library, the schema and the rules all recurse, so a file that nests deeper than
+// NESTING_MAX (by indentation or by brackets, a bound on the real depth) is refused before it
+// is parsed, at the first place it does.
 // Aliases: YAML lets `*a` repeat the node anchored `&a`; nested, a few lines expand to billions
 // of nodes (an "alias bomb"), so the expanded size of the document is bounded
 // (ALIAS_EXPANSION_MAX) and an alias that resolves to nothing, or to a node holding it, is an
@@ -40,6 +43,41 @@ export interface ScenarioOverrides {
  *  shipped ones hold a few hundred), far below what would exhaust memory or time. */
 export const ALIAS_EXPANSION_MAX = 100_000;
 
+/** Levels of nesting a file may reach, counted as columns of indentation plus open flow
+ *  brackets (each level takes at least one): a scenario nests about 8. */
+export const NESTING_MAX = 256;
+
+/** The offset where the text first nests past NESTING_MAX, or -1. Brackets inside quotes and
+ *  comments do not count. */
+function nestingTooDeepAt(text: string): number {
+  let flow = 0;
+  let lineStart = 0;
+  let content = -1; // column of the line's first character that is not indentation
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') {
+      lineStart = i + 1;
+      content = -1;
+      if (quote === "'" || quote === '"') continue; // a quoted scalar may span lines
+      quote = '';
+      continue;
+    }
+    if (content < 0 && c !== ' ' && c !== '-') content = i - lineStart;
+    if (quote === '#') continue;
+    if (quote) {
+      if (c === quote) quote = '';
+      continue;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]))) quote = '#';
+    else if (c === "'" || c === '"') quote = c;
+    else if (c === '[' || c === '{') flow++;
+    else if ((c === ']' || c === '}') && flow > 0) flow--;
+    if ((content < 0 ? i - lineStart : content) + flow > NESTING_MAX) return i;
+  }
+  return -1;
+}
+
 /** A file that passed YAML and the schema (no rules yet), with the means to locate a path. */
 export interface ParsedScenario {
   readonly file: string;
@@ -49,6 +87,13 @@ export interface ParsedScenario {
 
 /** YAML and the schema: a ScenarioError listing every problem, or the schema's output. */
 export function parseScenario(text: string, file: string): ParsedScenario {
+  const deepAt = nestingTooDeepAt(text);
+  if (deepAt >= 0) {
+    const lines = text.slice(0, deepAt).split('\n');
+    const problem = `nests deeper than ${NESTING_MAX} levels (indentation and brackets)`;
+    const where = { line: lines.length, column: lines[lines.length - 1].length + 1 };
+    throw new ScenarioError([{ file, ...where, path: '', rule: 'yaml-depth', problem }]);
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (path: readonly PropertyKey[]) => locate(doc, lineCounter, file, path);

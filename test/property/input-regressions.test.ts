@@ -31,4 +31,18 @@ describe('fuzz regressions', () => {
     const o = await runCli(['run', FILE], { [FILE]: text });
     expect(o.stderr).toMatch(/^irqlab: fuzz\.yaml:7:\d+: vms\[0\]\.kernel\.boot\[0\]/);
   });
+  it.each([
+    ['block', Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i)}- `).join('\n')],
+    ['flow', `${'['.repeat(3000)}${']'.repeat(3000)}`],
+    ['map', `${'{a: '.repeat(1000)}1${'}'.repeat(1000)}`],
+  ])(
+    'nesting 3000 levels deep (%s) is refused before the YAML library recurses',
+    async (_, nest) => {
+      // yaml's composer recurses: 3000 block levels overflowed the stack (a RangeError, exit 3)
+      const text = `host: { cpus: 1 }\ndescription:\n${nest}\nrun: { duration: 1ms }\n`;
+      await expectContract(text);
+      const o = await runCli(['run', FILE], { [FILE]: text });
+      expect(o.stderr).toMatch(/nests deeper than 256 levels .* \[rule: yaml-depth\]\n$/);
+    },
+  );
 });
