@@ -25,8 +25,9 @@ export interface ShowOptions {
 
 export interface ShowView {
   readonly description: string;
-  /** What to print on stdout, and warnings for stderr, for a scenario the loader accepted. */
-  render(ctx: { scenario: Scenario; file: string; opts: ShowOptions }): {
+  /** What to print on stdout, and warnings for stderr, for a scenario the loader accepted
+   *  (`scenario`; a view needs nothing else of the file). */
+  render(ctx: { io: CliIo; scenario: Scenario; file: string; opts: ShowOptions }): {
     out: string;
     warnings: string[];
   };
@@ -81,7 +82,7 @@ export function registerShow(program: Command, io: CliIo): void {
         );
       }
       const { out, warnings } = useScenarioFile(io, file, {}, (scenario) =>
-        view.render({ scenario, file, opts }),
+        view.render({ io, scenario, file, opts }),
       );
       for (const w of warnings) io.err(`irqlab: ${w}\n`);
       io.out(out);
