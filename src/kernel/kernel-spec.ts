@@ -220,6 +220,11 @@ export interface KernelSpecRule {
 /** The CPU Linux boots on (`smp_processor_id()` in `start_kernel`): online before any step. */
 const BOOT_CPU = 0;
 
+/** CPUs times the interrupt entries of the functions (MSI-X, MSI, IMS) a kernel may boot with:
+ *  an allocation looks at every CPU of its mask, so a boot's work grows with both, about a
+ *  second per million; 2^21 admits 1024 CPUs with one full MSI-X table, or 8 CPUs with 256. */
+export const KERNEL_WORK_MAX = 2 ** 21;
+
 export const KERNEL_SPEC_RULES: readonly KernelSpecRule[] = [
   {
     name: 'kernel-apic-mode',
@@ -251,6 +256,19 @@ export const KERNEL_SPEC_RULES: readonly KernelSpecRule[] = [
           report(['boot', i, 'bdf'], `${step.do} of ${step.bdf}, which is not in devices`);
         }
       });
+    },
+  },
+  {
+    name: 'kernel-size',
+    why: `CPUs times the functions' interrupt entries stay within ${KERNEL_WORK_MAX} (each allocation looks at every CPU), so a boot takes seconds at most`,
+    check(spec, report) {
+      const entries = spec.devices.reduce((n, d) => n + d.msix + d.ims + (d.msi?.vectors ?? 0), 0);
+      if (spec.cpus * entries > KERNEL_WORK_MAX) {
+        report(
+          ['cpus'],
+          `${spec.cpus} CPUs x ${entries} interrupt entries = ${spec.cpus * entries}, above ${KERNEL_WORK_MAX}: fewer CPUs or smaller tables`,
+        );
+      }
     },
   },
   {

@@ -147,6 +147,8 @@ export function loadScenario(
  *  any other refusal at the top of the file. */
 const REFUSAL_PATHS: Readonly<Record<string, readonly PropertyKey[]>> = {
   'host-resources': ['host', 'cpus'],
+  // the kernel views' host kernel, derived from the topology (a VM's stays within its budget)
+  'kernel-size': ['host', 'cpus'],
 };
 
 /** Loads the file and hands the scenario to `use` (build, run, render); a refusal of the model

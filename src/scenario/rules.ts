@@ -17,6 +17,7 @@ import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { KERNEL_SPEC_RULES, type KernelSpec } from '../kernel/kernel-spec.js';
 import { allocatableVectorsPerCpu } from '../kernel/x86-vector.js';
 import {
+  ASSIGNED_VECTORS_MAX,
   RAISED_INTERRUPTS_MAX,
   type Scenario,
   type ScenarioAssignment,
@@ -657,6 +658,23 @@ export const RULES: readonly ScenarioRule[] = [
         }
         if ('at' in item && item.at > s.run.duration) {
           report([...path, 'at'], `after the end of the run (run.duration)`);
+        }
+      }
+    },
+  },
+  {
+    name: 'assigned-vectors-budget',
+    why: `the VMs assign at most ${ASSIGNED_VECTORS_MAX} vectors in all: each is programmed through the host kernel, VFIO, KVM and a guest kernel when the scenario is built, so a build stays near a second`,
+    check(s, ctx, report) {
+      let total = 0;
+      for (const { assign, path } of assignments(s, ctx)) {
+        const before = total;
+        total += assign.vectors;
+        if (before <= ASSIGNED_VECTORS_MAX && total > ASSIGNED_VECTORS_MAX) {
+          report(
+            [...path, 'vectors'],
+            `${total} vectors assigned by here, above the budget of ${ASSIGNED_VECTORS_MAX} for a scenario`,
+          );
         }
       }
     },

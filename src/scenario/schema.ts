@@ -38,6 +38,16 @@ export const RATE_MAX = 10_000_000;
  *  few model steps, 1-3 microseconds of wall time, so the budget keeps one strategy's run under
  *  a second and `compare` (one run per strategy, five strategies) within a few seconds. */
 export const RAISED_INTERRUPTS_MAX = 250_000;
+/** Vectors a scenario may assign in all (every VM's assignments): building programs each one
+ *  through the host kernel, VFIO, KVM and a guest kernel, about half a millisecond apiece, so
+ *  one MSI-X table's worth keeps a build near a second and `compare`'s five within seconds. */
+export const ASSIGNED_VECTORS_MAX = MSIX_ENTRIES_MAX;
+/** VMs of a scenario: each boots its own guest kernel when the scenario is built (about 10 ms
+ *  apiece), and `compare` builds once per strategy. */
+export const VMS_MAX = 64;
+/** Timed workload actions: each runs through a guest kernel and the hypervisor before the
+ *  simulator replays it (about 0.3 ms apiece). */
+export const ACTIONS_MAX = 4096;
 
 export const STRATEGIES = ['emulate', 'vir', 'vir-direct', 'pv', 'pv-batch'] as const;
 export const DEVICE_KINDS = [
@@ -309,10 +319,22 @@ export const scenarioSchema = z
     description: z.string().optional(),
     host,
     devices: z.array(device).default([]),
-    vms: z.array(vm).default([]),
+    vms: z
+      .array(vm)
+      .max(VMS_MAX)
+      .default([])
+      .meta({
+        description: `the guests, at most ${VMS_MAX}: each boots its own guest kernel when the scenario is built`,
+      }),
     workload: z
       .strictObject({
-        actions: z.array(workloadAction).default([]),
+        actions: z
+          .array(workloadAction)
+          .max(ACTIONS_MAX)
+          .default([])
+          .meta({
+            description: `timed actions, at most ${ACTIONS_MAX}: each runs through a guest kernel and the hypervisor`,
+          }),
         sources: z.array(source).default([]),
       })
       .prefault({}),

@@ -23,6 +23,14 @@ const spec = (more: Partial<KernelSpecInput>) =>
 const BREAKS: Record<string, Partial<KernelSpecInput>> = {
   // apic_flat: one destination bit per CPU in 8 bits
   'kernel-apic-mode': { cpus: 9, apic: 'xapic-logical-flat' },
+  // 1024 CPUs x 2 full MSI-X tables: 4 million
+  'kernel-size': {
+    cpus: 1024,
+    devices: [
+      { bdf: '0000:00:03.0', msix: 2048 },
+      { bdf: '0000:00:04.0', msix: 2048 },
+    ],
+  },
   'kernel-devices': { boot: [{ do: 'pci-enable', bdf: '0000:00:09.0' }] },
   // smp_init brings up the secondaries; the boot CPU (0) is online from start_kernel on
   'kernel-boot-cpus': { boot: [{ do: 'online-cpus', cpus: [1, 0] }] },

@@ -140,6 +140,20 @@ describe('scenario errors name file:line:column and the rule', () => {
     expect(e.issues[0]).toMatchObject({ rule: 'schema/custom', path: 'workload.sources[0].rate' });
     expect(e.message).toContain('at most 10M/s');
   });
+  it('bounds the VMs and the timed actions a scenario holds', () => {
+    const vms = Array.from({ length: 65 }, (_, i) => ({ name: `vm${i}`, vcpus: 1 }));
+    const big = { host: { cpus: 128 }, vms, run: { duration: '1ms' } };
+    expect(errorOf(stringify(big)).issues[0]).toMatchObject({
+      rule: 'schema/too_big',
+      path: 'vms',
+    });
+    const probe = { at: '0ms', do: 'probe', vm: 'vm0', assign: 0 };
+    const acts = { ...big, vms: [], workload: { actions: Array(4097).fill(probe) } };
+    expect(errorOf(stringify(acts)).issues[0]).toMatchObject({
+      rule: 'schema/too_big',
+      path: 'workload.actions',
+    });
+  });
   it('reports a second YAML document as an error', () => {
     const e = errorOf('host: { cpus: 1 }\nrun: { duration: 1ms }\n---\nhost: {}\n');
     expect(e.issues[0]).toMatchObject({ rule: 'yaml-syntax', line: 3 });
@@ -256,6 +270,11 @@ const BREAKS: Record<string, (s: Base) => void> = {
     s.vms[0].vcpus = 10;
     s.vms[0].kernel = vm0Kernel({ cpus: 10, apic: 'xapic-logical-flat' });
   },
+  'kernel-size': (s) => {
+    // 1024 CPUs x two full MSI-X tables (kernel-matches-machine breaks too)
+    const msix = (slot: number) => ({ bdf: `0000:00:0${slot}.0`, msix: 2048 });
+    s.vms[0].kernel = vm0Kernel({ cpus: 1024, devices: [msix(4), msix(5)] });
+  },
   'kernel-devices': (s) => {
     s.vms[0].kernel = vm0Kernel({ boot: [{ do: 'probe', bdf: '0000:00:09.0' }] });
   },
@@ -265,6 +284,11 @@ const BREAKS: Record<string, (s: Base) => void> = {
   },
   'kernel-matches-machine': (s) => {
     s.vms[0].kernel = vm0Kernel({ cpus: 4 });
+  },
+  'assigned-vectors-budget': (s) => {
+    // 2048 IMS vectors on subdevice 0 and 2 more on the VF: 2050
+    s.devices[0].ims = 4096;
+    s.vms[0].assign[0].vectors = 2048;
   },
   'run-interrupt-budget': (s) => {
     // 10k/s on each of the assignment's two vectors for 20 s: 400,000 raises
