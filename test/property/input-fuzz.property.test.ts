@@ -56,7 +56,7 @@ describe('fuzzed inputs end in success or a typed, located rejection', () => {
             }
           }
         }),
-        { numRuns: runs(150), seed: SEED },
+        { numRuns: runs(400), seed: SEED },
       );
     },
     RUNS > 0 ? 24 * 3600_000 : 120_000,
