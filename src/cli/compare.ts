@@ -8,6 +8,7 @@ import { renderCompareText } from '../report/compare-text.js';
 import { compareScenario } from '../scenario/run-strategy.js';
 import { STRATEGIES, type Strategy } from '../scenario/schema.js';
 import type { CliIo } from './io.js';
+import { readScenarioText } from './run.js';
 
 export function parseStrategies(value: string | undefined): Strategy[] {
   if (value === undefined) return [...STRATEGIES];
@@ -25,8 +26,11 @@ export function compareScenarioFile(
   file: string,
   opts: { strategies?: string; json?: boolean } = {},
 ): void {
-  const text = new TextDecoder('utf-8').decode(io.readFile(file));
-  const result = compareScenario(text, file, parseStrategies(opts.strategies));
+  const result = compareScenario(
+    readScenarioText(io, file),
+    file,
+    parseStrategies(opts.strategies),
+  );
   io.out(opts.json ? `${JSON.stringify(result, null, 2)}\n` : renderCompareText(result));
 }
 

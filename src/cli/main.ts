@@ -1,6 +1,7 @@
 // The `irqlab` command: one commander program, one file per subcommand. Exit codes: 0 success,
-// 1 a checked property failed, 2 bad usage or bad input. Errors print one line, never a stack
-// trace, except for an irqlab bug (an InvariantError), which is reported as such.
+// 1 a checked property failed, 2 bad usage or bad input (one line per problem), 3 an irqlab bug:
+// an InvariantError, or any exception that is not one of irqlab's typed errors (bad input never
+// reaches the model untyped, so one that escapes is a bug too). Never a stack trace.
 
 import { Command, CommanderError } from 'commander';
 import { InputError, InvariantError, RuleError } from '../hw/errors.js';
@@ -46,11 +47,8 @@ function reportError(error: unknown, io: CliIo): number {
     io.err(`irqlab: ${error.message}\n`);
     return EXIT.badInput;
   }
-  if (error instanceof InvariantError) {
-    io.err(`irqlab: internal error (a bug in irqlab): ${error.message}\n`);
-    return EXIT.bug;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  io.err(`irqlab: ${message}\n`);
-  return EXIT.badInput;
+  const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
+  const what = error instanceof InvariantError ? '' : `${(error as Error)?.name ?? 'Error'}: `;
+  io.err(`irqlab: internal error (a bug in irqlab): ${what}${message}\n`);
+  return EXIT.bug;
 }

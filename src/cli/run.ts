@@ -5,7 +5,8 @@
 // in order, every step checked enabled before anything is written; --record-schedule writes the
 // actions a run (or a replay) applied, as a schedule file that replays it. Exit 1 when a checked
 // property fails (an interrupt duplicated or lost), 2 on bad usage or input.
-// A progress bar goes to stderr for runs longer than about a second, only when it is a terminal.
+// A progress bar goes to stderr for runs longer than about a second, only when it is a terminal;
+// --max-events stops the simulation after that many events, saying so on stderr.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -18,9 +19,10 @@ import { ftraceWriter } from '../report/trace-ftrace.js';
 import { perfettoTraceWriter } from '../report/trace-perfetto.js';
 import { bufferedSink, type TraceWriter } from '../report/trace-writer.js';
 import { buildScenario, runWorkload } from '../scenario/build.js';
-import { loadScenario, type ScenarioOverrides } from '../scenario/load.js';
+import { type ScenarioOverrides, withScenario } from '../scenario/load.js';
 import { loadSchedule, SCHEDULE_FILE, scheduleStepFormatter } from '../scenario/schedule.js';
 import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
+import { formatNs } from '../scenario/units.js';
 import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
 import { checkSchedule, replaySystem, type SimOptions, simulateSystem } from '../sim/system-sim.js';
 import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorder.js';
@@ -40,6 +42,7 @@ export interface RunOptions {
   format?: string;
   schedule?: string;
   recordSchedule?: string;
+  maxEvents?: string;
 }
 
 export function registerRun(program: Command, io: CliIo): void {
@@ -54,6 +57,10 @@ export function registerRun(program: Command, io: CliIo): void {
     .option('--format <format>', `trace format: ${TRACE_FORMATS.join(' | ')} (default perfetto)`)
     .option('--schedule <file>', 'replay this schedule (JSON or YAML) instead of simulating')
     .option('--record-schedule <file>', 'write the actions applied, in order, as a schedule')
+    .option(
+      '--max-events <n>',
+      'stop the simulation after n events (the summary covers up to there)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -62,7 +69,8 @@ export function registerRun(program: Command, io: CliIo): void {
         '  irqlab run scenarios/mixed.yaml --trace run.json            # open in ui.perfetto.dev\n' +
         '  irqlab run scenarios/mixed.yaml --trace run.txt --format ftrace\n' +
         '  irqlab run scenarios/mlx5-vf.yaml --record-schedule run.sched.json\n' +
-        '  irqlab run scenarios/mlx5-vf.yaml --schedule run.sched.json --trace replay.json\n\n' +
+        '  irqlab run scenarios/mlx5-vf.yaml --schedule run.sched.json --trace replay.json\n' +
+        '  irqlab run scenarios/idxd-siov.yaml --max-events 10000\n\n' +
         'Schedule files (--schedule, --record-schedule): the actions to apply, in order:\n' +
         '  {"steps": [{"at": 1250, "action": "raise", "a": "cx0-vf0/msix", "b": 2}, ...]}\n' +
         `  action: ${ACTION_NAMES.join(', ')};\n` +
@@ -78,17 +86,38 @@ export function registerRun(program: Command, io: CliIo): void {
     });
 }
 
-/** Reads and validates a scenario file for any command. */
-export function loadScenarioFile(io: CliIo, file: string, overrides: ScenarioOverrides = {}) {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
-  return loadScenario(text, file, overrides);
+/** Reads a scenario file for any command. */
+export const readScenarioText = (io: CliIo, file: string): string =>
+  new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
+
+/** Reads, validates and uses a scenario file (`scenario/load.ts withScenario`): every command
+ *  and view takes this one path, so every rejection is located. */
+export function useScenarioFile<T>(
+  io: CliIo,
+  file: string,
+  overrides: ScenarioOverrides,
+  use: (s: Scenario) => T,
+): T {
+  return withScenario(readScenarioText(io, file), file, overrides, use);
 }
 
 /** `irqlab run <file> [opts]`: also what `irqlab demo` runs on the default scenario. */
 export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}): void {
   const overrides = { strategy: parseStrategy(opts.strategy), seed: parseSeed(opts.seed) };
   const format = parseFormat(opts);
-  const scenario = loadScenarioFile(io, file, overrides);
+  const maxSteps = parseMaxEvents(opts.maxEvents);
+  useScenarioFile(io, file, overrides, (scenario) => {
+    runScenario(io, file, scenario, { ...opts, format, maxSteps });
+  });
+}
+
+function runScenario(
+  io: CliIo,
+  file: string,
+  scenario: Scenario,
+  opts: RunOptions & { format: TraceFormat; maxSteps: number | undefined },
+): void {
+  const { format, maxSteps } = opts;
   const built = buildScenario(scenario);
   const costs = resolveCosts(scenario.run.costs, { nested: scenario.host.nested });
   const schedule = opts.schedule
@@ -110,12 +139,18 @@ export function runScenarioFile(io: CliIo, file: string, opts: RunOptions = {}):
       trace: trace?.recorder ?? null,
       progress: progress.update,
       ...(record ? { onStep: record.step } : {}),
+      ...(maxSteps === undefined ? {} : { maxSteps }),
     };
     result = schedule ? replaySystem(input, schedule, simOpts) : simulateSystem(input, simOpts);
   } finally {
     trace?.close();
     record?.close();
     progress.done();
+  }
+  if (result.stoppedEarly) {
+    io.err(
+      `irqlab: --max-events ${maxSteps}: stopped at ${formatNs(result.durationNs)} of ${formatNs(scenario.run.duration)} simulated; the summary covers that much\n`,
+    );
   }
   const failed = systemProperties.filter((p) => !p.holds(result.finalState)).map((p) => p.name);
   // Conservation is checked once everything still in flight at the end has landed.
@@ -158,6 +193,14 @@ function parseSeed(value: string | undefined): number | undefined {
     throw new InputError('--seed', `"${value}" is not an integer 0..${SEED_MAX}`);
   }
   return n;
+}
+
+function parseMaxEvents(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+    throw new InputError('--max-events', `"${value}" is not a positive integer`);
+  }
+  return Number(value);
 }
 
 function parseFormat(opts: RunOptions): TraceFormat {

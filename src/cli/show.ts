@@ -2,7 +2,8 @@
 // table (SHOW_VIEWS): adding one is one entry. `topology` is the whole-system model's topology;
 // `hierarchy`, `interrupts`, `affinity` and the register views (`msix`, `msi`, `ims`, `irte`,
 // `invalidations`) boot the scenario's kernels (report/hierarchy-show.ts) and take --kernel (and,
-// the first three, --format).
+// the first three, --format). Every view reads the file through the one loader
+// (`useScenarioFile`): YAML, schema and rules, errors located, before it renders anything.
 
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
@@ -16,11 +17,12 @@ import {
 } from '../report/system-registers.js';
 import { type BuiltScenario, buildScenario, runWorkload } from '../scenario/build.js';
 import { functionRoutingIds } from '../scenario/rules.js';
+import type { Scenario } from '../scenario/schema.js';
 import { durationNs, formatNs } from '../scenario/units.js';
 import { resolveCosts } from '../sim/cost-model.js';
 import { simulateSystem } from '../sim/system-sim.js';
 import type { CliIo } from './io.js';
-import { loadScenarioFile, scenarioName } from './run.js';
+import { scenarioName, useScenarioFile } from './run.js';
 
 export interface ShowOptions {
   readonly json?: boolean;
@@ -34,17 +36,20 @@ export interface ShowOptions {
 
 export interface ShowView {
   readonly description: string;
-  /** What to print on stdout, and warnings for stderr. */
-  render(ctx: { io: CliIo; file: string; opts: ShowOptions }): { out: string; warnings: string[] };
+  /** What to print on stdout, and warnings for stderr, for a scenario the loader accepted
+   *  (`scenario`; a view needs nothing else of the file). */
+  render(ctx: { io: CliIo; scenario: Scenario; file: string; opts: ShowOptions }): {
+    out: string;
+    warnings: string[];
+  };
 }
 
 const kernelView = (view: KernelView, description: string): ShowView => ({
   description,
-  // The kernel views validate the file themselves (a scenario may spell its kernels out).
-  render: ({ io, file, opts }) =>
+  render: ({ scenario, opts }) =>
     opts.at === undefined
-      ? renderKernelView(decodeText(io, file), file, view, opts)
-      : renderAtTime(io, file, view, opts.at, opts),
+      ? renderKernelView(scenario, view, opts)
+      : renderAtTime(scenario, view, opts.at, opts),
 });
 
 const AT_VIEWS: readonly string[] = ['msix', 'msi', 'ims', 'irte'];
@@ -52,8 +57,7 @@ const AT_VIEWS: readonly string[] = ['msix', 'msi', 'ims', 'irte'];
 /** `--at <time>`: runs the scenario's workload up to that time and shows the registers as the
  *  system's words hold them then (the devices' stores, the host's remapping table). */
 function renderAtTime(
-  io: CliIo,
-  file: string,
+  scenario: Scenario,
   view: KernelView,
   at: string,
   opts: ShowOptions,
@@ -74,7 +78,6 @@ function renderAtTime(
   if (!Number.isFinite(ns) || ns <= 0) {
     throw new InputError('--at', `"${at}" is not a duration such as 3ms, 250us or 1s`);
   }
-  const scenario = loadScenarioFile(io, file);
   if (ns > scenario.run.duration) {
     throw new InputError(
       '--at',
@@ -98,8 +101,8 @@ function renderAtTime(
 export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
   topology: {
     description: 'host, devices and their functions, VMs, assignments and their vectors',
-    render: ({ io, file, opts }) => {
-      const built = buildScenario(loadScenarioFile(io, file));
+    render: ({ scenario, file, opts }) => {
+      const built = buildScenario(scenario);
       const out = opts.json
         ? `${JSON.stringify(topologyJson(built, file), null, 2)}\n`
         : topologyText(built, file);
@@ -120,9 +123,6 @@ export const SHOW_VIEWS: Readonly<Record<string, ShowView>> = {
 };
 
 const VIEW_NAME_WIDTH = Math.max(...Object.keys(SHOW_VIEWS).map((n) => n.length));
-
-const decodeText = (io: CliIo, file: string) =>
-  new TextDecoder('utf-8', { fatal: false }).decode(io.readFile(file));
 
 export function registerShow(program: Command, io: CliIo): void {
   program
@@ -156,7 +156,9 @@ export function registerShow(program: Command, io: CliIo): void {
           `"${opts.what}" is not one of ${Object.keys(SHOW_VIEWS).join(', ')}`,
         );
       }
-      const { out, warnings } = view.render({ io, file, opts });
+      const { out, warnings } = useScenarioFile(io, file, {}, (scenario) =>
+        view.render({ io, scenario, file, opts }),
+      );
       for (const w of warnings) io.err(`irqlab: ${w}\n`);
       io.out(out);
     });
@@ -206,31 +208,49 @@ function topologyJson(b: BuiltScenario, file: string) {
   };
 }
 
+/** The vector whose host routing (IRTE, CPU, vector) vector `i` uses: its own, or for a source
+ *  of an INTx fan-out, that of the line it shares (the one host irq and IOAPIC entry the host
+ *  requested; the other sources of the line have none of their own). */
+function hostRouteOf(t: BuiltScenario['initial']['topology'], i: number): number {
+  const v = t.vectors[i];
+  const store = t.stores[v.store];
+  if (store.kind !== 'intx' || v.hostVector >= 0) return i;
+  for (const s of store.lineStores) {
+    for (const owner of t.stores[s].entryOwner) {
+      if (owner >= 0 && t.vectors[owner].hostVector >= 0) return owner;
+    }
+  }
+  return i;
+}
+
 function vectorsOf(b: BuiltScenario, vm: number, assign: number) {
   const t = b.initial.topology;
-  return b.assignmentVectors[vm][assign]
-    .map((i) => t.vectors[i])
-    .map((v) => {
-      const store = t.stores[v.store];
-      const irteAt = t.layout.irt + Math.max(0, v.irte) * IRTE_DWORDS;
-      const posted =
-        v.irte >= 0 &&
-        IRTE_REMAPPED.accessors.irteMode.get(b.initial.words, irteAt) === IRTE_MODE.posted;
-      return {
-        name: v.name,
-        store: store.name,
-        entry: v.entry,
-        requester: bdfText(t.ports[store.port].requesterId),
-        irte: v.irte >= 0 ? v.irte : null,
-        irteFormat: v.irte < 0 ? null : posted ? 'posted' : 'remapped',
-        hostCpu: posted ? null : v.hostCpu,
-        hostVector: posted ? null : hex(v.hostVector),
-        hostIrq: v.hostIrq,
-        guestVcpu: v.vcpu,
-        guestVector: hex(v.guestVector),
-        guestIrq: v.guestIrq,
-      };
-    });
+  return b.assignmentVectors[vm][assign].map((i) => {
+    const v = t.vectors[i];
+    const route = hostRouteOf(t, i);
+    const r = t.vectors[route];
+    const store = t.stores[v.store];
+    const irteAt = t.layout.irt + Math.max(0, r.irte) * IRTE_DWORDS;
+    const posted =
+      r.irte >= 0 &&
+      IRTE_REMAPPED.accessors.irteMode.get(b.initial.words, irteAt) === IRTE_MODE.posted;
+    return {
+      name: v.name,
+      store: store.name,
+      entry: v.entry,
+      requester: bdfText(t.ports[store.port].requesterId),
+      irte: r.irte >= 0 ? r.irte : null,
+      irteFormat: r.irte < 0 ? null : posted ? 'posted' : 'remapped',
+      hostCpu: posted ? null : r.hostCpu,
+      hostVector: posted || r.hostVector < 0 ? null : hex(r.hostVector),
+      /** The INTx line's vector this source shares, when it is another vector's. */
+      sharesLineOf: route === i ? null : r.name,
+      hostIrq: v.hostIrq,
+      guestVcpu: v.vcpu,
+      guestVector: hex(v.guestVector),
+      guestIrq: v.guestIrq,
+    };
+  });
 }
 
 function topologyText(b: BuiltScenario, file: string): string {
@@ -274,12 +294,13 @@ function topologyText(b: BuiltScenario, file: string): string {
         `    assign[${i}] ${a.device}${what}: guest sees ${a.guest}, host backs with ${a.backing}, ${a.vectors} vectors`,
       );
       for (const v of a.vectorsDetail) {
-        const host =
+        const route =
           v.irte === null
             ? `cpu${v.hostCpu} vector ${v.hostVector}`
             : v.irteFormat === 'posted'
               ? `IRTE ${v.irte} (posted)`
               : `IRTE ${v.irte} -> cpu${v.hostCpu} vector ${v.hostVector}`;
+        const host = v.sharesLineOf ? `${route} (the INTx line of ${v.sharesLineOf})` : route;
         lines.push(
           `      ${v.store}[${v.entry}] from ${v.requester} -> ${host} -> vcpu${v.guestVcpu} vector ${v.guestVector} (host irq ${v.hostIrq}, guest irq ${v.guestIrq})`,
         );

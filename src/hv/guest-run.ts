@@ -49,12 +49,20 @@ export type Phase = (typeof PHASES)[number];
 
 /** Linux version the guests run (per-device MSI domains, dynamic MSI-X: 6.2+). */
 export const GUEST_KERNEL_VERSION = { major: 6, minor: 12 } as const;
+/** The guest's vector domain: no 8259 PIC, IA32 emulation (0x80 reserved), KVM's callback. */
+export const GUEST_VECTOR_DOMAIN = {
+  legacyPic: false,
+  ia32Emulation: true,
+  hypervisorCallback: true,
+} as const;
 /** QEMU's IOAPIC: 24 pins, source-id ff:00.0 as the vIOMMU's DMAR device scope names it
  *  (include/hw/i386/pc.h / q35.h: Q35_PSEUDO_BUS_PLATFORM 0xff, Q35_PSEUDO_DEVFN_IOAPIC 0). */
 const GUEST_IOAPIC_PINS = 24;
 const GUEST_IOAPIC_SOURCE_ID = 0xff00;
 /** First guest PCI slot for assigned functions (QEMU q35: 00:01 is VGA, 00:02.. are free). */
 const FIRST_GUEST_SLOT = 4;
+/** PCI device numbers are 5 bits: bus 0 of the guest holds this many assigned functions. */
+export const GUEST_ASSIGNMENTS_MAX = 0x1f - FIRST_GUEST_SLOT + 1;
 
 export interface ControlPlaneVm {
   readonly name: string;
@@ -108,7 +116,9 @@ const platformKind = (s: StrategyName): PlatformKind =>
       ? 'guest-vir'
       : 'guest-hypercall';
 
-const guestBdf = (a: number) => `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
+/** The guest's PCI address of assignment `a`: one device per slot of bus 0, up to 0x1f. */
+export const guestBdf = (a: number) =>
+  `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
 
 /** The virtual function the guest sees: its representation with `vectors` entries. */
 function guestDevice(a: ControlPlaneVmSpec['assign'][number], i: number): KernelDeviceSpec {
@@ -171,9 +181,7 @@ function bootVm(
     platform: platformKind(strategy),
     cpus: spec.vcpus,
     apicMode: 'x2apic-phys',
-    legacyPic: false,
-    ia32Emulation: true,
-    hypervisorCallback: true,
+    ...GUEST_VECTOR_DOMAIN,
     mce: false,
     // QEMU q35's IOAPIC (24 pins): its GSIs keep irqs 0..23, so MSI irqs start at 24 as in the
     // recorded guests (`qemu-q35-noir/proc-interrupts.txt`).

@@ -14,13 +14,17 @@ import type { CpuId } from './types.js';
 /** apic_flat: logical destination is one bit per CPU in 8 bits. */
 export const FLAT_LOGICAL_CPUS_MAX = 8;
 
-export function checkApicMode(mode: ApicMode, nrCpus: number, where: string): void {
+/** Why `mode` cannot address `nrCpus` CPUs, or undefined when it can. */
+export function apicModeProblem(mode: ApicMode, nrCpus: number): string | undefined {
   if (mode === 'xapic-logical-flat' && nrCpus > FLAT_LOGICAL_CPUS_MAX) {
-    throw new InputError(
-      where,
-      `xAPIC logical flat mode addresses at most ${FLAT_LOGICAL_CPUS_MAX} CPUs, not ${nrCpus}`,
-    );
+    return `xAPIC logical flat mode addresses at most ${FLAT_LOGICAL_CPUS_MAX} CPUs, not ${nrCpus}`;
   }
+  return undefined;
+}
+
+export function checkApicMode(mode: ApicMode, nrCpus: number, where: string): void {
+  const problem = apicModeProblem(mode, nrCpus);
+  if (problem) throw new InputError(where, problem);
 }
 
 /** `apic->calc_dest_apicid(cpu)`. */

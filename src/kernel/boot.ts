@@ -5,7 +5,7 @@
 // real boot does; `BootResult.failures` lists them.
 // Not modelled: anything a step does besides interrupts (BARs, DMA, the virtio rings).
 
-import { InputError } from '../hw/errors.js';
+import { RuleError } from '../hw/errors.js';
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { CAP_ID } from '../hw/pci/capability-ids.js';
 import { findCapability } from '../hw/pci/capability-list.js';
@@ -26,7 +26,7 @@ import { writeIrqAffinity } from './irq-proc.js';
 import { type IrCapabilities, impliedIrCapabilities } from './irq-remapping.js';
 import { createKernel, onlineCpus } from './kernel.js';
 import type { BootStep, KernelDeviceSpec, KernelSpec } from './kernel-spec.js';
-import { parseVersion } from './kernel-spec.js';
+import { kernelSpecIssues, parseVersion } from './kernel-spec.js';
 import type { KernelState, PciFunctionInfo } from './kernel-state.js';
 import { freeIrq, handleVector, irqTarget, requestIrq } from './manage.js';
 import { pciEnableDevice } from './pci-msi-api.js';
@@ -264,13 +264,10 @@ export function bootKernel(
     const given = opts.configSpaces?.[d.bdf];
     spaces[d.bdf] = given ? configSpaceFromBytes(given, d.bdf) : configSpaceFor(d);
   }
-  for (const s of spec.boot) {
-    if ((s.do === 'probe' || s.do === 'pci-enable') && !spaces[s.bdf]) {
-      throw new InputError(
-        `${opts.name} kernel boot`,
-        `${s.do} of ${s.bdf}, which is not in devices`,
-      );
-    }
+  // A scenario's loader has run these rules already (located); a spec from elsewhere meets them here.
+  const [issue] = kernelSpecIssues(spec);
+  if (issue) {
+    throw new RuleError(issue.rule, `${opts.name} kernel ${issue.path.join('.')}`, issue.problem);
   }
   const platform =
     opts.platform ??

@@ -6,9 +6,13 @@
 // The zod schema is here so the scenario schema can embed it (`host.kernel`, `vms[].kernel`)
 // and report errors at their YAML line; `bootKernel` runs it.
 // Invariants: every `probe`/`pci-enable` names a declared function; every driver kind has the
-// capability it needs (checked when it probes, a typed failure otherwise).
+// capability it needs (checked when it probes, a typed failure otherwise). What the schema alone
+// cannot say (a boot step that names a CPU the kernel lacks or one already online, an APIC mode
+// that cannot address the CPUs) is KERNEL_SPEC_RULES, which the scenario's rules run on each
+// kernel block so that a boot never meets it.
 
 import { z } from 'zod';
+import { apicModeProblem } from './apic.js';
 import type { GenericDriverSpec } from './drivers/generic.js';
 import type { IdxdDriverSpec } from './drivers/idxd.js';
 import type { Mlx5DriverSpec } from './drivers/mlx5.js';
@@ -228,4 +232,102 @@ export type DriverSpec =
 export function parseVersion(text: string): { major: number; minor: number } {
   const [major, minor] = text.split('.').map(Number);
   return { major, minor };
+}
+
+type KernelReport = (path: readonly (string | number)[], problem: string) => void;
+
+export interface KernelSpecRule {
+  readonly name: string;
+  /** One line: what the rule requires and why. */
+  readonly why: string;
+  check(spec: KernelSpec, report: KernelReport): void;
+}
+
+/** The CPU Linux boots on (`smp_processor_id()` in `start_kernel`): online before any step. */
+const BOOT_CPU = 0;
+
+/** CPUs times the interrupt entries of the functions (MSI-X, MSI, IMS) a kernel may boot with:
+ *  an allocation looks at every CPU of its mask, so a boot's work grows with both, about a
+ *  second per million; 2^21 admits 1024 CPUs with one full MSI-X table, or 8 CPUs with 256. */
+export const KERNEL_WORK_MAX = 2 ** 21;
+
+export const KERNEL_SPEC_RULES: readonly KernelSpecRule[] = [
+  {
+    name: 'kernel-apic-mode',
+    why: 'the APIC mode addresses every CPU (flat logical: one bit each of 8) and each CPU has one APIC ID',
+    check(spec, report) {
+      const problem = apicModeProblem(spec.apic, spec.cpus);
+      if (problem) report(['apic'], problem);
+      if (spec.apicIds && spec.apicIds.length !== spec.cpus) {
+        report(['apicIds'], `${spec.apicIds.length} APIC IDs for ${spec.cpus} CPUs`);
+      }
+      const seen = new Set<number>();
+      spec.apicIds?.forEach((id, i) => {
+        if (seen.has(id)) report(['apicIds', i], `APIC ID ${id} twice`);
+        seen.add(id);
+      });
+    },
+  },
+  {
+    name: 'kernel-devices',
+    why: 'each PCI function is declared once; probe and pci-enable name a declared one',
+    check(spec, report) {
+      const declared = new Set<string>();
+      spec.devices.forEach((d, i) => {
+        if (declared.has(d.bdf)) report(['devices', i, 'bdf'], `${d.bdf} is declared twice`);
+        declared.add(d.bdf);
+      });
+      spec.boot.forEach((step, i) => {
+        if ((step.do === 'probe' || step.do === 'pci-enable') && !declared.has(step.bdf)) {
+          report(['boot', i, 'bdf'], `${step.do} of ${step.bdf}, which is not in devices`);
+        }
+      });
+    },
+  },
+  {
+    name: 'kernel-size',
+    why: `CPUs times the functions' interrupt entries stay within ${KERNEL_WORK_MAX} (each allocation looks at every CPU), so a boot takes seconds at most`,
+    check(spec, report) {
+      const entries = spec.devices.reduce((n, d) => n + d.msix + d.ims + (d.msi?.vectors ?? 0), 0);
+      if (spec.cpus * entries > KERNEL_WORK_MAX) {
+        report(
+          ['cpus'],
+          `${spec.cpus} CPUs x ${entries} interrupt entries = ${spec.cpus * entries}, above ${KERNEL_WORK_MAX}: fewer CPUs or smaller tables`,
+        );
+      }
+    },
+  },
+  {
+    name: 'kernel-boot-cpus',
+    why: 'a boot step names CPUs the kernel has; online-cpus brings up each CPU once (CPU 0, the boot CPU, is up from the start)',
+    check(spec, report) {
+      const online = new Set([BOOT_CPU]);
+      spec.boot.forEach((step, i) => {
+        if (step.do !== 'online-cpus' && step.do !== 'set-affinity') return;
+        const cpus = step.cpus ?? [];
+        cpus.forEach((cpu, j) => {
+          if (cpu >= spec.cpus) {
+            report(['boot', i, 'cpus', j], `CPU ${cpu}: the kernel has ${spec.cpus} (cpus)`);
+          } else if (step.do === 'online-cpus' && online.has(cpu)) {
+            report(['boot', i, 'cpus', j], `online-cpus: CPU ${cpu} is already online`);
+          }
+          if (step.do === 'online-cpus') online.add(cpu);
+        });
+        if (step.do === 'online-cpus' && step.cpus === undefined) {
+          for (let cpu = 0; cpu < spec.cpus; cpu++) online.add(cpu);
+        }
+      });
+    },
+  },
+];
+
+/** Every KERNEL_SPEC_RULES violation of `spec`, with its path inside the spec. */
+export function kernelSpecIssues(
+  spec: KernelSpec,
+): { rule: string; path: readonly (string | number)[]; problem: string }[] {
+  const out: { rule: string; path: readonly (string | number)[]; problem: string }[] = [];
+  for (const rule of KERNEL_SPEC_RULES) {
+    rule.check(spec, (path, problem) => out.push({ rule: rule.name, path, problem }));
+  }
+  return out;
 }

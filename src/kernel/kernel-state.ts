@@ -323,7 +323,10 @@ export function apicData(d: IrqDesc): ApicChipData {
   return bottom.chip.apicd;
 }
 
+export const versionIsAtLeast = (v: KernelVersion, major: number, minor: number): boolean =>
+  v.major > major || (v.major === major && v.minor >= minor);
+
 export const versionAtLeast = (k: KernelState, major: number, minor: number): boolean =>
-  k.version.major > major || (k.version.major === major && k.version.minor >= minor);
+  versionIsAtLeast(k.version, major, minor);
 
 export const hasRemap = (k: KernelState): boolean => k.roots.remap !== null;

@@ -31,7 +31,9 @@ import {
   type IrqDesc,
   type IrqDomain,
   type KernelState,
+  type KernelVersion,
   versionAtLeast,
+  versionIsAtLeast,
 } from './kernel-state.js';
 import { hwSendIpi, type KernelPlatform } from './platform.js';
 import {
@@ -99,15 +101,34 @@ export interface VectorDomainOptions {
   readonly hypervisorCallback: boolean;
 }
 
-/** `lapic_assign_system_vectors` on the boot CPU, then `irq_matrix_online` for it. */
-export function vectorDomainInit(k: KernelState, opts: VectorDomainOptions): void {
+/** The vectors `lapic_assign_system_vectors` takes on every CPU, ascending. */
+function systemVectors(version: KernelVersion, opts: VectorDomainOptions): number[] {
   const system: number[] = [];
   for (let v = 0; v < EXCEPTION_VECTORS; v++) system.push(v);
-  if (!versionAtLeast(k, 6, 6)) system.push(IRQ_MOVE_CLEANUP_VECTOR);
+  if (!versionIsAtLeast(version, 6, 6)) system.push(IRQ_MOVE_CLEANUP_VECTOR);
   if (opts.ia32Emulation) system.push(IA32_SYSCALL_VECTOR);
   system.push(...APIC_SYSTEM_VECTORS);
   if (opts.hypervisorCallback) system.push(HYPERVISOR_CALLBACK_VECTOR);
-  for (const v of system.sort((a, b) => a - b)) matrixAssignSystem(k.matrix, v, { replace: false });
+  if (opts.legacyPic) system.push(isaIrqVector(PIC_CASCADE_IR));
+  return system.sort((a, b) => a - b);
+}
+
+/** Vectors a device irq can get on one CPU (other than the boot CPU's ISA vectors): the
+ *  external range less the system vectors in it; 203 on x86-64 6.6+ with IA32 emulation. */
+export function allocatableVectorsPerCpu(
+  version: KernelVersion,
+  opts: VectorDomainOptions,
+): number {
+  const system = systemVectors(version, opts);
+  const range = FIRST_SYSTEM_VECTOR - FIRST_EXTERNAL_VECTOR;
+  return range - system.filter((v) => v >= FIRST_EXTERNAL_VECTOR && v < FIRST_SYSTEM_VECTOR).length;
+}
+
+/** `lapic_assign_system_vectors` on the boot CPU, then `irq_matrix_online` for it. */
+export function vectorDomainInit(k: KernelState, opts: VectorDomainOptions): void {
+  for (const v of systemVectors(k.version, opts)) {
+    matrixAssignSystem(k.matrix, v, { replace: false });
+  }
   if (opts.legacyPic) {
     matrixAssignSystem(k.matrix, isaIrqVector(PIC_CASCADE_IR), { replace: false });
   }

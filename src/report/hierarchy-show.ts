@@ -1,5 +1,6 @@
 // `irqlab show <scenario> --what hierarchy|interrupts|affinity [--kernel host|guest|<vm>]`:
-// boots the kernels a scenario describes and renders them. A kernel comes from the scenario's
+// boots the kernels of a loaded scenario (`scenario/load.ts`, which validated and cross-checked
+// its kernel blocks like the rest of the file) and renders them. A kernel comes from the scenario's
 // `host.kernel` / `vms[].kernel` block when there is one (`src/kernel/kernel-spec.ts`: the
 // conformance scenarios describe their guest that way, boot order included); otherwise it is
 // derived from the scenario's topology:
@@ -8,12 +9,13 @@
 //    given to a VM the vectors VFIO allocates for it;
 //  - each VM: guest-hypercall under the pv strategies, guest-vir with a vIOMMU, else
 //    guest-emulated-msi; each assignment as a PCI function showing the guest representation
-//    (MSI-X, MSI, or IMS beside one MSI-X vector) with a driver that requests every vector.
+//    (MSI-X, MSI, or IMS beside one MSI-X vector) with a driver that requests every vector, at
+//    the guest PCI address the hypervisor gives it (`hv/guest-run.ts guestBdf`).
 // Derived kernels are Linux 6.6 (per-device MSI domains and IMS, which 6.2-6.9 had).
 // `guest` is the first VM. Output for one kernel has no header, so it can be diffed against a
 // recorded /proc/interrupts or irq-affinity file.
 
-import { parse } from 'yaml';
+import { guestBdf } from '../hv/guest-run.js';
 import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf } from '../hw/pci/bdf.js';
 import { type BootResult, bootKernel } from '../kernel/boot.js';
@@ -21,7 +23,7 @@ import { showIrqAffinity } from '../kernel/irq-proc.js';
 import { type KernelSpec, type KernelSpecInput, kernelSpecSchema } from '../kernel/kernel-spec.js';
 import type { KernelState } from '../kernel/kernel-state.js';
 import { functionRoutingIds } from '../scenario/rules.js';
-import { type Scenario, scenarioSchema } from '../scenario/schema.js';
+import type { Scenario } from '../scenario/schema.js';
 import { deviceRegistersJson, renderDeviceRegisters } from './device-registers.js';
 import { renderHierarchyDot, renderHierarchyText } from './hierarchy.js';
 import { invalidationQueueJson, renderInvalidationQueue } from './invalidation-queue.js';
@@ -58,28 +60,6 @@ export interface NamedKernel {
 const DERIVED_VERSION = '6.6';
 
 const withSegment = (bdf: string) => formatBdf(parseBdf(bdf), { withSegment: true });
-
-function parseKernel(raw: unknown, where: string): KernelSpec {
-  const r = kernelSpecSchema.safeParse(raw);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  throw new InputError(`${where}.${issue.path.join('.')}`, issue.message);
-}
-
-/** The scenario without its kernel blocks, validated by the scenario schema. */
-function scenarioOf(doc: Record<string, unknown>, file: string): Scenario {
-  const host = { ...(doc.host as Record<string, unknown>) };
-  delete host.kernel;
-  const vms = ((doc.vms as Record<string, unknown>[] | undefined) ?? []).map((vm) => {
-    const copy = { ...vm };
-    delete copy.kernel;
-    return copy;
-  });
-  const r = scenarioSchema.safeParse({ ...doc, host, vms });
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  throw new InputError(`${file}: ${issue.path.join('.')}`, issue.message);
-}
 
 function hostKernel(s: Scenario): KernelSpecInput {
   const devices: NonNullable<KernelSpecInput['devices']> = [];
@@ -154,7 +134,7 @@ function guestKernel(s: Scenario, v: number): KernelSpecInput {
         ? 'guest-vir'
         : 'guest-emulated-msi';
   const devices: NonNullable<KernelSpecInput['devices']> = vm.assign.map((a, i) => {
-    const bdf = `0000:00:${(3 + i).toString(16).padStart(2, '0')}.0`;
+    const bdf = guestBdf(i);
     const what =
       a.subdevice !== undefined ? `sub${a.subdevice}` : a.vf !== undefined ? `vf${a.vf}` : 'pf';
     const name = `${a.device}-${what}`;
@@ -180,33 +160,16 @@ function guestKernel(s: Scenario, v: number): KernelSpecInput {
   };
 }
 
-/** Every kernel of a scenario file's YAML text: host first, then each VM. */
-export function scenarioKernels(text: string, file: string): NamedKernel[] {
-  const doc = parse(text) as Record<string, unknown> | null;
-  if (doc === null || typeof doc !== 'object') throw new InputError(file, 'not a YAML mapping');
-  const s = scenarioOf(doc, file);
-  const rawHost = (doc.host as Record<string, unknown>).kernel;
-  const rawVms = (doc.vms as Record<string, unknown>[] | undefined) ?? [];
-  const kernels: NamedKernel[] = [
-    {
-      name: 'host',
-      spec:
-        rawHost === undefined
-          ? kernelSpecSchema.parse(hostKernel(s))
-          : parseKernel(rawHost, `${file}: host.kernel`),
-    },
-  ];
-  s.vms.forEach((vm, v) => {
-    const raw = rawVms[v]?.kernel;
-    kernels.push({
+/** Every kernel of a loaded scenario: host first, then each VM; the scenario's own kernel
+ *  block where it has one, else the one derived from its topology. */
+export function scenarioKernels(s: Scenario): NamedKernel[] {
+  return [
+    { name: 'host', spec: s.host.kernel ?? kernelSpecSchema.parse(hostKernel(s)) },
+    ...s.vms.map((vm, v) => ({
       name: vm.name,
-      spec:
-        raw === undefined
-          ? kernelSpecSchema.parse(guestKernel(s, v))
-          : parseKernel(raw, `${file}: vms.${v}.kernel`),
-    });
-  });
-  return kernels;
+      spec: vm.kernel ?? kernelSpecSchema.parse(guestKernel(s, v)),
+    })),
+  ];
 }
 
 function select(kernels: NamedKernel[], which: string | undefined): NamedKernel[] {
@@ -289,12 +252,11 @@ function render(view: KernelView, b: BootResult, opts: KernelViewOptions): strin
 
 /** The view of the selected kernels; boot steps that failed are returned for stderr. */
 export function renderKernelView(
-  text: string,
-  file: string,
+  s: Scenario,
   view: KernelView,
   opts: KernelViewOptions,
 ): { out: string; warnings: string[] } {
-  const chosen = select(scenarioKernels(text, file), opts.kernel);
+  const chosen = select(scenarioKernels(s), opts.kernel);
   const warnings: string[] = [];
   const parts = chosen.map((nk) => {
     const b = bootKernel(nk.spec, { name: nk.name });

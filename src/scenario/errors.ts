@@ -19,8 +19,20 @@ export interface ScenarioIssue {
 /** Shown issues per error; the count of the rest is given. */
 export const SCENARIO_ISSUES_SHOWN = 20;
 
+/** One line, whatever the message holds (a library's text may span lines). */
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+
 export const formatIssue = (i: ScenarioIssue): string =>
-  `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${i.problem} [rule: ${i.rule}]`;
+  `${i.file}:${i.line}:${i.column}: ${i.path ? `${i.path}: ` : ''}${oneLine(i.problem)} [rule: ${i.rule}]`;
+
+/** Longest key text an error quotes: a mistyped key can be a whole YAML collection. */
+const KEY_SHOWN_MAX = 40;
+
+/** A key as a message quotes it: JSON-quoted (newlines escaped), long ones shortened. */
+export function quoteKey(key: string): string {
+  const shown = key.length > KEY_SHOWN_MAX ? `${key.slice(0, KEY_SHOWN_MAX)}...` : key;
+  return JSON.stringify(shown);
+}
 
 export class ScenarioError extends RuleError {
   override name = 'ScenarioError';
@@ -38,6 +50,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
+    else if (!/^[A-Za-z_][\w-]*$/.test(String(key))) out += `[${quoteKey(String(key))}]`;
     else out += out === '' ? String(key) : `.${String(key)}`;
   }
   return out;

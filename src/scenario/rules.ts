@@ -8,14 +8,24 @@
 // reference themselves and the others skip what they cannot resolve.
 
 import { PARENT_MSIX_ENTRIES } from '../hv/flows.js';
-import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import {
+  GUEST_ASSIGNMENTS_MAX,
+  GUEST_KERNEL_VERSION,
+  GUEST_VECTOR_DOMAIN,
+} from '../hv/guest-run.js';
+import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
+import { KERNEL_SPEC_RULES, type KernelSpec } from '../kernel/kernel-spec.js';
+import { allocatableVectorsPerCpu } from '../kernel/x86-vector.js';
+import {
+  ASSIGNED_VECTORS_MAX,
+  RAISED_INTERRUPTS_MAX,
   type Scenario,
   type ScenarioAssignment,
   type ScenarioDevice,
   type ScenarioVm,
   XAPIC_DEST_VCPUS,
 } from './schema.js';
+import { formatNs } from './units.js';
 
 export interface RuleViolation {
   readonly rule: string;
@@ -76,7 +86,90 @@ export function functionRoutingIds(d: ScenarioDevice): number[] {
   return ids;
 }
 
+/** The kernel blocks a scenario spells out, with their paths. */
+function* kernelBlocks(s: Scenario) {
+  if (s.host.kernel) {
+    yield { spec: s.host.kernel, path: ['host', 'kernel'] as (string | number)[], host: true };
+  }
+  for (const [v, vm] of s.vms.entries()) {
+    if (vm.kernel) yield { spec: vm.kernel, path: ['vms', v, 'kernel'], host: false };
+  }
+}
+
+/** A kernel block's own rule (`kernel/kernel-spec.ts`), run on every block of the scenario. */
+const kernelRule = (rule: (typeof KERNEL_SPEC_RULES)[number]): ScenarioRule => ({
+  name: rule.name,
+  why: `${rule.why} (host.kernel, vms[].kernel)`,
+  check(s, _ctx, report) {
+    for (const { spec, path } of kernelBlocks(s)) {
+      rule.check(spec, (p, problem) => report([...path, ...p], problem));
+    }
+  },
+});
+
+const isHostPlatform = (spec: KernelSpec) => spec.platform.startsWith('host-');
+
 export const RULES: readonly ScenarioRule[] = [
+  ...KERNEL_SPEC_RULES.map(kernelRule),
+  {
+    name: 'kernel-matches-machine',
+    why: "a kernel block describes the machine it runs on: the host's CPUs and IOMMU, or the VM's vCPUs",
+    check(s, _ctx, report) {
+      for (const { spec, path, host } of kernelBlocks(s)) {
+        const cpus = host ? s.host.cpus : s.vms[path[1] as number].vcpus;
+        if (spec.cpus !== cpus) {
+          report(
+            [...path, 'cpus'],
+            `${spec.cpus} CPUs, but the ${host ? 'host has' : 'VM has'} ${cpus} (${host ? 'host.cpus' : 'vcpus'})`,
+          );
+        }
+        if (isHostPlatform(spec) !== host) {
+          report(
+            [...path, 'platform'],
+            `${spec.platform} is a ${host ? 'guest' : 'host'} platform; ${host ? 'host.kernel needs host-ir or host-noir' : 'a VM kernel needs a guest-* platform'}`,
+          );
+        } else if (host && (spec.platform === 'host-ir') !== s.host.iommu.ir) {
+          report(
+            [...path, 'platform'],
+            `${spec.platform}, but host.iommu.ir is ${s.host.iommu.ir}`,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: 'guest-vectors-fit',
+    why: `each guest vector takes a CPU vector of one of the VM's vCPUs: at most ${allocatableVectorsPerCpu(GUEST_KERNEL_VERSION, GUEST_VECTOR_DOMAIN)} per vCPU in the guest kernel (0x20-0xeb less IA32_SYSCALL_VECTOR)`,
+    check(s, _ctx, report) {
+      const perCpu = allocatableVectorsPerCpu(GUEST_KERNEL_VERSION, GUEST_VECTOR_DOMAIN);
+      s.vms.forEach((vm, v) => {
+        let used = 0;
+        vm.assign.forEach((a, i) => {
+          used += a.vectors;
+          if (used > vm.vcpus * perCpu && used - a.vectors <= vm.vcpus * perCpu) {
+            report(
+              ['vms', v, 'assign', i, 'vectors'],
+              `${used} guest vectors by here; ${vm.name} holds ${vm.vcpus * perCpu} (${perCpu} per vCPU, ${vm.vcpus} vCPU${vm.vcpus === 1 ? '' : 's'})`,
+            );
+          }
+        });
+      });
+    },
+  },
+  {
+    name: 'guest-pci-slots',
+    why: `each assigned function takes a device number on the guest's bus 0 (5 bits, up to 0x1f): at most ${GUEST_ASSIGNMENTS_MAX} per VM`,
+    check(s, _ctx, report) {
+      s.vms.forEach((vm, v) => {
+        if (vm.assign.length > GUEST_ASSIGNMENTS_MAX) {
+          report(
+            ['vms', v, 'assign', GUEST_ASSIGNMENTS_MAX],
+            `${vm.assign.length} assignments: the guest's bus 0 has slots for ${GUEST_ASSIGNMENTS_MAX}`,
+          );
+        }
+      });
+    },
+  },
   {
     name: 'unique-names',
     why: 'devices and VMs are referred to by name',
@@ -566,6 +659,41 @@ export const RULES: readonly ScenarioRule[] = [
         if ('at' in item && item.at > s.run.duration) {
           report([...path, 'at'], `after the end of the run (run.duration)`);
         }
+      }
+    },
+  },
+  {
+    name: 'assigned-vectors-budget',
+    why: `the VMs assign at most ${ASSIGNED_VECTORS_MAX} vectors in all: each is programmed through the host kernel, VFIO, KVM and a guest kernel when the scenario is built, so a build stays near a second`,
+    check(s, ctx, report) {
+      let total = 0;
+      for (const { assign, path } of assignments(s, ctx)) {
+        const before = total;
+        total += assign.vectors;
+        if (before <= ASSIGNED_VECTORS_MAX && total > ASSIGNED_VECTORS_MAX) {
+          report(
+            [...path, 'vectors'],
+            `${total} vectors assigned by here, above the budget of ${ASSIGNED_VECTORS_MAX} for a scenario`,
+          );
+        }
+      }
+    },
+  },
+  {
+    name: 'run-interrupt-budget',
+    why: `run.duration times the sources' rates (each vector of a queue: all source) raises at most ${RAISED_INTERRUPTS_MAX} interrupts, so a run ends in under a second of wall time`,
+    check(s, ctx, report) {
+      let perSecond = 0;
+      for (const src of s.workload.sources) {
+        const assign = ctx.vmByName.get(src.vm)?.assign[src.assign];
+        perSecond += src.rate * (src.queue === 'all' ? (assign?.vectors ?? 1) : 1);
+      }
+      const raised = (perSecond * s.run.duration) / 1e9;
+      if (raised > RAISED_INTERRUPTS_MAX) {
+        report(
+          ['run', 'duration'],
+          `${formatNs(s.run.duration)} at ${Math.round(perSecond)} interrupts/s raises ${Math.round(raised)}, above the budget of ${RAISED_INTERRUPTS_MAX}: shorten the run or lower the rates`,
+        );
       }
     },
   },

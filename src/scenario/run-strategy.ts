@@ -26,7 +26,9 @@
 //                  unless the table is relocated (QEMU x-msix-relocation); counted from the
 //                  device's `tablePageRegisterRate` over the run, each an msixTableAccess exit.
 //   isolation      the hostile VMs' reach (`hv/isolation.ts`): findings, never a crash.
-// A strategy the scenario's rules reject carries `{ error: { rule, message } }` and nothing else.
+// A strategy the scenario's rules reject carries `{ error: { rule, message } }` and nothing else;
+// a file that is no valid scenario under any strategy (YAML, schema, or a rule every strategy
+// breaks) is a ScenarioError, thrown, as every command does.
 // Not here: rendering (`report/compare-text.ts`: the reports format this result, never run it).
 
 import { capacityShapeOf, subdevicesThatFit } from '../hv/capacity.js';
@@ -50,7 +52,8 @@ import { RuleError } from '../hw/errors.js';
 import { type Costs, resolveCosts } from '../sim/cost-model.js';
 import { type SimResult, simulateSystem } from '../sim/system-sim.js';
 import { buildScenario, runWorkload, teardownBuilt } from './build.js';
-import { loadScenario } from './load.js';
+import { ScenarioError, type ScenarioIssue } from './errors.js';
+import { type ParsedScenario, parseScenario, ruleIssues } from './load.js';
 import { type Scenario, STRATEGIES, type Strategy } from './schema.js';
 
 export interface StrategyColumn {
@@ -119,20 +122,16 @@ export function compareScenario(
   file: string,
   strategies: readonly Strategy[] = STRATEGIES,
 ): CompareResult {
+  const parsed = parseScenario(text, file);
+  rejectUnderEveryStrategy(parsed);
   const out: Record<string, CompareEntry> = {};
-  let name = file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   for (const strategy of strategies) {
-    let scenario: Scenario;
-    try {
-      scenario = loadScenario(text, file, { strategy });
-    } catch (e) {
-      if (e instanceof RuleError) {
-        out[strategy] = { error: { rule: e.rule, message: e.message.split('\n')[0] } };
-        continue;
-      }
-      throw e;
+    const { scenario, issues } = ruleIssues(parsed, { strategy });
+    if (issues.length > 0) {
+      const first = new ScenarioError(issues);
+      out[strategy] = { error: { rule: first.rule, message: first.message.split('\n')[0] } };
+      continue;
     }
-    name = scenario.name ?? name;
     try {
       out[strategy] = runStrategy(scenario, strategy);
     } catch (e) {
@@ -142,7 +141,19 @@ export function compareScenario(
       out[strategy] = { error: { rule: e.rule, message: e.message.split('\n')[0] } };
     }
   }
+  const name = parsed.scenario.name ?? file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   return { scenario: name, strategies: out };
+}
+
+/** The rule violations no strategy escapes are the file's, not a column's: thrown, as `run`
+ *  would report them. */
+function rejectUnderEveryStrategy(parsed: ParsedScenario): void {
+  const key = (i: ScenarioIssue) => `${i.rule} ${i.path}`;
+  const under = STRATEGIES.map(
+    (strategy) => new Set(ruleIssues(parsed, { strategy }).issues.map(key)),
+  );
+  const own = ruleIssues(parsed).issues.filter((i) => under.every((keys) => keys.has(key(i))));
+  if (own.length > 0) throw new ScenarioError(own);
 }
 
 const percentile = (xs: readonly number[], p: number): number => {

@@ -30,6 +30,24 @@ export const VCPUS_MAX = HOST_CPUS_MAX;
 export const XAPIC_DEST_VCPUS = 255;
 /** The seed feeds a 32-bit SplitMix32 state. */
 export const SEED_MAX = 0xffffffff;
+/** Interrupts per second one source may raise: 10M/s, one message every 100 ns. The highest real
+ *  rate found is a whole host's 3.7M/s (five NVMe drives, perf-anchors R4); NIC queues stay
+ *  under 1M/s with moderation (R1-R3). Faster, a vector only coalesces. */
+export const RATE_MAX = 10_000_000;
+/** Interrupts a run may raise in all (run.duration x the sources' rates, per vector): each is a
+ *  few model steps, 1-3 microseconds of wall time, so the budget keeps one strategy's run under
+ *  a second and `compare` (one run per strategy, five strategies) within a few seconds. */
+export const RAISED_INTERRUPTS_MAX = 250_000;
+/** Vectors a scenario may assign in all (every VM's assignments): building programs each one
+ *  through the host kernel, VFIO, KVM and a guest kernel, about half a millisecond apiece, so
+ *  one MSI-X table's worth keeps a build near a second and `compare`'s five within seconds. */
+export const ASSIGNED_VECTORS_MAX = MSIX_ENTRIES_MAX;
+/** VMs of a scenario: each boots its own guest kernel when the scenario is built (about 10 ms
+ *  apiece), and `compare` builds once per strategy. */
+export const VMS_MAX = 64;
+/** Timed workload actions: each runs through a guest kernel and the hypervisor before the
+ *  simulator replays it (about 0.3 ms apiece). */
+export const ACTIONS_MAX = 4096;
 
 export const STRATEGIES = ['emulate', 'vir', 'vir-direct', 'pv', 'pv-batch'] as const;
 export const DEVICE_KINDS = [
@@ -56,11 +74,16 @@ const duration = z
 
 const rate = z
   .union([
-    z.number().positive(),
+    z.number().positive().max(RATE_MAX),
     z.string().regex(RATE_PATTERN, { error: 'expected a rate such as 200k/s, 1.5M/s or 5000/s' }),
   ])
   .transform(ratePerSecond)
-  .meta({ description: 'interrupts per second: "200k/s", "1.5M/s" or a number' });
+  .refine((r) => r > 0 && r <= RATE_MAX, {
+    error: `a rate is above 0 and at most ${RATE_MAX / 1e6}M/s (one message per 100 ns)`,
+  })
+  .meta({
+    description: `interrupts per second: "200k/s", "1.5M/s" or a number; at most ${RATE_MAX / 1e6}M/s, past the highest real host rate (3.7M/s over five NVMe drives): a faster vector only coalesces`,
+  });
 
 const count = (max: number, description: string) =>
   z.number().int().min(0).max(max).meta({ description });
@@ -281,7 +304,9 @@ const costs = z
 
 const run = z
   .strictObject({
-    duration: duration.meta({ description: 'simulated time to run' }),
+    duration: duration.meta({
+      description: `simulated time to run; with the sources' rates it raises at most ${RAISED_INTERRUPTS_MAX} interrupts (rule run-interrupt-budget: under a second of wall time per strategy)`,
+    }),
     seed: z.number().int().min(0).max(SEED_MAX).default(1),
     strategies: z.array(z.enum(STRATEGIES)).min(1).default(['emulate']),
     costs: costs.prefault({}),
@@ -294,10 +319,22 @@ export const scenarioSchema = z
     description: z.string().optional(),
     host,
     devices: z.array(device).default([]),
-    vms: z.array(vm).default([]),
+    vms: z
+      .array(vm)
+      .max(VMS_MAX)
+      .default([])
+      .meta({
+        description: `the guests, at most ${VMS_MAX}: each boots its own guest kernel when the scenario is built`,
+      }),
     workload: z
       .strictObject({
-        actions: z.array(workloadAction).default([]),
+        actions: z
+          .array(workloadAction)
+          .max(ACTIONS_MAX)
+          .default([])
+          .meta({
+            description: `timed actions, at most ${ACTIONS_MAX}: each runs through a guest kernel and the hypervisor`,
+          }),
         sources: z.array(source).default([]),
       })
       .prefault({}),

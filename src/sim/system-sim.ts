@@ -94,6 +94,8 @@ export interface SimOptions {
   /** Called with every action the engine applies, in order, and its time (`a` is reused: copy
    *  what you keep): the schedule that replays the run. */
   readonly onStep?: (a: SystemAction, atNs: number) => void;
+  /** Stop after this many steps (`irqlab run --max-events`): the result covers the time reached. */
+  readonly maxSteps?: number;
 }
 
 /** One step of a schedule to replay: an action, its time (null: the engine gives it one, see
@@ -114,7 +116,10 @@ export interface LatencySummary {
 }
 
 export interface SimResult {
+  /** The run's duration, or the simulated time reached when `maxSteps` stopped it. */
   readonly durationNs: number;
+  /** Whether `maxSteps` stopped the run before its duration. */
+  readonly stoppedEarly: boolean;
   readonly seed: number;
   readonly steps: number;
   readonly interrupts: {
@@ -210,9 +215,9 @@ export function simulateSystem(input: SimInput, opts: SimOptions): SimResult {
   run.s.topology.vcpus.forEach((_, v) => {
     scheduleIdle(run, v, 0);
   });
-  const steps = loop(run, opts);
+  const { steps, stoppedEarly } = loop(run, opts);
   run.trace?.close();
-  return summarise(run, opts, steps);
+  return summarise(run, opts, steps, stoppedEarly);
 }
 
 /** Applies `steps` in order from `input.initial` (the workload's inputs and sources are not
@@ -245,7 +250,7 @@ export function replaySystem(
   });
   run.trace?.close();
   const durationNs = Math.max(opts.durationNs, run.nowNs);
-  return summarise(run, { ...opts, durationNs }, steps.length);
+  return summarise(run, { ...opts, durationNs }, steps.length, false);
 }
 
 /** Throws `schedule-step-enabled` at the first of `steps` not enabled when it comes: the model
@@ -334,12 +339,14 @@ function createRun(input: SimInput, opts: SimOptions): Run {
   };
 }
 
-function loop(run: Run, opts: SimOptions): number {
+function loop(run: Run, opts: SimOptions): { steps: number; stoppedEarly: boolean } {
   const entry = emptyQueueEntry();
   const scratch: SystemAction = { kind: ACTION.raise, a: 0, b: 0 };
   let steps = 0;
+  const maxSteps = opts.maxSteps ?? Number.POSITIVE_INFINITY;
   while (queuePop(run.q, entry)) {
     if (entry.timeNs > opts.durationNs) break;
+    if (steps >= maxSteps) return { steps, stoppedEarly: true };
     run.nowNs = entry.timeNs;
     if (entry.kind === SOURCE_TICK) {
       sourceTick(run, entry.a, scratch);
@@ -363,7 +370,7 @@ function loop(run: Run, opts: SimOptions): number {
     steps++;
     if (opts.progress && (steps & (PROGRESS_EVERY_STEPS - 1)) === 0) opts.progress(run.nowNs);
   }
-  return steps;
+  return { steps, stoppedEarly: false };
 }
 
 function sourceTick(run: Run, index: number, scratch: SystemAction): void {
@@ -709,7 +716,7 @@ function scheduleIdle(run: Run, vcpu: number, atNs: number): void {
   if (t.vms[t.vcpus[vcpu].vm].idle === 'halt') queuePush(run.q, atNs, ACTION.vcpuHalt, vcpu, 0);
 }
 
-function summarise(run: Run, opts: SimOptions, steps: number): SimResult {
+function summarise(run: Run, opts: SimOptions, steps: number, stoppedEarly: boolean): SimResult {
   const t = run.s.topology;
   const vectors = t.vectors.map((v, i) => ({ name: v.name, ...vectorOutcomes(run.s, i) }));
   const sum = (k: 'coalesced' | 'lost') => vectors.reduce((n, v) => n + v[k], 0);
@@ -729,7 +736,8 @@ function summarise(run: Run, opts: SimOptions, steps: number): SimResult {
   });
   const h = run.latency;
   return {
-    durationNs: opts.durationNs,
+    durationNs: stoppedEarly ? run.nowNs : opts.durationNs,
+    stoppedEarly,
     seed: opts.seed,
     steps,
     interrupts: {

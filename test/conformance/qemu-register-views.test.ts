@@ -10,12 +10,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { type KernelView, renderKernelView } from '../../src/report/hierarchy-show.js';
+import { loadScenario } from '../../src/scenario/load.js';
 import { readFixture } from '../fixtures.js';
 import { SCENARIOS } from './kernel-scenarios.js';
 
 function show(variant: string, view: KernelView, json = false): string {
   const file = `${SCENARIOS}qemu-q35-${variant}.yaml`;
-  const r = renderKernelView(readFileSync(file, 'utf8'), file, view, { kernel: 'guest', json });
+  const r = renderKernelView(loadScenario(readFileSync(file, 'utf8'), file), view, {
+    kernel: 'guest',
+    json,
+  });
   expect(r.warnings).toEqual([]);
   return r.out;
 }

@@ -1,6 +1,8 @@
 // `irqlab show --what topology` through the real binary: the devices, functions (with the VFs'
 // routing IDs from First VF Offset and VF Stride), VMs and assignments of a shipped scenario.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { memoryIo } from '../../src/cli/io.js';
+import { main } from '../../src/cli/main.js';
 import { bin, ensureBuilt } from './cli-run-helpers.js';
 
 beforeAll(ensureBuilt, 180_000);
@@ -108,5 +110,26 @@ describe('irqlab show --what msix|ims|irte (binary)', () => {
       expect(e.decoded.format).toBe('remappable');
       expect(e.decoded.handle).toBe(irteOfIrq.get(e.irq));
     }
+  });
+});
+
+describe('irqlab show --what topology, an INTx fan-out', () => {
+  it("prints the line's host vector for every source sharing it (mixed.yaml assign[1])", async () => {
+    const m = memoryIo();
+    expect(await main(['show', 'scenarios/mixed.yaml', '--json'], m.io)).toBe(0);
+    const [first, second] = JSON.parse(m.stdout()).vms[0].assign[1].vectorsDetail;
+    // one host irq for the line (the IOAPIC pin the subdevice's INTx asserts), one IRTE, one
+    // host vector: the second source is fanned out from the same message
+    expect(second.hostIrq).toBe(first.hostIrq);
+    expect({ irte: second.irte, cpu: second.hostCpu, vector: second.hostVector }).toEqual({
+      irte: first.irte,
+      cpu: first.hostCpu,
+      vector: first.hostVector,
+    });
+    expect(first.hostVector).toMatch(/^0x[0-9a-f]+$/);
+    expect(second.sharesLineOf).toBe(first.name);
+    const text = memoryIo();
+    await main(['show', 'scenarios/mixed.yaml'], text.io);
+    expect(text.stdout()).not.toContain('0x-1');
   });
 });

@@ -69,3 +69,32 @@ test('an unknown strategy name is bad input (exit 2)', async () => {
   const m = memoryIo({ 's.yaml': readFileSync(path('mlx5-vf.yaml')) });
   expect(await main(['compare', 's.yaml', '--strategies', 'nope'], m.io)).toBe(2);
 });
+
+test('a file that is no scenario under any strategy exits 2, its problems located', async () => {
+  // a schema error (vcpus: 0) and a rule no strategy escapes (a source naming no VM)
+  const text = readFileSync(path('mlx5-vf.yaml'), 'utf8').replace(/vcpus: \d+/, 'vcpus: 0');
+  const m = memoryIo({ 's.yaml': text });
+  expect(await main(['compare', 's.yaml'], m.io)).toBe(2);
+  expect(m.stdout()).toBe('');
+  expect(m.stderr()).toMatch(
+    /^irqlab: s\.yaml:\d+:\d+: vms\[0\]\.vcpus: .* \[rule: schema\/too_small\]\n$/,
+  );
+  const unknownVm = readFileSync(path('mixed.yaml'), 'utf8').replace(
+    '- { vm: vm1,',
+    '- { vm: vm9,',
+  );
+  const u = memoryIo({ 's.yaml': unknownVm });
+  expect(await main(['compare', 's.yaml'], u.io)).toBe(2);
+  expect(u.stderr()).toMatch(
+    /workload\.sources\[2\]\.vm: no VM named "vm9" \[rule: workload-refs\]/,
+  );
+});
+
+test('a strategy the rules refuse is still a column', async () => {
+  // mixed.yaml backs a guest MSI-X vector with INTx: the direct strategies need the same type
+  const m = memoryIo({ 's.yaml': readFileSync(path('mixed.yaml')) });
+  expect(await main(['compare', 's.yaml', '--json'], m.io)).toBe(0);
+  const json = JSON.parse(m.stdout());
+  expect(json.strategies.pv.error.rule).toBe('direct-needs-same-type');
+  expect(json.strategies.emulate.error).toBeUndefined();
+});

@@ -4,8 +4,10 @@
 // the offending key), and every rule of RULES has a case here that breaks it.
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { RuleError } from '../../src/hw/errors.js';
+import { buildScenario } from '../../src/scenario/build.js';
 import { ScenarioError } from '../../src/scenario/errors.js';
-import { loadScenario } from '../../src/scenario/load.js';
+import { loadScenario, withScenario } from '../../src/scenario/load.js';
 import { RULES } from '../../src/scenario/rules.js';
 
 const FILE = 'bad.yaml';
@@ -101,6 +103,78 @@ describe('scenario errors name file:line:column and the rule', () => {
     const text = DESIGN_EXAMPLE.replace('vcpus: 1', 'vcpus: 0').replace('cpus: 4', 'cpus: -1');
     expect(errorOf(text).issues.length).toBeGreaterThanOrEqual(2);
   });
+  it('reports an alias with no anchor before it at the alias', () => {
+    const text = 'host:\n  cpus: *n\nrun: { duration: 1ms }\n';
+    const e = errorOf(text);
+    expect(e.issues[0]).toMatchObject({ rule: 'yaml-alias', ...position(text, '*n') });
+  });
+  it('reports an alias inside the node it names', () => {
+    const text = 'host: &h\n  cpus: 1\n  iommu: *h\nrun: { duration: 1ms }\n';
+    expect(errorOf(text).issues[0]).toMatchObject({ rule: 'yaml-alias', ...position(text, '*h') });
+  });
+  it('stops an alias bomb at the alias that passes the bound, before expanding it', () => {
+    // nine levels of nine aliases: 9^9 (387 million) nodes once expanded
+    const levels = ['a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]'];
+    for (let i = 1; i <= 9; i++) {
+      levels.push(
+        `a${i}: &a${i} [${Array(9)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    }
+    const text = `description:\n  ${levels.join('\n  ')}\nhost: { cpus: 1 }\nrun: { duration: 1ms }\n`;
+    const e = errorOf(text);
+    expect(e.issues).toHaveLength(1);
+    expect(e.issues[0].rule).toBe('yaml-alias');
+    expect(e.message).toMatch(/past 100000 nodes/);
+    // a level is 1 + 9 x the one below: a0..a4 hold 10 + 91 + 820 + 7,381 + 66,430 = 74,732
+    // nodes, and the first *a4 (in a5's list) adds 66,430 more: past 100,000 there
+    expect(e.issues[0]).toMatchObject(position(text, '*a4'));
+  });
+  it('bounds a rate by what any device raises, the reason in the message', () => {
+    const text = stringify({
+      ...base(),
+      workload: { sources: [{ vm: 'vm0', assign: 0, rate: '20M/s' }] },
+    });
+    const e = errorOf(text);
+    expect(e.issues[0]).toMatchObject({ rule: 'schema/custom', path: 'workload.sources[0].rate' });
+    expect(e.message).toContain('at most 10M/s');
+  });
+  it('bounds the VMs and the timed actions a scenario holds', () => {
+    const vms = Array.from({ length: 65 }, (_, i) => ({ name: `vm${i}`, vcpus: 1 }));
+    const big = { host: { cpus: 128 }, vms, run: { duration: '1ms' } };
+    expect(errorOf(stringify(big)).issues[0]).toMatchObject({
+      rule: 'schema/too_big',
+      path: 'vms',
+    });
+    const probe = { at: '0ms', do: 'probe', vm: 'vm0', assign: 0 };
+    const acts = { ...big, vms: [], workload: { actions: Array(4097).fill(probe) } };
+    expect(errorOf(stringify(acts)).issues[0]).toMatchObject({
+      rule: 'schema/too_big',
+      path: 'workload.actions',
+    });
+  });
+  it('reports a second YAML document as an error', () => {
+    const e = errorOf('host: { cpus: 1 }\nrun: { duration: 1ms }\n---\nhost: {}\n');
+    expect(e.issues[0]).toMatchObject({ rule: 'yaml-syntax', line: 3 });
+  });
+  it('reports a refusal of the model on a valid file located at what sizes the resource', () => {
+    // what hv/vfio.ts throws when the host has no vector left for a guest vector
+    const refuse = () => {
+      throw new RuleError('host-resources', 'VFIO request_irq 430', 'no vector available');
+    };
+    let error: unknown;
+    try {
+      withScenario(stringify(base()), FILE, {}, refuse);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ScenarioError);
+    const e = error as ScenarioError;
+    expect(e.message).toBe(
+      `${FILE}:2:9: host.cpus: VFIO request_irq 430: no vector available [rule: host-resources]`,
+    );
+  });
   it('judges a --strategy override with the rules', () => {
     const text = DESIGN_EXAMPLE.replace('ir: false', 'ir: true');
     const e = errorOf(text, { strategy: 'pv' });
@@ -146,6 +220,7 @@ interface Base {
     strategy?: string;
     pin?: number[];
     assign: Assignment[];
+    kernel?: Record<string, unknown>;
   }[];
   workload: {
     actions: { at: string; do: string; vm: string; assign: number; vector: number; vcpu: number }[];
@@ -178,7 +253,58 @@ const base = (): Base => ({
   run: { duration: '2ms' },
 });
 
+/** vm0's guest kernel spelled out (kernel/kernel-spec.ts), as the conformance scenarios do. */
+const vm0Kernel = (more: Record<string, unknown>) => ({
+  version: '6.6',
+  platform: 'guest-vir',
+  cpus: 2,
+  apic: 'x2apic-phys',
+  devices: [{ bdf: '0000:00:04.0', msix: 2 }],
+  ...more,
+});
+
 const BREAKS: Record<string, (s: Base) => void> = {
+  'kernel-apic-mode': (s) => {
+    // flat logical: one destination bit per CPU, 8 bits
+    s.host.cpus = 16;
+    s.vms[0].vcpus = 10;
+    s.vms[0].kernel = vm0Kernel({ cpus: 10, apic: 'xapic-logical-flat' });
+  },
+  'kernel-size': (s) => {
+    // 1024 CPUs x two full MSI-X tables (kernel-matches-machine breaks too)
+    const msix = (slot: number) => ({ bdf: `0000:00:0${slot}.0`, msix: 2048 });
+    s.vms[0].kernel = vm0Kernel({ cpus: 1024, devices: [msix(4), msix(5)] });
+  },
+  'kernel-devices': (s) => {
+    s.vms[0].kernel = vm0Kernel({ boot: [{ do: 'probe', bdf: '0000:00:09.0' }] });
+  },
+  'kernel-boot-cpus': (s) => {
+    // the boot CPU is online before any step: Linux would never online it again
+    s.vms[0].kernel = vm0Kernel({ boot: [{ do: 'online-cpus', cpus: [0] }] });
+  },
+  'kernel-matches-machine': (s) => {
+    s.vms[0].kernel = vm0Kernel({ cpus: 4 });
+  },
+  'assigned-vectors-budget': (s) => {
+    // 2048 IMS vectors on subdevice 0 and 2 more on the VF: 2050
+    s.devices[0].ims = 4096;
+    s.vms[0].assign[0].vectors = 2048;
+  },
+  'run-interrupt-budget': (s) => {
+    // 10k/s on each of the assignment's two vectors for 20 s: 400,000 raises
+    s.run.duration = '20s';
+  },
+  'guest-vectors-fit': (s) => {
+    // Linux 6.12 x86-64: vectors 0x20-0xeb less 0x80 (IA32 syscall) = 203 per CPU; 2 vCPUs
+    s.devices[0].ims = 1024;
+    s.vms[0].assign[0].vectors = 405;
+    s.vms[0].assign[1].vectors = 2;
+  },
+  'guest-pci-slots': (s) => {
+    const one = { device: 'dsa0', guest: 'msix', backing: 'msix', vectors: 1 };
+    // bus 0 device numbers 0x04..0x1f: 28 slots
+    for (let i = 0; i < 27; i++) s.vms[0].assign.push({ ...one, subdevice: i % 4 });
+  },
   'unique-names': (s) => {
     s.devices[1].name = 'dsa0';
   },
@@ -290,6 +416,18 @@ const BREAKS: Record<string, (s: Base) => void> = {
 describe('cross-field rules', () => {
   it('the base scenario is valid', () => {
     expect(() => loadScenario(stringify(base()), FILE)).not.toThrow();
+  });
+  it('guest-vectors-fit: 203 vectors on one vCPU load and build; the guest kernel holds them', () => {
+    const s = base();
+    s.vms[0].vcpus = 1;
+    s.devices[0].ims = 1024;
+    s.vms[0].assign = [
+      { device: 'dsa0', subdevice: 0, guest: 'msix', backing: 'ims', vectors: 203 },
+    ];
+    s.workload = { actions: [], sources: [] };
+    expect(() => buildScenario(loadScenario(stringify(s), FILE))).not.toThrow();
+    s.vms[0].assign[0].vectors = 204;
+    expect(errorOf(stringify(s)).issues.map((i) => i.rule)).toEqual(['guest-vectors-fit']);
   });
   it('has a breaking case here for every rule of the table', () => {
     expect(Object.keys(BREAKS).sort()).toEqual(RULES.map((r) => r.name).sort());
