@@ -49,6 +49,8 @@ export interface Progress {
   readonly bytes: number;
   readonly seconds: number;
   readonly statesPerSecond: number;
+  /** The last report: the search has ended (its arrays are still held while this runs). */
+  readonly final: boolean;
 }
 
 export interface ExploreOptions {
@@ -251,15 +253,19 @@ class Search {
 
   /** Reports progress every 4096 stored states, at most once per interval. */
   progress(depth: number, bytes: number): void {
-    const onProgress = this.options.onProgress;
-    if (onProgress === undefined || (this.visited.size & 0xfff) !== 0) return;
+    if (this.options.onProgress === undefined || (this.visited.size & 0xfff) !== 0) return;
     const now = performance.now();
     if (now < this.nextProgress) return;
     this.nextProgress = now + (this.options.progressIntervalMs ?? 1000);
+    this.report(now, depth, bytes, false);
+  }
+
+  report(now: number, depth: number, bytes: number, final: boolean): void {
     const seconds = (now - this.t0) / 1000;
-    const states = this.visited.size;
+    const states = this.visited.size - this.rejected;
     const transitions = states + this.matched;
-    onProgress({ states, transitions, depth, bytes, seconds, statesPerSecond: states / seconds });
+    const statesPerSecond = seconds > 0 ? states / seconds : 0;
+    this.options.onProgress?.({ states, transitions, depth, bytes, seconds, statesPerSecond, final });
   }
 }
 
@@ -268,6 +274,8 @@ export function explore(model: PackedModel, options: ExploreOptions = {}): Check
   const search = new Search(model, options);
   const order = options.search ?? 'dfs';
   const { stop, bytes } = order === 'dfs' ? depthFirst(search) : breadthFirst(search);
+  const seconds = search.seconds;
+  search.report(performance.now(), search.deepest, bytes, true);
   const states = search.visited.size - search.rejected;
   let verdict = stop?.verdict ?? (search.truncated ? 'incomplete' : 'holds');
   let property = stop?.property ?? null;
@@ -292,7 +300,7 @@ export function explore(model: PackedModel, options: ExploreOptions = {}): Check
     matched: search.matched,
     transitions: states + search.matched,
     maxDepth: search.deepest,
-    seconds: search.seconds,
+    seconds,
     bytes,
     bytesPerState: states === 0 ? 0 : bytes / states,
     counterexample: stop?.trace ?? null,

@@ -2,9 +2,9 @@
 // power-of-two capacity, doubled when the load would pass 3/4 (reference/explorer-limit.md §4: a
 // JS Set of string keys of the same words costs 3.3-3.6x the time and 3x the memory).
 // Two ways to store a state:
-//  - `full`: the state's K words in its slot (exact: two states share a slot only if equal). A
-//    side bitmap of one bit per slot marks the occupied ones, so no state value is reserved as
-//    "empty" (the bitmap is 1/(32K) of the table and stays in cache);
+//  - `full`: the state's K words in its slot (exact: two states share a slot only if equal). An
+//    all-zero slot is empty; the all-zero state itself, if the model has one, is kept aside in a
+//    flag, so no state is reserved and no side table is needed (a probe costs one access);
 //  - `fingerprint`: two independent 32-bit hashes of the words (hash compaction, 63 bits kept:
 //    the second has bit 0 forced so a zero pair marks an empty slot). Two different states with
 //    equal fingerprints would be taken for one and the second never explored: the search is then
@@ -35,6 +35,11 @@ function hashWords(w: Uint32Array, at: number, k: number, seed: number): number 
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+function allZero(w: Uint32Array, at: number, k: number): boolean {
+  for (let j = 0; j < k; j++) if (w[at + j] !== 0) return false;
+  return true;
+}
+
 const SEED_INDEX = 0x9747b28c;
 const SEED_CHECK = 0x5bd1e995;
 
@@ -45,8 +50,9 @@ export class VisitedSet {
   /** Words per slot: k (full) or 2 (fingerprint). */
   private readonly width: number;
   private table: Uint32Array;
-  private used: Uint32Array;
   private mask: number;
+  /** Whether the all-zero state is stored (it cannot be, in a slot). */
+  private zeroStored = false;
   size = 0;
 
   constructor(kind: StoreKind, stateWords: number) {
@@ -55,7 +61,6 @@ export class VisitedSet {
     this.width = kind === 'full' ? stateWords : 2;
     const capacity = 1 << MIN_CAPACITY_LOG2;
     this.table = new Uint32Array(capacity * this.width);
-    this.used = new Uint32Array(kind === 'full' ? capacity >>> 5 : 0);
     this.mask = capacity - 1;
   }
 
@@ -65,7 +70,7 @@ export class VisitedSet {
 
   /** Bytes the set holds now. */
   get bytes(): number {
-    return this.table.byteLength + this.used.byteLength;
+    return this.table.byteLength;
   }
 
   /** Bytes it will hold after the next growth. */
@@ -91,19 +96,25 @@ export class VisitedSet {
   private addFull(w: Uint32Array, at: number, insert: boolean): boolean {
     const k = this.k;
     const table = this.table;
-    const used = this.used;
     const mask = this.mask;
+    if (allZero(w, at, k)) {
+      if (this.zeroStored) return false;
+      if (insert) {
+        this.zeroStored = true;
+        this.size++;
+      }
+      return true;
+    }
     let i = hashWords(w, at, k, SEED_INDEX) & mask;
     for (;;) {
-      if ((used[i >>> 5] & (1 << (i & 31))) === 0) break;
       const base = i * k;
       let j = 0;
       while (j < k && table[base + j] === w[at + j]) j++;
       if (j === k) return false;
+      if (table[base] === 0 && allZero(table, base, k)) break;
       i = (i + 1) & mask;
     }
     if (insert) {
-      used[i >>> 5] |= 1 << (i & 31);
       const base = i * k;
       for (let j = 0; j < k; j++) table[base + j] = w[at + j];
       this.size++;
@@ -136,19 +147,18 @@ export class VisitedSet {
    *  hash, so they move without the states). */
   grow(): void {
     const oldTable = this.table;
-    const oldUsed = this.used;
     const oldCapacity = this.capacity;
     const capacity = oldCapacity * 2;
     this.table = new Uint32Array(capacity * this.width);
     this.mask = capacity - 1;
-    this.size = 0;
     if (this.kind === 'full') {
-      this.used = new Uint32Array(capacity >>> 5);
+      this.size = this.zeroStored ? 1 : 0;
       for (let i = 0; i < oldCapacity; i++) {
-        if (oldUsed[i >>> 5] & (1 << (i & 31))) this.addFull(oldTable, i * this.k, true);
+        if (!allZero(oldTable, i * this.k, this.k)) this.addFull(oldTable, i * this.k, true);
       }
       return;
     }
+    this.size = 0;
     for (let i = 0; i < oldCapacity; i++) {
       const a = oldTable[i * 2];
       const b = oldTable[i * 2 + 1];

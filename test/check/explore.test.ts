@@ -147,7 +147,7 @@ describe('explore: partial-order reduction', () => {
 });
 
 describe('explore: progress', () => {
-  it('reports states, rate, depth and memory every 4096 states', () => {
+  it('reports states, rate, depth and memory every 4096 states, and once at the end', () => {
     const seen: string[] = [];
     const states: number[] = [];
     explore(pack('counters', counters(2, 99)), {
@@ -157,7 +157,7 @@ describe('explore: progress', () => {
         seen.push(formatProgress(p));
       },
     });
-    expect(states).toEqual([4096, 8192]);
+    expect(states).toEqual([4096, 8192, 10000]);
     expect(seen[0]).toMatch(
       /^4,096 states, [\d.]+ [kM] states\/s, [\d,]+ transitions, depth \d+, [\d.]+ MiB, [\d.]+ s$/,
     );

@@ -60,7 +60,7 @@ describe('visited set', () => {
     },
   );
 
-  it('keeps the all-zero state as a state (full store: occupancy is a separate bitmap)', () => {
+  it('keeps the all-zero state as a state (full store: an all-zero slot is empty)', () => {
     const set = new VisitedSet('full', 2);
     const zero = new Uint32Array(2);
     expect([set.add(zero, 0), set.add(zero, 0), set.size]).toEqual([true, false, 1]);
