@@ -50,7 +50,12 @@ const INIT = { setup: 0, timeout: 1, final: 2, end: 3 } as const;
 
 /** The Driver's statements, each a write to one field of its entry. */
 const WRITE = { mask: 0, addr: 1, data: 2, unmask: 3 } as const;
-const WRITE_LABEL = ['mask', 'write address (NEW_DEST)', 'write data (NEW_VEC(v))', 'unmask'];
+const WRITE_LABEL = [
+  () => 'mask',
+  () => 'write address (NEW_DEST = 1)',
+  (v: number) => `write data (NEW_VEC(${v}) = ${64 + v})`,
+  () => 'unmask',
+];
 const DRIVER_MASKED = [WRITE.mask, WRITE.addr, WRITE.data, WRITE.unmask];
 const DRIVER_UNMASKED = [WRITE.addr, WRITE.data];
 
@@ -252,7 +257,8 @@ export function msixAffinityModel(config: MsixAffinityConfig): PackedModel {
       }
       const v = (action - ACT.perEntry) % nv;
       const which = Math.floor((action - ACT.perEntry) / nv);
-      if (which === 0) return `Driver(${v}): ${WRITE_LABEL[driverSteps[driverPcOf(from, at, v)]]}`;
+      if (which === 0)
+        return `Driver(${v}): ${WRITE_LABEL[driverSteps[driverPcOf(from, at, v)]](v)}`;
       if (which === 1) return `Device(${v}): raise`;
       return `Device(${v}): send pending`;
     },

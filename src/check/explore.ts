@@ -265,7 +265,15 @@ class Search {
     const states = this.visited.size - this.rejected;
     const transitions = states + this.matched;
     const statesPerSecond = seconds > 0 ? states / seconds : 0;
-    this.options.onProgress?.({ states, transitions, depth, bytes, seconds, statesPerSecond, final });
+    this.options.onProgress?.({
+      states,
+      transitions,
+      depth,
+      bytes,
+      seconds,
+      statesPerSecond,
+      final,
+    });
   }
 }
 

@@ -96,7 +96,7 @@ describe('msix_affinity.pml transcription: breadth-first shortest counterexample
       // SPIN -DBFS: 10 / 14 / 18 steps for NV=1/2/3, = 4 + (4·NV+2).
       expect(result.counterexample?.map((s) => s.label)).toEqual([
         'init: atomic setup (run Device, Driver)',
-        `Driver(${nv - 1}): write address (NEW_DEST)`,
+        `Driver(${nv - 1}): write address (NEW_DEST = 1)`,
         `Device(${nv - 1}): raise`,
         `Apic: accept (entry ${nv - 1}, APIC 1, vector ${32 + nv - 1})`,
       ]);
