@@ -138,6 +138,10 @@ class Stop {
     readonly property: PackedProperty | null,
     readonly trace: readonly TraceStep[] | null,
   ) {}
+  /** The same stop, with the trace of a violation (built only once the search has stopped). */
+  traced(trace: () => TraceStep[]): Stop {
+    return this.verdict === 'violated' ? new Stop('violated', null, this.property, trace()) : this;
+  }
 }
 
 class Search {
@@ -221,7 +225,7 @@ class Search {
 
   /** After the visited set took a new state: null if it stays stored, or why the search stops
    *  (it is then not counted as stored: pan stops inside the transition that fails). */
-  admit(w: Uint32Array, at: number, trace: () => TraceStep[]): Stop | null {
+  admit(w: Uint32Array, at: number): Stop | null {
     if (this.visited.size > this.maxStates) {
       this.rejected = 1;
       return new Stop('incomplete', 'max-states', null, null);
@@ -229,7 +233,7 @@ class Search {
     const bad = this.brokenBy(w, at);
     if (bad === null) return null;
     this.rejected = 1;
-    return new Stop('violated', null, bad, trace());
+    return new Stop('violated', null, bad, null);
   }
 
   /** Successors of the state at `w[at..]` into `out`, reduced to one independent action when
@@ -387,8 +391,11 @@ function depthFirst(s: Search): { stop: Stop | null; bytes: number } {
       s.matched++;
       continue;
     }
-    stop = s.admit(w, at, () => trace(depth, frame.actions[i]));
-    if (stop !== null) break;
+    stop = s.admit(w, at);
+    if (stop !== null) {
+      stop = stop.traced(() => trace(depth, frame.actions[i]));
+      break;
+    }
     depth++;
     stop = push(depth, w, at);
     s.progress(depth, s.visited.bytes);
@@ -468,8 +475,11 @@ function breadthFirst(s: Search): { stop: Stop | null; bytes: number } {
         s.matched++;
         continue;
       }
-      stop = s.admit(out.words, at, () => trace(head, out.actions[i]));
-      if (stop !== null) break;
+      stop = s.admit(out.words, at);
+      if (stop !== null) {
+        stop = stop.traced(() => trace(head, out.actions[i]));
+        break;
+      }
       if (!enqueue(out.words, at, head, out.actions[i])) {
         s.rejected = 1;
         stop = new Stop('incomplete', 'memory', null, null);
