@@ -76,15 +76,20 @@ function has(tool: string): boolean {
   }
 }
 
-/** Builds pan for NV=4,R=3 in a scratch directory; null if spin or gcc is missing. */
+/** Builds pan for NV=4,R=3 in a scratch directory; or why it cannot be run. */
 function buildPan(): { dir: string } | string {
   if (!has('spin') || !has('gcc')) return 'spin or gcc is not installed (apt-get install -y spin)';
   const dir = mkdtempSync(join(tmpdir(), 'irqlab-bench-spin-'));
-  copyFileSync(PML, join(dir, 'msix_affinity.pml'));
-  const defines = [`-DNV=${NV}`, `-DR=${R}`, '-DMASKED=1'];
-  execFileSync('spin', ['-a', ...defines, 'msix_affinity.pml'], { cwd: dir, stdio: 'ignore' });
-  execFileSync('gcc', ['-O2', '-w', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'], { cwd: dir });
-  return { dir };
+  try {
+    copyFileSync(PML, join(dir, 'msix_affinity.pml'));
+    const defines = [`-DNV=${NV}`, `-DR=${R}`, '-DMASKED=1'];
+    execFileSync('spin', ['-a', ...defines, 'msix_affinity.pml'], { cwd: dir, stdio: 'ignore' });
+    execFileSync('gcc', ['-O2', '-w', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'], { cwd: dir });
+    return { dir };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    return `building pan failed: ${(e as Error).message.split('\n')[0]}`;
+  }
 }
 
 /** One pan run: stored states and pan's own elapsed time (as ../shared/spin/run.sh reads it). */
