@@ -84,7 +84,9 @@ function buildPan(): { dir: string } | string {
     copyFileSync(PML, join(dir, 'msix_affinity.pml'));
     const defines = [`-DNV=${NV}`, `-DR=${R}`, '-DMASKED=1'];
     execFileSync('spin', ['-a', ...defines, 'msix_affinity.pml'], { cwd: dir, stdio: 'ignore' });
-    execFileSync('gcc', ['-O2', '-w', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'], { cwd: dir });
+    execFileSync('gcc', ['-O2', '-w', '-DSAFETY', '-DNOREDUCE', '-o', 'pan', 'pan.c'], {
+      cwd: dir,
+    });
     return { dir };
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
