@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { explore } from '../../src/check/explore.js';
 import { packModel } from '../../src/check/model-adapter.js';
-import { formatProgress } from '../../src/check/progress.js';
+import { formatProgress, ttyProgress } from '../../src/check/progress.js';
 import type { Model } from '../../src/sim/model.js';
 import { counters, philosophers, type Words } from './toy-models.js';
 
@@ -146,7 +146,41 @@ describe('explore: partial-order reduction', () => {
   });
 });
 
+describe('explore: the Model adapter', () => {
+  it('restores states with decode when the model has no load: the same counts', () => {
+    const { load: _load, ...withoutLoad } = counters(3, 2);
+    const r = explore(pack('counters', withoutLoad));
+    expect([r.states, r.transitions]).toEqual([27, 3 * 2 * 9 + 1]);
+  });
+  it('clears the events a step appends after every step', () => {
+    const log: number[] = [];
+    const base = counters(2, 2);
+    const model: Model<Words, number, number[]> = {
+      ...base,
+      step(s, a, events) {
+        base.step(s, a, null);
+        events.push(a);
+      },
+    };
+    let clears = 0;
+    const r = explore(
+      packModel('counters', model, {
+        events: log,
+        clear(e) {
+          clears++;
+          e.length = 0;
+        },
+      }),
+    );
+    expect([r.transitions - 1, clears, log.length]).toEqual([12, 12, 0]);
+  });
+});
+
 describe('explore: progress', () => {
+  it('prints nothing where stderr is not a terminal', () => {
+    const p = ttyProgress({ isTTY: false } as NodeJS.WriteStream);
+    expect(p.onProgress).toBeUndefined();
+  });
   it('reports states, rate, depth and memory every 4096 states, and once at the end', () => {
     const seen: string[] = [];
     const states: number[] = [];
