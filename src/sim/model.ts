@@ -58,8 +58,9 @@ export interface Model<S, A, Events> {
 // are written straight into the explorer's buffers, with no state object, no action object and no
 // copy per transition (reference/explorer-limit.md §4 measured what that costs: the hash-table
 // probe alone is about half of a transition, so anything allocated per transition shows). An
-// action is a number the model fixes (the same in every state), so a trace is a list of them.
-// A model that has both forms describes the same state graph in both.
+// action is a number the model gives it (a fixed id, or an index into the state's enabled list
+// as `check/model-adapter.ts` does), so a trace is a list of numbers replayed from the initial
+// state. A model that has both forms describes the same state graph in both.
 
 /** Where a packed model appends the successors of one state (owned by the explorer). */
 export interface SuccessorSink {
@@ -81,7 +82,8 @@ export interface PackedModel {
   readonly stateWords: number;
   /** Writes the initial state at `to[at..]`. */
   initial(to: Uint32Array, at: number): void;
-  /** Appends every successor of the state at `from[at..]`, in an order fixed by the state. */
+  /** Appends every successor of the state at `from[at..]`, in an order fixed by the state
+   *  (`from` is never `out.words`). */
   successors(from: Uint32Array, at: number, out: SuccessorSink): void;
   /** As `Model.independent`, for `action` enabled in the state at `from[at..]`. */
   independent?(from: Uint32Array, at: number, action: number): boolean;
