@@ -9,6 +9,9 @@
 //     system with one fast source: simulated deliveries per wall-clock second.
 //  3. contract: one delivery's steps applied in place vs on a fresh copy of the state each step,
 //     and the cost of saving a state (what docs/architecture.md quotes).
+//  4. explorer: the engine (src/check) on the transcription of ../shared/spin/msix_affinity.pml
+//     at NV=4,R=3 (masked, no POR), and, when spin and gcc are installed, SPIN's pan on the
+//     same model and size, run alternately with the explorer (explorer.ts).
 // Warm-up first, then several repetitions; the median is reported.
 
 import { systemStep, vectorOutcomes } from '../src/machine/system.js';
@@ -19,6 +22,7 @@ import { buildScenario, runWorkload } from '../src/scenario/build.js';
 import { loadScenario } from '../src/scenario/load.js';
 import { resolveCosts } from '../src/sim/cost-model.js';
 import { simulateSystem } from '../src/sim/system-sim.js';
+import { benchExplorer, type ExplorerBench } from './explorer.js';
 
 const REPS = 7;
 const DELIVERIES_PER_REP = 1_000_000;
@@ -191,6 +195,8 @@ function benchContract(n: number) {
 
 function main(): void {
   const json = process.argv.includes('--json');
+  // First, while the heap holds little else: its bytes per state count the whole heap.
+  const explorer = benchExplorer();
   // Warm-up: let the JIT settle on every path measured.
   benchModel(DELIVERIES_PER_REP / 4);
   benchMinimal(MINIMAL_PER_REP / 4);
@@ -228,6 +234,7 @@ function main(): void {
       saveStateNs: Math.round(contract.saveStateNs),
       restoreStateNs: Math.round(contract.restoreStateNs),
     },
+    explorer: explorer.json,
     node: process.version,
   };
   if (json) {
@@ -243,9 +250,27 @@ function main(): void {
     `minimal loop   same decode/lookup/set-bit on bare arrays: ${fmt(d.minimalLoopPerSecond)} /s`,
     `ratio          ${d.ratio}x the minimal loop (target <= ${TARGET_RATIO}x: ${d.ratio <= TARGET_RATIO ? 'met' : 'NOT met'}; aim 10x)`,
     `simulator      whole engine, one 1M/s source: ${fmt(result.simulator.deliveriesPerSecond)} simulated deliveries per wall second`,
+    ...explorerLines(explorer),
     `contract       one delivery (5 steps) in place ${result.contract.deliveryInPlaceNs} ns, copying the state (${result.contract.stateWords} words) before each step ${result.contract.deliveryCopyingEachStepNs} ns; save ${result.contract.saveStateNs} ns, restore ${result.contract.restoreStateNs} ns`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function explorerLines(e: ExplorerBench): string[] {
+  const x = e.json;
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const spin =
+    x.spinStatesPerSecond === null
+      ? `SPIN           not run: ${e.spinMissing}`
+      : `SPIN           pan -DNOREDUCE, same size, same run: ${fmt(x.spinStatesPerSecond)} states/s; ` +
+        `explorer/SPIN ${x.ratioToSpin}x (target >= 1: ${(x.ratioToSpin ?? 0) >= 1 ? 'met' : 'NOT met'})`;
+  return [
+    `explorer       ${e.label}: ${fmt(x.states)} states, ${fmt(x.transitions)} transitions, ` +
+      `${fmt(x.statesPerSecond)} states/s, ${x.bytesPerState} bytes/state ` +
+      `(target <= 32: ${x.bytesPerState <= 32 ? 'met' : 'NOT met'}; search arrays ${x.searchBytesPerState} B)`,
+    `               with 64-bit fingerprints: ${fmt(x.fingerprint.statesPerSecond)} states/s, ${x.fingerprint.bytesPerState} bytes/state`,
+    spin,
+  ];
 }
 
 main();

@@ -16,10 +16,14 @@
 //    shared by every state and is not part of the encoding.
 // Not here: how actions are timed or priced (the simulator's business), search (the explorer's).
 
-/** A property the explorer checks in every reachable state (`always`) or in some (`sometimes`). */
+/** Where the explorer checks a property: in every reachable state (`always`), in at least one
+ *  (`sometimes`), or in every dead end, a state where no action is enabled (`at-end`: SPIN's
+ *  valid-end-state check and what a model asserts once everything has settled). */
+export type Expectation = 'always' | 'sometimes' | 'at-end';
+
 export interface Property<S> {
   readonly name: string;
-  readonly expect: 'always' | 'sometimes';
+  readonly expect: Expectation;
   holds(s: S): boolean;
 }
 
@@ -36,7 +40,54 @@ export interface Model<S, A, Events> {
   encode(s: S): Uint32Array;
   /** The state whose encoding is `words`, sharing `like`'s topology. */
   decode(like: S, words: Uint32Array): S;
+  /** Optional: makes `s` the state whose encoding is `words`, in place (the explorer restores a
+   *  state once per transition; `decode` would allocate a state each time). */
+  load?(s: S, words: Uint32Array): void;
+  /** Optional, for partial-order reduction: true when `a`, enabled in `s`, is independent of
+   *  every other action in every state reachable from `s` (it commutes with each, no other action
+   *  enables or disables it, it disables none) and invisible (it changes no property's value).
+   *  The explorer may then take `a` alone from `s` (check/explore.ts states the conditions).
+   *  Absent: no reduction. */
+  independent?(s: S, a: A): boolean;
   /** One line naming an action, for traces and counterexamples. */
   describeAction(s: S, a: A): string;
   readonly properties: readonly Property<S>[];
+}
+
+// The explorer's fast path (optional, for a model whose state is a few packed words): successors
+// are written straight into the explorer's buffers, with no state object, no action object and no
+// copy per transition (reference/explorer-limit.md §4 measured what that costs: the hash-table
+// probe alone is about half of a transition, so anything allocated per transition shows). An
+// action is a number the model gives it (a fixed id, or an index into the state's enabled list
+// as `check/model-adapter.ts` does), so a trace is a list of numbers replayed from the initial
+// state. A model that has both forms describes the same state graph in both.
+
+/** Where a packed model appends the successors of one state (owned by the explorer). */
+export interface SuccessorSink {
+  /** Room for one more successor, reached by `action`: returns the offset in `words` where its
+   *  `stateWords` words go (`words` may be replaced by the call: read it after). */
+  add(action: number): number;
+  readonly words: Uint32Array;
+}
+
+export interface PackedProperty {
+  readonly name: string;
+  readonly expect: Expectation;
+  holds(w: Uint32Array, at: number): boolean;
+}
+
+export interface PackedModel {
+  readonly name: string;
+  /** Words per state; every state is exactly this long. */
+  readonly stateWords: number;
+  /** Writes the initial state at `to[at..]`. */
+  initial(to: Uint32Array, at: number): void;
+  /** Appends every successor of the state at `from[at..]`, in an order fixed by the state
+   *  (`from` is never `out.words`). */
+  successors(from: Uint32Array, at: number, out: SuccessorSink): void;
+  /** As `Model.independent`, for `action` enabled in the state at `from[at..]`. */
+  independent?(from: Uint32Array, at: number, action: number): boolean;
+  /** One line naming `action` taken from the state at `from[at..]`. */
+  describeAction(from: Uint32Array, at: number, action: number): string;
+  readonly properties: readonly PackedProperty[];
 }
