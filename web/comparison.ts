@@ -5,7 +5,12 @@
 
 import * as Plot from '@observablehq/plot';
 import { EXIT_KINDS } from '../src/hv/exits.js';
-import { COMPARE_ROWS, compareCell, renderCompareText } from '../src/report/compare-text.js';
+import {
+  COMPARE_ROWS,
+  compareCell,
+  compareNotes,
+  renderCompareText,
+} from '../src/report/compare-text.js';
 import type { CompareResult, StrategyColumn } from '../src/scenario/run-strategy.js';
 import { el } from './dom.js';
 
@@ -31,7 +36,11 @@ export function compareTable(r: CompareResult): HTMLTableElement {
         const e = r.strategies[n];
         return el(
           'td',
-          { 'data-strategy': n, title: 'error' in e ? e.error.message : '' },
+          {
+            'data-strategy': n,
+            class: 'error' in e ? 'rejected' : '',
+            title: 'error' in e ? e.error.message : '',
+          },
           compareCell(e, row),
         );
       }),
@@ -158,6 +167,7 @@ export function renderComparison(host: HTMLElement, r: CompareResult): void {
       { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'comparison table' },
       compareTable(r),
     ),
+    el('ul', { class: 'notes' }, ...compareNotes(r).map((n) => el('li', {}, n))),
     el(
       'details',
       {},

@@ -200,6 +200,7 @@ export function createEditor(
         { delay: 300 },
       ),
       autocompletion({ override: [schemaCompletion(schema)] }),
+      EditorView.lineWrapping,
       EditorView.contentAttributes.of({ 'aria-label': 'scenario YAML' }),
     ],
   });

@@ -13,6 +13,10 @@ let viz: Promise<Viz> | null = null;
 /** The domains whose state is the remapping table (the VT-d IR domain, the PV IR domain). */
 const REMAPPING_DOMAINS = ['vtd-ir', 'pv-ir'];
 
+/** Defaults for what the DOT leaves unset (it sets only the shape): a compact sans-serif. */
+const NODE_STYLE = { fontname: 'Helvetica,Arial,sans-serif', fontsize: 10, margin: '0.08,0.03' };
+const EDGE_STYLE = { arrowsize: 0.6 };
+
 /** What a domain node shows when selected. */
 function domainState(k: KernelViews, d: DomainJson): Record<string, unknown> {
   const irqs = k.irqs.filter((i) => i.chip === d.chip);
@@ -61,7 +65,16 @@ export async function renderHierarchy(
   );
   const graphs = el('div', { class: 'graphs' });
   for (const k of kernels) {
-    const svg = v.renderSVGElement(k.dot);
+    const svg = v.renderSVGElement(k.dot, {
+      nodeAttributes: NODE_STYLE,
+      edgeAttributes: EDGE_STYLE,
+    });
+    // As wide as the view allows, down to 60% of Graphviz's size; a wider tree scrolls.
+    const natural = svg.width.baseVal.value;
+    svg.style.width = '100%';
+    svg.style.maxWidth = `${natural}px`;
+    svg.style.minWidth = `${Math.round(natural * 0.6)}px`;
+    svg.style.height = 'auto';
     svg.setAttribute('role', 'group');
     svg.setAttribute('aria-label', `${k.name} irqdomain hierarchy`);
     for (const node of svg.querySelectorAll('g.node')) {

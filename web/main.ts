@@ -124,11 +124,13 @@ async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
   progress.removeAttribute('value');
   progressLabel.textContent = `${what}…`;
   try {
-    return await worker.run(req, (done, total, label) => {
+    const result = await worker.run(req, (done, total, label) => {
       progress.max = total;
       progress.value = done;
       progressLabel.textContent = `${what}: ${label} (${Math.round((100 * done) / Math.max(total, 1))}%)`;
     });
+    progressLabel.textContent = `${what}: done`;
+    return result;
   } catch (e) {
     progressLabel.textContent =
       e instanceof WorkError && e.cancelled ? 'cancelled' : `irqlab: ${(e as Error).message}`;
@@ -137,7 +139,6 @@ async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
     cancelButton.disabled = true;
     runButton.disabled = !valid;
     progress.hidden = true;
-    if (progressLabel.textContent?.endsWith('…')) progressLabel.textContent = 'done';
   }
 }
 cancelButton.addEventListener('click', () => worker.cancel());
@@ -149,7 +150,9 @@ async function runAll(): Promise<void> {
     { kind: 'compare', text, file, strategies: [...STRATEGIES] },
     'compare',
   );
-  if (compared?.kind === 'compare') renderComparison($('view-compare'), compared.data);
+  // Cancelled or failed: the hierarchy is not run either.
+  if (compared?.kind !== 'compare') return;
+  renderComparison($('view-compare'), compared.data);
   const kernels = await run({ kind: 'kernels', text, file }, 'hierarchy');
   if (kernels?.kind === 'kernels') await renderHierarchy($('view-hierarchy'), kernels.data);
 }

@@ -127,6 +127,7 @@ export function renderTimeline(
     const x = (us: number) => LABEL_W + ((us - view.from) / (view.to - view.from)) * plotW;
     g.font = '12px system-ui, sans-serif';
     g.fillStyle = '#222';
+    g.textAlign = 'left';
     t.lanes.forEach((name, i) => {
       const y = AXIS_H + i * LANE_H;
       g.fillStyle = i % 2 === 0 ? '#f4f6f8' : '#fff';
@@ -139,7 +140,8 @@ export function renderTimeline(
       const px = x(us);
       g.fillStyle = '#555';
       g.fillRect(px, AXIS_H - 4, 1, 4);
-      g.fillText(`${us.toFixed(us < 10 ? 2 : 0)} us`, Math.min(px, width - 60), 12);
+      g.textAlign = k === 0 ? 'left' : k === 5 ? 'right' : 'center';
+      g.fillText(`${us.toFixed(us < 10 ? 2 : 0)} us`, px, 12);
     }
     g.save();
     g.beginPath();

@@ -64,8 +64,13 @@ export function renderCompareText(r: CompareResult): string {
   const line = (row: readonly string[]) =>
     row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [`irqlab compare: ${r.scenario}`, '', line(header), ...cells.map(line), ''];
-  for (const n of names) {
-    const e = r.strategies[n];
+  return `${[...out, ...compareNotes(r)].join('\n')}\n`;
+}
+
+/** The lines under the table: why a strategy cannot run, each strategy's notes and findings. */
+export function compareNotes(r: CompareResult): string[] {
+  const out: string[] = [];
+  for (const [n, e] of Object.entries(r.strategies)) {
     const c = column(e);
     if (c === null) out.push(`${n}: cannot run: ${isError(e) ? e.error.message : ''}`);
     else {
@@ -75,5 +80,5 @@ export function renderCompareText(r: CompareResult): string {
       }
     }
   }
-  return `${out.join('\n')}\n`;
+  return out;
 }

@@ -1,0 +1,11 @@
+import { chromium } from 'playwright-core';
+const url = process.argv[2];
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless','--no-sandbox','--disable-gpu'] });
+const page = await browser.newPage({ viewport: { width: 420, height: 860 } });
+await page.goto(url);
+await page.waitForSelector('#problems .ok');
+await page.click('#run');
+await page.waitForSelector('table.compare', { timeout: 60000 });
+console.log(await page.evaluate(() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 1).slice(0, 15).map(e => `${e.tagName}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)));
+await page.screenshot({ path: '/tmp/narrow.png' });
+await browser.close();
