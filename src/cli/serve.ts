@@ -62,11 +62,11 @@ function parsePort(value: string): number {
   return n;
 }
 
-/** Serves until the process is stopped; resolves when the server closes. */
+/** Listens on `opts.host`:`opts.port` and says where; the server runs until closed. */
 export async function serveWeb(
   io: CliIo,
   opts: { port: string; host: string; root?: string },
-): Promise<void> {
+): Promise<Server> {
   const root = opts.root ?? WEB_ROOT;
   if (!existsSync(join(root, 'index.html'))) {
     throw new InputError(
@@ -86,7 +86,7 @@ export async function serveWeb(
   const actual = typeof address === 'object' && address ? address.port : port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   io.out(`irqlab: serving the page at http://${host}:${actual}/ (Ctrl-C stops)\n`);
-  await new Promise<void>((resolve) => server.once('close', resolve));
+  return server;
 }
 
 export function registerServe(program: Command, io: CliIo): void {
@@ -101,5 +101,8 @@ export function registerServe(program: Command, io: CliIo): void {
         '  irqlab serve --port 0        # any free port (printed)\n' +
         '  npm run web                  # build the page, then serve it',
     )
-    .action((opts: { port: string; host: string }) => serveWeb(io, opts));
+    .action(async (opts: { port: string; host: string }) => {
+      const server = await serveWeb(io, opts);
+      await new Promise<void>((resolve) => server.once('close', resolve));
+    });
 }
