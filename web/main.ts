@@ -49,7 +49,7 @@ const fileName = () => picker.value;
 // --- the scenario in the URL ---
 
 const toBase64 = (text: string) =>
-  btoa(String.fromCharCode(...new TextEncoder().encode(text)))
+  btoa(Array.from(new TextEncoder().encode(text), (b) => String.fromCharCode(b)).join(''))
     .replace(/\+/g, '-')
     .replace(/\//g, '_')
     .replace(/=+$/, '');
@@ -58,15 +58,19 @@ const fromBase64 = (b64: string) =>
     Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)),
   );
 
+/** `#scenario=<file>` for a shipped scenario as shipped; with `&yaml=<base64url>` once edited
+ *  (the file name kept, so its errors read the same after a reload). */
 function fromUrl(): { file: string; text: string } {
   const params = new URLSearchParams(location.hash.slice(1));
-  const file = params.get('scenario');
+  const named = params.get('scenario');
+  const file =
+    named !== null && (SHIPPED[named] !== undefined || named === EDITED_FILE) ? named : null;
   const yaml = params.get('yaml');
   if (yaml !== null) {
     try {
-      return { file: EDITED_FILE, text: fromBase64(yaml) };
+      return { file: file ?? EDITED_FILE, text: fromBase64(yaml) };
     } catch {
-      // A damaged link: start from the default scenario.
+      // A damaged link: start from the named or the default scenario.
     }
   }
   if (file !== null && SHIPPED[file] !== undefined) return { file, text: SHIPPED[file] };
@@ -75,9 +79,12 @@ function fromUrl(): { file: string; text: string } {
 
 function toUrl(text: string): void {
   const file = fileName();
-  const hash =
-    SHIPPED[file] === text ? `scenario=${encodeURIComponent(file)}` : `yaml=${toBase64(text)}`;
-  history.replaceState(null, '', `#${hash}`);
+  const name = `scenario=${encodeURIComponent(file)}`;
+  history.replaceState(
+    null,
+    '',
+    `#${SHIPPED[file] === text ? name : `${name}&yaml=${toBase64(text)}`}`,
+  );
 }
 
 // --- the editor ---
