@@ -2,11 +2,13 @@
 // bundled) from the DOT `irqlab show --what hierarchy --format dot` prints; a node clicked (or
 // focused and Enter) shows that domain's state from the same kernel's JSON views: the domain,
 // its irqs (`--what interrupts`), the device's MSI-X table (`--what msix`) for a device domain,
-// the remapping table (`--what irte`) for the IR domain.
+// the remapping table (`--what irte`) for the IR domain. Beneath, which host IRTE backs which
+// guest vector: the host's table at the end of the run with each entry's owner (`--what irte
+// --at <run.duration>`).
 
 import type { Viz } from '@viz-js/viz';
 import { el } from './dom.js';
-import type { DomainJson, KernelViews } from './protocol.js';
+import type { BackingIrt, DomainJson, KernelViews } from './protocol.js';
 
 let viz: Promise<Viz> | null = null;
 
@@ -51,9 +53,42 @@ function select(
   );
 }
 
+function backingTable(irt: BackingIrt): HTMLElement {
+  const head = ['IRTE', 'guest vector', 'requester', 'source-id check', 'entry'];
+  const rows = irt.present.map((e) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, String(e.index)),
+      el('td', {}, e.who),
+      el('td', {}, e.requester ?? '-'),
+      el('td', {}, e.sourceIdCheck ?? '-'),
+      el('td', { class: 'summary' }, e.summary),
+    ),
+  );
+  return el(
+    'section',
+    { class: 'backing' },
+    el('h3', {}, `Host IRTEs and the guest vectors they back (at ${irt.at}, the end of the run)`),
+    irt.present.length === 0
+      ? el('p', {}, 'No present IRTE: the host does not remap these interrupts.')
+      : el(
+          'div',
+          { class: 'table-wrap', tabindex: '0', role: 'region', 'aria-label': 'host IRTEs' },
+          el(
+            'table',
+            { class: 'irte' },
+            el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
+            el('tbody', {}, ...rows),
+          ),
+        ),
+  );
+}
+
 export async function renderHierarchy(
   host: HTMLElement,
   kernels: readonly KernelViews[],
+  irt: BackingIrt | null,
 ): Promise<void> {
   // Graphviz (WebAssembly, ~1.5 MB) is loaded with the first graph, from the page's own files.
   viz ??= import('@viz-js/viz').then((m) => m.instance());
@@ -65,7 +100,9 @@ export async function renderHierarchy(
   );
   const graphs = el('div', { class: 'graphs' });
   for (const k of kernels) {
-    const svg = v.renderSVGElement(k.dot, {
+    // Drawn right to left (the CLI's DOT says bottom to top) so that a wide tree, the host's
+    // with a domain per device, grows down the page rather than off its side.
+    const svg = v.renderSVGElement(k.dot.replace('rankdir=BT;', 'rankdir=RL;'), {
       nodeAttributes: NODE_STYLE,
       edgeAttributes: EDGE_STYLE,
     });
@@ -107,5 +144,6 @@ export async function renderHierarchy(
   host.replaceChildren(
     el('h2', {}, 'irqdomain hierarchy'),
     el('div', { class: 'hierarchy' }, graphs, panel),
+    ...(irt ? [backingTable(irt)] : []),
   );
 }

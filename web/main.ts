@@ -161,7 +161,13 @@ async function runAll(): Promise<void> {
   if (compared?.kind !== 'compare') return;
   renderComparison($('view-compare'), compared.data);
   const kernels = await run({ kind: 'kernels', text, file }, 'hierarchy');
-  if (kernels?.kind === 'kernels') await renderHierarchy($('view-hierarchy'), kernels.data);
+  if (kernels?.kind !== 'kernels') return;
+  const irt = await run({ kind: 'backing', text, file }, 'host IRT');
+  await renderHierarchy(
+    $('view-hierarchy'),
+    kernels.data,
+    irt?.kind === 'backing' ? irt.data : null,
+  );
 }
 
 async function runTimeline(): Promise<void> {

@@ -20,7 +20,8 @@ export type WorkRequest =
       readonly file: string;
       readonly strategy: Strategy;
     }
-  | { readonly id: number; readonly kind: 'kernels'; readonly text: string; readonly file: string };
+  | { readonly id: number; readonly kind: 'kernels'; readonly text: string; readonly file: string }
+  | { readonly id: number; readonly kind: 'backing'; readonly text: string; readonly file: string };
 
 /** One kernel as `irqlab show --kernel <name>` gives it: the DOT of its hierarchy and the JSON
  *  of the hierarchy, interrupts, msix and irte views. */
@@ -53,10 +54,25 @@ export interface TraceResult {
   readonly perfetto: string;
 }
 
+/** The host's remapping table at the end of the run, each present IRTE with the assigned
+ *  vector that owns it: `irqlab show --what irte --at <run.duration> --json`. */
+export interface BackingIrt {
+  readonly at: string;
+  readonly entries: number;
+  readonly present: readonly {
+    readonly index: number;
+    readonly summary: string;
+    readonly who: string;
+    readonly requester: string | null;
+    readonly sourceIdCheck: string | null;
+  }[];
+}
+
 export type WorkResult =
   | { readonly kind: 'compare'; readonly data: CompareResult }
   | { readonly kind: 'trace'; readonly data: TraceResult }
-  | { readonly kind: 'kernels'; readonly data: readonly KernelViews[] };
+  | { readonly kind: 'kernels'; readonly data: readonly KernelViews[] }
+  | { readonly kind: 'backing'; readonly data: BackingIrt };
 
 export type WorkReply =
   | {

@@ -2,21 +2,31 @@
 // responsive during a long run. `compare` is `irqlab compare` (scenario/run-strategy.ts), one
 // strategy at a time so the page can show progress; `trace` is `irqlab run --strategy S
 // --trace` (the Perfetto writer of report/trace-perfetto.ts); `kernels` is `irqlab show
-// --what hierarchy|interrupts|msix|irte --kernel K` (report/hierarchy-show.ts). Cancelling is
-// the page terminating this worker.
+// --what hierarchy|interrupts|msix|irte --kernel K` (report/hierarchy-show.ts); `backing` is
+// `irqlab show --what irte --at <run.duration>` (report/system-registers.ts: which assigned
+// vector owns each host IRTE). Cancelling is the page terminating this worker.
 
 import { InputError, RuleError } from '../src/hw/errors.js';
 import { renderKernelView, scenarioKernels } from '../src/report/hierarchy-show.js';
+import { systemRegistersJson } from '../src/report/system-registers.js';
 import { perfettoTraceWriter } from '../src/report/trace-perfetto.js';
 import { buildScenario, runWorkload } from '../src/scenario/build.js';
 import { ScenarioError } from '../src/scenario/errors.js';
 import { loadScenario } from '../src/scenario/load.js';
 import { type CompareResult, compareScenario } from '../src/scenario/run-strategy.js';
 import type { Strategy } from '../src/scenario/schema.js';
+import { formatNs } from '../src/scenario/units.js';
 import { resolveCosts } from '../src/sim/cost-model.js';
 import { simulateSystem } from '../src/sim/system-sim.js';
 import { streamingTraceRecorder } from '../src/sim/trace-recorder.js';
-import type { KernelViews, TraceResult, WorkReply, WorkRequest, WorkResult } from './protocol.js';
+import type {
+  BackingIrt,
+  KernelViews,
+  TraceResult,
+  WorkReply,
+  WorkRequest,
+  WorkResult,
+} from './protocol.js';
 
 const scope = self as unknown as {
   postMessage(m: WorkReply): void;
@@ -84,6 +94,21 @@ function kernels(text: string, file: string, progress: Progress): KernelViews[] 
   });
 }
 
+/** The run under the scenario's own strategies, as `show --at` runs it, to its end. */
+function backing(text: string, file: string, progress: Progress): BackingIrt {
+  const scenario = loadScenario(text, file);
+  const duration = scenario.run.duration;
+  const result = simulateSystem(runWorkload(buildScenario(scenario)), {
+    durationNs: duration,
+    seed: scenario.run.seed,
+    costs: resolveCosts(scenario.run.costs, { nested: scenario.host.nested }),
+    trace: null,
+    progress: (now) => progress(now, duration, 'host IRT'),
+  });
+  const irt = systemRegistersJson('irte', result.finalState) as Omit<BackingIrt, 'at'>;
+  return { at: formatNs(duration), ...irt };
+}
+
 function handle(req: WorkRequest, progress: Progress): WorkResult {
   switch (req.kind) {
     case 'compare':
@@ -92,6 +117,8 @@ function handle(req: WorkRequest, progress: Progress): WorkResult {
       return { kind: 'trace', data: trace(req.text, req.file, req.strategy, progress) };
     case 'kernels':
       return { kind: 'kernels', data: kernels(req.text, req.file, progress) };
+    case 'backing':
+      return { kind: 'backing', data: backing(req.text, req.file, progress) };
   }
 }
 

@@ -252,6 +252,16 @@ describe('the web page (Chromium, irqlab serve)', () => {
       msix.filter((m: { bdf: string }) => state.domain.name.includes(m.bdf)),
     );
     expect(state.msix[0].entries.length).toBeGreaterThan(0);
+    // Which host IRTE backs which guest vector: `show --what irte --at <run end>`'s owners.
+    const end = parse(readFileSync(join(ROOT, file), 'utf8')).run.duration;
+    const at = JSON.parse(bin('show', file, '--what', 'irte', '--at', end, '--json').stdout);
+    const rows = await page
+      .locator('table.irte tbody tr')
+      .evaluateAll((rs) => rs.map((r) => [...r.children].map((c) => c.textContent)));
+    expect(rows.map((r) => [Number(r[0]), r[1]])).toEqual(
+      at.present.map((e: { index: number; who: string }) => [e.index, e.who]),
+    );
+    expect(rows.length).toBeGreaterThan(0);
     await shot(page, 'hierarchy-1280x800');
   });
 
