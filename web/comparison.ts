@@ -54,9 +54,10 @@ export function compareTable(r: CompareResult): HTMLTableElement {
   );
 }
 
-const chartWidth = (host: HTMLElement) => Math.max(280, Math.min(560, host.clientWidth - 16));
+/** Two charts side by side beside the editor at 1280 px, one under another on a narrow window. */
+const CHART = { width: 360, height: 240 };
 
-function exitsChart(r: CompareResult, width: number) {
+function exitsChart(r: CompareResult) {
   const data = columns(r).flatMap(([strategy, c]) =>
     EXIT_KINDS.filter((k) => c.exits.byReason[k] > 0).map((reason) => ({
       strategy,
@@ -66,7 +67,7 @@ function exitsChart(r: CompareResult, width: number) {
   );
   return Plot.plot({
     title: 'VM exits by reason',
-    width,
+    ...CHART,
     marginLeft: 60,
     color: { legend: true, scheme: 'tableau10' },
     y: { label: 'exits', grid: true },
@@ -78,13 +79,13 @@ function exitsChart(r: CompareResult, width: number) {
   });
 }
 
-function latencyChart(r: CompareResult, which: 'setup' | 'delivery', width: number) {
+function latencyChart(r: CompareResult, which: 'setup' | 'delivery') {
   const data = columns(r).flatMap(([strategy, c]) =>
     (['p50', 'p99'] as const).map((p) => ({ strategy, percentile: p, ns: c.latencyNs[which][p] })),
   );
   return Plot.plot({
     title: `${which} latency (ns)`,
-    width,
+    ...CHART,
     marginLeft: 60,
     color: { legend: true, domain: ['p50', 'p99'] },
     fx: { label: null },
@@ -105,13 +106,13 @@ const RESOURCES = [
   ['KVM GSI routes', (c: StrategyColumn) => c.resources.kvmRoutes],
 ] as const;
 
-function resourcesChart(r: CompareResult, width: number) {
+function resourcesChart(r: CompareResult) {
   const data = columns(r).flatMap(([strategy, c]) =>
     RESOURCES.map(([resource, f]) => ({ strategy, resource, used: f(c) })),
   );
   return Plot.plot({
     title: 'host resources used (peak)',
-    width,
+    ...CHART,
     marginLeft: 60,
     color: { legend: true, scheme: 'set2' },
     fx: { label: null },
@@ -124,7 +125,7 @@ function resourcesChart(r: CompareResult, width: number) {
   });
 }
 
-function capacityChart(r: CompareResult, width: number) {
+function capacityChart(r: CompareResult) {
   const data = columns(r).map(([strategy, c]) => ({
     strategy,
     fit: c.capacity.subdevices,
@@ -132,7 +133,7 @@ function capacityChart(r: CompareResult, width: number) {
   }));
   return Plot.plot({
     title: 'subdevices that fit (label: the resource that runs out)',
-    width,
+    ...CHART,
     marginLeft: 80,
     marginRight: 120,
     x: { label: 'subdevices', grid: true },
@@ -152,13 +153,12 @@ function capacityChart(r: CompareResult, width: number) {
 }
 
 export function renderComparison(host: HTMLElement, r: CompareResult): void {
-  const width = chartWidth(host);
   const charts = [
-    exitsChart(r, width),
-    latencyChart(r, 'setup', width),
-    latencyChart(r, 'delivery', width),
-    resourcesChart(r, width),
-    capacityChart(r, width),
+    exitsChart(r),
+    latencyChart(r, 'setup'),
+    latencyChart(r, 'delivery'),
+    resourcesChart(r),
+    capacityChart(r),
   ];
   host.replaceChildren(
     el('h2', {}, `irqlab compare: ${r.scenario}`),

@@ -125,6 +125,10 @@ describe('the web page (Chromium, irqlab serve)', () => {
     expect(compared).toBe(checked.length * 5);
     expect(await page.locator('#view-compare figure svg').count()).toBeGreaterThanOrEqual(5);
     await shot(page, 'compare-1280x800');
+    await page.locator('#view-compare .charts figure').nth(0).scrollIntoViewIfNeeded();
+    await shot(page, 'compare-charts-1280x800');
+    await page.locator('#view-compare .charts figure').nth(4).scrollIntoViewIfNeeded();
+    await shot(page, 'compare-charts-2-1280x800');
   });
 
   it("reports a broken line at that line, in the CLI's words, and keeps the edit in the URL", async () => {
