@@ -36,6 +36,7 @@ const progress = $<HTMLProgressElement>('progress');
 const progressLabel = $('progress-label');
 const problems = $('problems');
 const strategyPicker = $<HTMLSelectElement>('trace-strategy');
+const traceButton = $<HTMLButtonElement>('run-trace');
 
 for (const file of Object.keys(SHIPPED).sort()) picker.append(el('option', { value: file }, file));
 picker.append(el('option', { value: EDITED_FILE }, '(edited)'));
@@ -126,6 +127,7 @@ picker.addEventListener('change', () => {
 
 async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
   runButton.disabled = true;
+  traceButton.disabled = true;
   cancelButton.disabled = false;
   progress.hidden = false;
   progress.removeAttribute('value');
@@ -144,6 +146,7 @@ async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
     return null;
   } finally {
     cancelButton.disabled = true;
+    traceButton.disabled = false;
     runButton.disabled = !valid;
     progress.hidden = true;
   }
@@ -192,7 +195,7 @@ async function runTimeline(): Promise<void> {
 }
 
 runButton.addEventListener('click', () => void runAll());
-$('run-trace').addEventListener('click', () => void runTimeline());
+traceButton.addEventListener('click', () => void runTimeline());
 
 // --- tabs (arrow keys move between them, as the ARIA tabs pattern has it) ---
 

@@ -76,6 +76,8 @@ export function timelineOf(perfetto: string): Timeline {
 const LANE_H = 22;
 const LABEL_W = 110;
 const AXIS_H = 22;
+let resizing: ResizeObserver | null = null;
+
 const PALETTE = [
   '#4e79a7',
   '#f28e2b',
@@ -244,5 +246,8 @@ export function renderTimeline(
     el('div', { class: 'canvas-wrap' }, canvas),
     status,
   );
-  draw();
+  // Redrawn to the view's width when the window changes (one observer: the last timeline's).
+  resizing?.disconnect();
+  resizing = new ResizeObserver(() => draw());
+  resizing.observe(host);
 }
