@@ -11,6 +11,7 @@ import { registerDemo } from './demo.js';
 import { type CliIo, EXIT, nodeIo } from './io.js';
 import { registerRun } from './run.js';
 import { registerSchema } from './schema.js';
+import { registerServe } from './serve.js';
 import { registerShow } from './show.js';
 
 export function buildProgram(io: CliIo): Command {
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIo): Command {
   registerCompare(program, io);
   registerShow(program, io);
   registerSchema(program, io);
+  registerServe(program, io);
   return program;
 }
 

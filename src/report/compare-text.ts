@@ -1,18 +1,19 @@
 // The text table of `irqlab compare`: strategies as columns, one row per measured quantity, a
 // strategy the rules reject shown as its rule; then the notes (pv fallback, isolation findings).
+// The rows and their cells are exported: the web page's table is this table.
 
 import { EXIT_KINDS } from '../hv/exits.js';
 import type { CompareEntry, CompareResult, StrategyColumn } from '../scenario/run-strategy.js';
 
-type Row = readonly [label: string, value: (c: StrategyColumn) => string | number];
+export type CompareRow = readonly [label: string, value: (c: StrategyColumn) => string | number];
 
-const ROWS: readonly Row[] = [
+export const COMPARE_ROWS: readonly CompareRow[] = [
   ['exits / vector set up', (c) => c.exits.perVectorSetup],
   ['exits / interrupt delivered', (c) => c.exits.perDelivery],
   ['exits / mask+unmask', (c) => c.exits.perMaskUnmask],
   ['exits / affinity change', (c) => c.exits.perAffinityChange],
   ['exits / vCPU migration', (c) => c.exits.perMigration],
-  ...EXIT_KINDS.map((k): Row => [`  ${k}`, (c) => c.exits.byReason[k]]),
+  ...EXIT_KINDS.map((k): CompareRow => [`  ${k}`, (c) => c.exits.byReason[k]]),
   ['  of which: registers on table page', (c) => c.exits.tablePageRegisterAccesses],
   ['setup latency p50 (ns)', (c) => c.latencyNs.setup.p50],
   ['setup latency p99 (ns)', (c) => c.latencyNs.setup.p99],
@@ -46,23 +47,30 @@ const ROWS: readonly Row[] = [
 const isError = (e: CompareEntry): e is Extract<CompareEntry, { error: unknown }> => 'error' in e;
 const column = (e: CompareEntry): StrategyColumn | null => (isError(e) ? null : e);
 
+/** One cell: the row's value, or the rule that rejects the strategy in parentheses. */
+export function compareCell(e: CompareEntry, row: CompareRow): string {
+  const c = column(e);
+  return c === null ? `(${isError(e) ? e.error.rule : ''})` : String(row[1](c));
+}
+
 export function renderCompareText(r: CompareResult): string {
   const names = Object.keys(r.strategies);
-  const cells = ROWS.map(([label, f]) => [
-    label,
-    ...names.map((n) => {
-      const e = r.strategies[n];
-      const c = column(e);
-      return c === null ? `(${isError(e) ? e.error.rule : ''})` : String(f(c));
-    }),
+  const cells = COMPARE_ROWS.map((row) => [
+    row[0],
+    ...names.map((n) => compareCell(r.strategies[n], row)),
   ]);
   const header = ['', ...names];
   const widths = header.map((_, i) => Math.max(...[header, ...cells].map((row) => row[i].length)));
   const line = (row: readonly string[]) =>
     row.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const out = [`irqlab compare: ${r.scenario}`, '', line(header), ...cells.map(line), ''];
-  for (const n of names) {
-    const e = r.strategies[n];
+  return `${[...out, ...compareNotes(r)].join('\n')}\n`;
+}
+
+/** The lines under the table: why a strategy cannot run, each strategy's notes and findings. */
+export function compareNotes(r: CompareResult): string[] {
+  const out: string[] = [];
+  for (const [n, e] of Object.entries(r.strategies)) {
     const c = column(e);
     if (c === null) out.push(`${n}: cannot run: ${isError(e) ? e.error.message : ''}`);
     else {
@@ -72,5 +80,5 @@ export function renderCompareText(r: CompareResult): string {
       }
     }
   }
-  return `${out.join('\n')}\n`;
+  return out;
 }

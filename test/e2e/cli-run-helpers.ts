@@ -9,7 +9,7 @@ export const SHIPPED = ['idxd-siov.yaml', 'mlx5-vf.yaml', 'mixed.yaml'].map(
   (f) => `scenarios/${f}`,
 );
 
-function newestSource(dir: string): number {
+export function newestSource(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = `${dir}/${entry.name}`;
