@@ -11,41 +11,32 @@
 import { apicSetAffinity, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
 import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
-import { STEP, type StepProgram, startProgram, threadLocal, WAIT } from './step-program.js';
+import { STEP, type StepProgram, threadLocal, WAIT } from './step-program.js';
 import { affinityVcpu, affinityVector } from './system-actions.js';
-import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
-import { type SystemState, setRouteTarget, TRAP, TRAP_KIND } from './system-state.js';
-import { vmExit } from './system-vcpu.js';
-
-const trapAt = (s: SystemState, v: number) => s.topology.layout.vcpuTrap + v * 2;
+import { type EventLog, EXIT_REASON } from './system-events.js';
+import { type SystemState, setRouteTarget, TRAP_KIND } from './system-state.js';
+import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
 
 /** The pv domain's set_affinity: VMCALL RETARGET with the new vCPU and vector. */
 function vmcallRetarget(s: SystemState, log: EventLog, thread: number) {
-  const v = runner(s, thread);
-  const vector = vectorOf(s, thread);
-  const at = trapAt(s, v);
-  s.words[at] = 0;
-  TRAP.accessors.kind.set(s.words, TRAP_KIND.hypercall, at);
-  TRAP.accessors.vector.set(s.words, vector, at);
-  s.words[at + 1] = threadLocal(s, thread, 1);
-  vmExit(s, log, v, EXIT_REASON.vmcall, vector);
-  startProgram(s, v, KVM_PV_RETARGET);
-  emit(log, EVENT.threadReady, v, WAIT.now);
+  const trap = {
+    kind: TRAP_KIND.hypercall,
+    vector: vectorOf(s, thread),
+    dword: 0,
+    value: threadLocal(s, thread, 1),
+  };
+  trapExit(s, log, runner(s, thread), trap, EXIT_REASON.vmcall, KVM_PV_RETARGET);
   return STEP.done;
 }
 
 /** KVM's handler of RETARGET, on the vCPU that made the call. */
 function handleRetarget(s: SystemState, log: EventLog, v: number) {
-  const at = trapAt(s, v);
-  const vector = TRAP.accessors.vector.get(s.words, at);
-  const index = affinityVcpu(s.words[at + 1]);
-  const guestVector = affinityVector(s.words[at + 1]);
+  const { vector, value } = trapOf(s, v);
+  const index = affinityVcpu(value);
+  const guestVector = affinityVector(value);
   setRouteTarget(s, vector, index, guestVector);
   if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, guestVector, true);
-  s.words[at] = 0;
-  s.words[at + 1] = 0;
-  emit(log, EVENT.vcpuResume, v, 0);
-  return STEP.done;
+  return trapHandled(s, log, v);
 }
 
 export const KVM_PV_RETARGET: StepProgram = {

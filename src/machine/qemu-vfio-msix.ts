@@ -18,37 +18,30 @@
 // Not modelled: the vIOMMU's translation of a remappable entry at unmask (the route is kept: the
 // vIOMMU invalidation path re-routes), MSI-X function mask, the PBA page's reads.
 
-import { fieldPos, getField, setField } from '../hw/field-pos.js';
+import { fieldPos, getField } from '../hw/field-pos.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import { kvmSetMsi } from './host-irq.js';
 import { hasBypassProducer, irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
-import { STEP, type StepProgram, startProgram, WAIT } from './step-program.js';
+import { type StepProgram, WAIT } from './step-program.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
 import {
   type SystemState,
   setRoute,
   setVmsixFlag,
-  TRAP,
   TRAP_KIND,
   vmsixAt,
   vmsixFlag,
 } from './system-state.js';
 import { ROUTE_DWORDS } from './system-topology.js';
-import { countCoalesced, vmExit } from './system-vcpu.js';
+import { countCoalesced } from './system-vcpu.js';
+import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
 
-const TRAP_F = {
-  kind: fieldPos(TRAP, 'kind'),
-  dword: fieldPos(TRAP, 'dword'),
-  vector: fieldPos(TRAP, 'vector'),
-};
 const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
 const ROUTE_F = {
   destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
   vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
 };
-
-const trapAt = (s: SystemState, v: number) => s.topology.layout.vcpuTrap + v * 2;
 
 export const virtualMasked = (s: SystemState, vector: number): boolean =>
   getField(s.words, vmsixAt(s, vector), ENTRY_MASK) === 1;
@@ -63,34 +56,18 @@ export function trapMsixAccess(
   dword: number,
   value: number | null,
 ): void {
-  const at = trapAt(s, v);
-  s.words[at] = 0;
-  setField(s.words, at, TRAP_F.kind, value === null ? TRAP_KIND.msixRead : TRAP_KIND.msixWrite);
-  setField(s.words, at, TRAP_F.dword, dword);
-  setField(s.words, at, TRAP_F.vector, vector);
-  s.words[at + 1] = value ?? 0;
-  vmExit(s, log, v, EXIT_REASON.eptMisconfig, vector);
-  startProgram(s, v, QEMU_MSIX_MMIO);
-  emit(log, EVENT.threadReady, v, WAIT.now);
+  const kind = value === null ? TRAP_KIND.msixRead : TRAP_KIND.msixWrite;
+  const trap = { kind, vector, dword, value: value ?? 0 };
+  trapExit(s, log, v, trap, EXIT_REASON.eptMisconfig, QEMU_MSIX_MMIO);
 }
 
 /** KVM_RUN returns to QEMU with the access: msix_table_mmio_write (or _read, which changes
  *  nothing), then the vCPU goes back to KVM's run loop. */
 function msixTableMmioAccess(s: SystemState, log: EventLog, v: number) {
-  const at = trapAt(s, v);
-  if (getField(s.words, at, TRAP_F.kind) === TRAP_KIND.msixWrite) {
-    msixTableWrite(
-      s,
-      log,
-      getField(s.words, at, TRAP_F.vector),
-      getField(s.words, at, TRAP_F.dword),
-      s.words[at + 1],
-    );
-  }
-  s.words[at] = 0;
-  s.words[at + 1] = 0;
-  emit(log, EVENT.vcpuResume, v, 0);
-  return STEP.done;
+  const trap = trapOf(s, v);
+  if (trap.kind === TRAP_KIND.msixWrite)
+    msixTableWrite(s, log, trap.vector, trap.dword, trap.value);
+  return trapHandled(s, log, v);
 }
 
 export const QEMU_MSIX_MMIO: StepProgram = {

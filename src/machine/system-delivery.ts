@@ -40,7 +40,7 @@ import {
 } from '../hw/x86/msi-message.js';
 import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, setBit, testBit } from './system-fields.js';
+import { clearBit, fifoShift, setBit, testBit } from './system-fields.js';
 import { pidAt, pidControlAt, type SystemState, UPSTREAM_MESSAGE } from './system-state.js';
 import {
   MESSAGE_DWORDS,
@@ -305,11 +305,7 @@ export function portDeliver(s: SystemState, log: EventLog, portIndex: number): v
   if (count === 0) return;
   const at = fifo + 1;
   interruptRequest(s, log, portIndex, at, w[at + 3]);
-  // Shift and zero the freed slot: the FIFO stays canonical (same messages, same words).
-  const end = at + (count - 1) * MESSAGE_DWORDS;
-  for (let i = at; i < end; i++) w[i] = w[i + MESSAGE_DWORDS];
-  for (let i = end; i < end + MESSAGE_DWORDS; i++) w[i] = 0;
-  w[fifo] = count - 1;
+  fifoShift(w, fifo, MESSAGE_DWORDS);
 }
 
 /** The request whose address is words[at], upper address words[at + 1], data words[at + 2]. */
@@ -505,11 +501,7 @@ export function apicDeliver(s: SystemState, log: EventLog): void {
   const apicId = getField(w, at, UP.apicId);
   const vector = getField(w, at, UP.vector);
   const tag = getField(w, at, UP.tag);
-  // Shift and zero the freed slot: canonical, as the requester FIFOs.
-  const end = at + (n - 1) * UPSTREAM_DWORDS;
-  for (let i = at; i < end; i++) w[i] = w[i + UPSTREAM_DWORDS];
-  w.fill(0, end, end + UPSTREAM_DWORDS);
-  w[base] = n - 1;
+  fifoShift(w, base, UPSTREAM_DWORDS);
   lapicRequest(s, log, port, apicId, vector, tag);
 }
 

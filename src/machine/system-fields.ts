@@ -1,6 +1,6 @@
 // Hot-path bit arrays of the whole-system state (PIR, IRR, pending bits) by bit index counted
 // from word 0 of the state, as `hw/bitmap.ts` numbers them, without its per-call range assertion
-// string. (Fields: `hw/field-pos.ts`.)
+// string; and the state's FIFOs (a count word, then records). (Fields: `hw/field-pos.ts`.)
 
 // Bit `bit` is bit `bit % 32` of dword `bit >>> 5`. JavaScript takes shift counts modulo 32, so
 // `x << bit` and `x >>> bit` already shift by `bit % 32`; the typed-array store wraps to uint32,
@@ -23,4 +23,16 @@ export function highestBit(w: Uint32Array, at: number, dwords: number): number {
     if (v !== 0) return i * 32 + 31 - Math.clz32(v);
   }
   return -1;
+}
+
+/** Takes the first record off the FIFO at word `fifo` (its count, then `dwords`-long records):
+ *  the rest shift down and the freed slot is zeroed, so the FIFO stays canonical (the same
+ *  records give the same words). The caller has read the first record. */
+export function fifoShift(w: Uint32Array, fifo: number, dwords: number): void {
+  const count = w[fifo];
+  const at = fifo + 1;
+  const end = at + (count - 1) * dwords;
+  for (let i = at; i < end; i++) w[i] = w[i + dwords];
+  for (let i = end; i < end + dwords; i++) w[i] = 0;
+  w[fifo] = count - 1;
 }

@@ -8,7 +8,6 @@
 //                     its device's pending bit;
 //   right target      no interrupt reaches a guest vector that no assigned vector owns there
 //                     (no `misdirected`), and none is lost unless the workload unplugs a device.
-import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RuleError } from '../../src/hw/errors.js';
@@ -26,22 +25,14 @@ import { cloneSystemState } from '../../src/machine/system-state.js';
 import { buildScenario, runWorkload } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 import { STRATEGIES } from '../../src/scenario/schema.js';
+import { SHIPPED, shippedText } from '../shipped-scenarios.js';
 
-const SHIPPED = [
-  'idxd-siov.yaml',
-  'mlx5-vf.yaml',
-  'mlx5-vf-viommu.yaml',
-  'mixed.yaml',
-  'hostile-siov.yaml',
-  'hostile-vf.yaml',
-];
 const MAX_STEPS = 400;
-const text = (f: string) => readFileSync(new URL(`../../scenarios/${f}`, import.meta.url), 'utf8');
 
 const cases = SHIPPED.flatMap((file) =>
   STRATEGIES.flatMap((strategy) => {
     try {
-      return [{ file, strategy, scenario: loadScenario(text(file), file, { strategy }) }];
+      return [{ file, strategy, scenario: loadScenario(shippedText(file), file, { strategy }) }];
     } catch (e) {
       if (e instanceof RuleError) return [];
       throw e;

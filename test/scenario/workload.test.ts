@@ -3,7 +3,6 @@
 // kernels themselves: after the simulation, every vector the workload moved is routed (KVM's
 // route in the state) to exactly the vCPU and vector its guest kernel's irq now targets; the
 // teardown then gives every host resource back.
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { heldByHost } from '../../src/hv/guest-run.js';
 import { RuleError } from '../../src/hw/errors.js';
@@ -15,21 +14,12 @@ import { loadScenario } from '../../src/scenario/load.js';
 import { STRATEGIES } from '../../src/scenario/schema.js';
 import { resolveCosts } from '../../src/sim/cost-model.js';
 import { simulateSystem } from '../../src/sim/system-sim.js';
-
-const SHIPPED = [
-  'idxd-siov.yaml',
-  'mlx5-vf.yaml',
-  'mlx5-vf-viommu.yaml',
-  'mixed.yaml',
-  'hostile-siov.yaml',
-  'hostile-vf.yaml',
-];
-const text = (f: string) => readFileSync(new URL(`../../scenarios/${f}`, import.meta.url), 'utf8');
+import { SHIPPED, shippedText } from '../shipped-scenarios.js';
 
 function loadable(file: string) {
   return STRATEGIES.flatMap((strategy) => {
     try {
-      return [{ strategy, scenario: loadScenario(text(file), file, { strategy }) }];
+      return [{ strategy, scenario: loadScenario(shippedText(file), file, { strategy }) }];
     } catch (e) {
       if (e instanceof RuleError) return []; // a rule refuses this strategy here
       throw e;
