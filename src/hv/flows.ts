@@ -64,6 +64,7 @@ import {
   type SystemSpec,
   type VectorSpec,
 } from '../machine/system-topology.js';
+import { writeGuestIrte } from '../machine/viommu-ir.js';
 import {
   bootGuests,
   type ControlPlaneVm,
@@ -479,6 +480,7 @@ export function buildSystem(spec: FlowsSpec): BuiltSystem {
   flows.spec.vectors.forEach((v, i) => {
     setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
     setGuestApic(state, i, v.vcpu, v.guestVector);
+    if (v.guestMove === 'viommu-irte') writeGuestIrte(state, i, v.vcpu, v.guestVector);
     if (v.virtualMsix !== 'none') {
       const slot = spec.slots[i];
       setVirtualMsixEntry(

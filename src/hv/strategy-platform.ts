@@ -183,10 +183,11 @@ export function trapPolicy(strategy: StrategyName): TrapPolicy {
 
 /** How the guest kernel moves a vector under `strategy`, as the machine runs it: the accesses to
  *  its emulated MSI-X entry (emulate, an MSI-X guest: Linux's deferred move), the pv ABI's
- *  RETARGET, or (the vIOMMU's IRTE and invalidation under vir and vir-direct, an emulated MSI)
- *  one action still. */
+ *  RETARGET, its IR domain's IRTE and the trapped invalidation (vir, vir-direct), or (an emulated
+ *  MSI) one action still. */
 export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove {
   if (strategy === 'pv' || strategy === 'pv-batch') return 'pv-retarget';
+  if (trapPolicy(strategy).iecTrapped) return 'viommu-irte';
   return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
 

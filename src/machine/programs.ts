@@ -22,6 +22,7 @@ import {
 } from './step-program.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import type { SystemState } from './system-state.js';
+import { INTEL_IR_SET_AFFINITY, VTD_INVALIDATION } from './viommu-ir.js';
 
 export const PROGRAMS: readonly (StepProgram | null)[] = [
   null,
@@ -35,6 +36,8 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   GUEST_MSIX_MOVE,
   PV_RETARGET,
   KVM_PV_RETARGET,
+  INTEL_IR_SET_AFFINITY,
+  VTD_INVALIDATION,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);

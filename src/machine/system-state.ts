@@ -119,16 +119,22 @@ export const UPSTREAM_MESSAGE = defineLayout(
 );
 
 /** What a vCPU exited on when a guest access trapped (KVM's exit to the VMM). */
-export const TRAP_KIND = { none: 0, msixRead: 1, msixWrite: 2, hypercall: 3 } as const;
+export const TRAP_KIND = {
+  none: 0,
+  msixRead: 1,
+  msixWrite: 2,
+  hypercall: 3,
+  invalidation: 4,
+} as const;
 export const TRAP = defineLayout(
   'irqlab-trap',
   32,
   'irqlab: the trapped access a vCPU exited on (its value in the next word)',
   {
-    kind: [1, 0, 'TRAP_KIND'],
-    dword: [3, 2, 'dword of the MSI-X entry'],
-    vector: [19, 4, 'assigned vector whose entry it is'],
-    reserved: [31, 20, 'zero'],
+    kind: [2, 0, 'TRAP_KIND'],
+    dword: [4, 3, 'dword of the MSI-X entry'],
+    vector: [20, 5, 'assigned vector it is about'],
+    reserved: [31, 21, 'zero'],
   },
   { complete: true },
 );

@@ -97,9 +97,9 @@ export type VirtualMsix = 'none' | 'compat' | 'remappable';
 
 /** How the guest kernel moves an assigned vector to another vCPU, which decides what the machine
  *  runs for a set-affinity: the accesses to its emulated MSI-X entry (emulate, `guest-msix.ts`),
- *  the pv ABI's RETARGET hypercall (pv, `pv-retarget.ts`), or (`none`) one action standing for
- *  the vIOMMU's IRTE write and invalidation (vir, vir-direct), until those are steps too. */
-export type GuestMove = 'none' | 'msix-entry' | 'pv-retarget';
+ *  the pv ABI's RETARGET hypercall (pv, `pv-retarget.ts`), its IR domain's IRTE write and the
+ *  trapped invalidation (vir, vir-direct, `viommu-ir.ts`), or (`none`) one action. */
+export type GuestMove = 'none' | 'msix-entry' | 'pv-retarget' | 'viommu-irte';
 
 export interface VectorSpec {
   readonly name: string;
@@ -185,6 +185,8 @@ export interface SystemLayout {
   readonly threads: number;
   readonly upstream: number;
   readonly vmsix: number;
+  /** Per assigned vector, the guest's IRTE for it in its vIOMMU's table (guest memory). */
+  readonly guestIrte: number;
   readonly vcpuTrap: number;
   readonly irt: number;
   readonly iecValid: number;
@@ -295,6 +297,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     vectorCounters: take(vectorCount * VECTOR_COUNTER_DWORDS),
     upstream: take(1 + UPSTREAM_DEPTH * UPSTREAM_DWORDS),
     vmsix: take(vectorCount * VMSIX_DWORDS),
+    guestIrte: take(vectorCount * IRTE_DWORDS),
     vcpuTrap: take(vcpus.length * TRAP_DWORDS),
     threads: take((vcpus.length + 2 * vectorCount) * THREAD_DWORDS),
     words: 0,

@@ -17,6 +17,7 @@ import { EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
 import { type SystemState, setRouteTarget } from './system-state.js';
 import { MSI_STORE_DWORDS } from './system-topology.js';
+import { viommuMove } from './viommu-ir.js';
 
 /** The guest moved `vector` to its vCPU `index` and guest vector `newVector` (its kernel's
  *  choice, made on the control plane: `guest-run.ts runGuestActions`, whose exits that plane
@@ -41,6 +42,9 @@ export function setAffinity(
       return;
     case 'pv-retarget':
       pvRetarget(s, log, vector, affinityTarget(index, newVector));
+      return;
+    case 'viommu-irte':
+      viommuMove(s, log, vector, affinityTarget(index, newVector));
       return;
   }
   if (!guestMoveVector(s, vector, index, newVector)) {

@@ -15,9 +15,8 @@ export function system(opts: {
   idle?: 'poll' | 'halt';
   vectors?: number;
   backing?: 'msix' | 'ims' | 'intx' | 'msi';
-  /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself;
-   *  `vir-direct` for a move that is still one action (the vIOMMU's IRTE and invalidation). */
-  strategy?: 'emulate' | 'pv' | 'vir-direct';
+  /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself. */
+  strategy?: 'emulate' | 'pv' | 'vir' | 'vir-direct';
 }): SystemState {
   const ir = opts.ir ?? true;
   const backing = opts.backing ?? 'msix';
