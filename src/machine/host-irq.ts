@@ -13,7 +13,6 @@
 
 import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
-import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import { PID_CONTROL } from '../hw/x86/posted-descriptor.js';
 import { attributedOwner } from './guest-vector.js';
 import { kvmVcpuWakeUp, piWakeupHandler } from './kvm-posted-intr.js';
@@ -27,6 +26,7 @@ import {
   pidAt,
   pidControlAt,
   RESCHEDULE_VECTOR,
+  routeTarget,
   type SystemState,
   setVmsixFlag,
   VCPU_STATE,
@@ -38,11 +38,6 @@ import { NO_VECTOR, ROUTE_DWORDS, VECTOR_COUNTERS, vcpuId } from './system-topol
 import { countCoalesced, irrAt, syncPir, vmExit } from './system-vcpu.js';
 
 const PID_ON = fieldPos(PID_CONTROL, 'on');
-/** KVM's route holds the guest's compatibility-format pair: dword 0 address, dword 2 data. */
-const ROUTE_F = {
-  destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
-  vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
-};
 
 /** The pCPU takes its highest pending interrupt (IRR -> handler -> EOI, in one step). */
 export function pcpuInterrupt(s: SystemState, log: EventLog, p: number): void {
@@ -129,8 +124,7 @@ export function kvmSetMsi(s: SystemState, log: EventLog, vector: number, fromPcp
   const w = s.words;
   const route = t.layout.vectorRoute + vector * ROUTE_DWORDS;
   const vm = t.vms[t.vectors[vector].vm];
-  const dest = getField(w, route, ROUTE_F.destinationId);
-  const guestVector = getField(w, route + 2, ROUTE_F.vector);
+  const { vcpu: dest, vector: guestVector } = routeTarget(s, vector);
   if (dest >= vm.vcpus) {
     countOutcome(s, vector, VECTOR_COUNTERS.lost);
     emit(log, EVENT.irFault, -1, NO_SUCH_DESTINATION, dest, vector);

@@ -19,7 +19,13 @@ import {
   pdaFields,
 } from '../hw/vtd/irte.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { pidAddress, queueIecFlush, type SystemState, writeHostIrte } from './system-state.js';
+import {
+  pidAddress,
+  queueIecFlush,
+  type SystemState,
+  setRouteTarget,
+  writeHostIrte,
+} from './system-state.js';
 import { vcpuId } from './system-topology.js';
 
 const irteAt = (s: SystemState, irte: number) => s.topology.layout.irt + irte * IRTE_DWORDS;
@@ -37,6 +43,20 @@ export function irtePosted(s: SystemState, vector: number): boolean {
   return (
     irte >= 0 && IRTE_POSTED.accessors.irteMode.get(s.words, irteAt(s, irte)) === IRTE_MODE.posted
   );
+}
+
+/** KVM's routing update for a vector's new target (KVM_SET_GSI_ROUTING ->
+ *  kvm_irq_routing_update -> kvm_arch_update_irqfd_routing): the route names vCPU `index`, guest
+ *  vector `guestVector`, and a posted IRTE follows it. */
+export function kvmRetarget(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  index: number,
+  guestVector: number,
+): void {
+  setRouteTarget(s, vector, index, guestVector);
+  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, guestVector, true);
 }
 
 /** vmx_pi_update_irte(set) for the route's target, vCPU `index` of the vector's VM and guest

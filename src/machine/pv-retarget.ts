@@ -10,11 +10,11 @@
 
 import { apicSetAffinity, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
-import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, threadLocal, WAIT } from './step-program.js';
 import { affinityVcpu, affinityVector } from './system-actions.js';
 import { type EventLog, EXIT_REASON } from './system-events.js';
-import { type SystemState, setRouteTarget, TRAP_KIND } from './system-state.js';
+import { type SystemState, TRAP_KIND } from './system-state.js';
 import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
 
 /** The pv domain's set_affinity: VMCALL RETARGET with the new vCPU and vector. */
@@ -34,8 +34,7 @@ function handleRetarget(s: SystemState, log: EventLog, v: number) {
   const { vector, value } = trapOf(s, v);
   const index = affinityVcpu(value);
   const guestVector = affinityVector(value);
-  setRouteTarget(s, vector, index, guestVector);
-  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, guestVector, true);
+  kvmRetarget(s, log, vector, index, guestVector);
   return trapHandled(s, log, v);
 }
 

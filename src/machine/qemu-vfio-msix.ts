@@ -20,12 +20,12 @@
 
 import { fieldPos, getField } from '../hw/field-pos.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import { MSI_ADDRESS_COMPAT, MSI_DATA_COMPAT } from '../hw/x86/msi-message.js';
 import { kvmSetMsi } from './host-irq.js';
 import { hasBypassProducer, irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
 import { type StepProgram, WAIT } from './step-program.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
 import {
+  routeTarget,
   type SystemState,
   setRoute,
   setVmsixFlag,
@@ -33,15 +33,10 @@ import {
   vmsixAt,
   vmsixFlag,
 } from './system-state.js';
-import { ROUTE_DWORDS } from './system-topology.js';
 import { countCoalesced } from './system-vcpu.js';
 import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
 
 const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
-const ROUTE_F = {
-  destinationId: fieldPos(MSI_ADDRESS_COMPAT, 'destinationId'),
-  vector: fieldPos(MSI_DATA_COMPAT, 'vector'),
-};
 
 export const virtualMasked = (s: SystemState, vector: number): boolean =>
   getField(s.words, vmsixAt(s, vector), ENTRY_MASK) === 1;
@@ -101,15 +96,6 @@ function vfioMsixVectorRelease(s: SystemState, log: EventLog, vector: number): v
   if (!irtePosted(s, vector)) return;
   const route = routeTarget(s, vector);
   piUpdateIrte(s, log, vector, route.vcpu, route.vector, false);
-}
-
-/** KVM's route of the vector: vCPU index in its VM and guest vector. */
-function routeTarget(s: SystemState, vector: number) {
-  const at = s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
-  return {
-    vcpu: getField(s.words, at, ROUTE_F.destinationId),
-    vector: getField(s.words, at + 2, ROUTE_F.vector),
-  };
 }
 
 /** vfio_msix_vector_use: KVM's route from the guest's pair (compatibility format), the irqfd

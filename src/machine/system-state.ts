@@ -344,6 +344,19 @@ export function queueIecFlush(s: SystemState, index: number): void {
   setBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
 }
 
+const ROUTE_DEST = fieldPos(MSI_ADDRESS_COMPAT, 'destinationId');
+const ROUTE_VECTOR = fieldPos(MSI_DATA_COMPAT, 'vector');
+
+/** Where KVM's route of `vector` points (its compatibility-format pair): the destination ID (a
+ *  vCPU index in the VM, if it has one) and the guest vector. */
+export function routeTarget(s: SystemState, vector: number): { vcpu: number; vector: number } {
+  const at = s.topology.layout.vectorRoute + vector * ROUTE_DWORDS;
+  return {
+    vcpu: getField(s.words, at, ROUTE_DEST),
+    vector: getField(s.words, at + 2, ROUTE_VECTOR),
+  };
+}
+
 /** KVM's route of `vector` re-pointed at vCPU `index`, guest vector `guestVector` (the guest's
  *  compatibility-format pair: destination ID and vector; nothing else of it changes). */
 export function setRouteTarget(s: SystemState, vector: number, index: number, guestVector: number) {

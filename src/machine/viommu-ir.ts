@@ -28,10 +28,10 @@ import {
 } from '../hw/vtd/irte.js';
 import { apicSetAffinity, askedTarget, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
-import { hasBypassProducer, piUpdateIrte } from './kvm-irq-bypass.js';
+import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, WAIT } from './step-program.js';
 import { type EventLog, EXIT_REASON } from './system-events.js';
-import { type SystemState, setRouteTarget, TRAP_KIND } from './system-state.js';
+import { type SystemState, TRAP_KIND } from './system-state.js';
 import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
 
 /** The guest's vIOMMU runs x2APIC-format destinations (QEMU intel-iommu eim=on). */
@@ -67,9 +67,7 @@ function vtdProcessInvalidation(s: SystemState, log: EventLog, v: number) {
   const t = s.topology;
   const target = guestIrteTarget(s, vector);
   if (target.vcpu < t.vms[t.vectors[vector].vm].vcpus) {
-    setRouteTarget(s, vector, target.vcpu, target.vector);
-    if (hasBypassProducer(s, vector))
-      piUpdateIrte(s, log, vector, target.vcpu, target.vector, true);
+    kvmRetarget(s, log, vector, target.vcpu, target.vector);
   }
   return trapHandled(s, log, v);
 }

@@ -9,13 +9,13 @@ import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { guestMsixMove, guestMsixSetMask } from './guest-msix.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
-import { irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
+import { kvmRetarget } from './kvm-irq-bypass.js';
 import { pvRetarget } from './pv-retarget.js';
 import { affinityTarget } from './system-actions.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import { clearBit, setBit, testBit } from './system-fields.js';
-import { type SystemState, setRouteTarget } from './system-state.js';
+import type { SystemState } from './system-state.js';
 import { MSI_STORE_DWORDS } from './system-topology.js';
 import { viommuMove } from './viommu-ir.js';
 
@@ -51,8 +51,7 @@ export function setAffinity(
     emit(log, EVENT.affinityRefused, vector, index, newVector);
     return;
   }
-  setRouteTarget(s, vector, index, newVector);
-  if (irtePosted(s, vector)) piUpdateIrte(s, log, vector, index, newVector, true);
+  kvmRetarget(s, log, vector, index, newVector);
 }
 
 /** Sets or clears the Mask bit of the vector's host entry; clearing it with the pending bit set
