@@ -171,23 +171,61 @@ export function pvHostCaps(host: StrategyHost): PvHostCaps {
 /** The pv ABI handle of a guest function (its BDF, `pvDeviceHandle`). */
 export const pvHandleOf = (bdf: string): number => pvDeviceHandle(parseBdf(bdf));
 
+/** What a strategy traps and how its guest moves a vector (STYLE §13: one record per strategy,
+ *  read through this table, never by testing the strategy's name). `move` is the machine's step
+ *  program for a set-affinity: the guest's IR domain and the trapped invalidation where the
+ *  vIOMMU remaps, the pv ABI's RETARGET, or, on an emulated table, the guest's own entry writes
+ *  (Linux's deferred move; only an MSI-X guest has such an entry). */
+const STRATEGY_TRAPS: Readonly<
+  Record<StrategyName, TrapPolicy & { readonly move: 'entry' | 'pv-retarget' | 'viommu-irte' }>
+> = {
+  emulate: {
+    msixTableTrapped: true,
+    imsTrapped: true,
+    iecTrapped: false,
+    trappedEntryFormat: 'compat',
+    move: 'entry',
+  },
+  vir: {
+    msixTableTrapped: true,
+    imsTrapped: true,
+    iecTrapped: true,
+    trappedEntryFormat: 'remappable',
+    move: 'viommu-irte',
+  },
+  'vir-direct': {
+    msixTableTrapped: false,
+    imsTrapped: false,
+    iecTrapped: true,
+    trappedEntryFormat: 'remappable',
+    move: 'viommu-irte',
+  },
+  pv: {
+    msixTableTrapped: false,
+    imsTrapped: false,
+    iecTrapped: false,
+    trappedEntryFormat: 'remappable',
+    move: 'pv-retarget',
+  },
+  'pv-batch': {
+    msixTableTrapped: false,
+    imsTrapped: false,
+    iecTrapped: false,
+    trappedEntryFormat: 'remappable',
+    move: 'pv-retarget',
+  },
+};
+
 export function trapPolicy(strategy: StrategyName): TrapPolicy {
-  const mapped = strategy === 'vir-direct' || strategy === 'pv' || strategy === 'pv-batch';
-  return {
-    msixTableTrapped: !mapped,
-    imsTrapped: !mapped,
-    iecTrapped: strategy === 'vir' || strategy === 'vir-direct',
-    trappedEntryFormat: strategy === 'emulate' ? 'compat' : 'remappable',
-  };
+  const { move: _move, ...policy } = STRATEGY_TRAPS[strategy];
+  return policy;
 }
 
-/** How the guest kernel moves a vector under `strategy`, as the machine runs it: the accesses to
- *  its emulated MSI-X entry (emulate, an MSI-X guest: Linux's deferred move), the pv ABI's
- *  RETARGET, its IR domain's IRTE and the trapped invalidation (vir, vir-direct), or (an emulated
- *  MSI) one action still. */
+/** How the guest kernel moves a vector under `strategy`, as the machine runs it (`move` in the
+ *  table); an emulated MSI's move is one action still. */
 export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove {
-  if (strategy === 'pv' || strategy === 'pv-batch') return 'pv-retarget';
-  if (trapPolicy(strategy).iecTrapped) return 'viommu-irte';
+  const move = STRATEGY_TRAPS[strategy].move;
+  if (move !== 'entry') return move;
   return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
 
