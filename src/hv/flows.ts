@@ -79,6 +79,7 @@ import {
   type HostBacking,
   type IrWindow,
   type ShadowedIrte,
+  STRATEGY_TABLE,
   type StrategyName,
   VIR_DIRECT_WINDOW,
   virtualMsixOf,
@@ -177,7 +178,7 @@ export interface BuildFlows {
 function irWindows(spec: FlowsSpec): (IrWindow | undefined)[] {
   let next = Math.ceil(spec.irteBound / VIR_DIRECT_WINDOW) * VIR_DIRECT_WINDOW;
   return spec.vms.map((vm) => {
-    if (vm.strategy !== 'vir-direct') return undefined;
+    if (!STRATEGY_TABLE[vm.strategy].irteWindow) return undefined;
     const w = { base: next, size: VIR_DIRECT_WINDOW };
     next += VIR_DIRECT_WINDOW;
     return w;

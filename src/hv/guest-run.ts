@@ -25,7 +25,7 @@ import { writeIrqAffinity } from '../kernel/irq-proc.js';
 import { opsAt } from '../kernel/irqdomain.js';
 import { createKernel, onlineCpus } from '../kernel/kernel.js';
 import type { KernelDeviceSpec } from '../kernel/kernel-spec.js';
-import type { KernelState, PlatformKind } from '../kernel/kernel-state.js';
+import type { KernelState } from '../kernel/kernel-state.js';
 import { freeIrq, handleVector, irqTarget, requestIrq } from '../kernel/manage.js';
 import { pciFreeIrqVectors } from '../kernel/pci-msi-api.js';
 import { withOp } from '../kernel/platform.js';
@@ -38,6 +38,7 @@ import {
   type HostLedger,
   type IrWindow,
   irWindowOf,
+  STRATEGY_TABLE,
   type StrategyBackend,
   type StrategyName,
   type StrategyPlatform,
@@ -106,16 +107,6 @@ export interface ControlPlaneHost {
   readonly dynamicMsix: boolean;
 }
 
-/** The guest's interrupt platform under each strategy. Under `emulate` a vIOMMU, if the VM has
- *  one, translates DMA only (QEMU `intel-iommu,intremap=off`): the guest composes compatibility
- *  messages into the emulated table, as rule ims-needs-guest-ir assumes. */
-const platformKind = (s: StrategyName): PlatformKind =>
-  s === 'emulate'
-    ? 'guest-emulated-msi'
-    : s === 'vir' || s === 'vir-direct'
-      ? 'guest-vir'
-      : 'guest-hypercall';
-
 /** The guest's PCI address of assignment `a`: one device per slot of bus 0, up to 0x1f. */
 export const guestBdf = (a: number) =>
   `0000:00:${(FIRST_GUEST_SLOT + a).toString(16).padStart(2, '0')}.0`;
@@ -178,7 +169,7 @@ function bootVm(
   const k = createKernel({
     name: spec.name,
     version: GUEST_KERNEL_VERSION,
-    platform: platformKind(strategy),
+    platform: STRATEGY_TABLE[strategy].platform,
     cpus: spec.vcpus,
     apicMode: 'x2apic-phys',
     ...GUEST_VECTOR_DOMAIN,

@@ -39,6 +39,7 @@ import { MSIX_ENTRY_SIZE } from '../hw/pci/msix-capability.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { composeRemappableMsi } from '../hw/x86/msi-message.js';
+import type { PlatformKind } from '../kernel/kernel-state.js';
 import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
 import type { GuestMove, VirtualMsix } from '../machine/system-topology.js';
@@ -171,60 +172,88 @@ export function pvHostCaps(host: StrategyHost): PvHostCaps {
 /** The pv ABI handle of a guest function (its BDF, `pvDeviceHandle`). */
 export const pvHandleOf = (bdf: string): number => pvDeviceHandle(parseBdf(bdf));
 
-/** What a strategy traps and how its guest moves a vector (STYLE §13: one record per strategy,
- *  read through this table, never by testing the strategy's name). `move` is the machine's step
- *  program for a set-affinity: the guest's IR domain and the trapped invalidation where the
- *  vIOMMU remaps, the pv ABI's RETARGET, or, on an emulated table, the guest's own entry writes
- *  (Linux's deferred move; only an MSI-X guest has such an entry). */
-const STRATEGY_TRAPS: Readonly<
-  Record<StrategyName, TrapPolicy & { readonly move: 'entry' | 'pv-retarget' | 'viommu-irte' }>
-> = {
+/** One strategy's record (STYLE §13: read through STRATEGY_TABLE, never by testing the
+ *  strategy's name): what traps, the guest kernel's interrupt platform, how its guest moves a
+ *  vector, what the hypervisor does on the guest's trapped invalidation. */
+export interface StrategyRecord extends TrapPolicy {
+  /** The platform under the guest kernel's remapping domain (`kernel/platform.ts`). Under
+   *  emulate a vIOMMU, if the VM has one, translates DMA only (QEMU `intel-iommu,intremap=off`):
+   *  the guest composes compatibility messages, as rule ims-needs-guest-ir assumes. */
+  readonly platform: PlatformKind;
+  /** The machine's step program for a set-affinity: the guest's IR domain and the trapped
+   *  invalidation, the pv ABI's RETARGET, or, on an emulated table, the guest's own entry
+   *  writes (Linux's deferred move; only an MSI-X guest has such an entry). */
+  readonly move: 'entry' | 'pv-retarget' | 'viommu-irte';
+  /** The VMM keeps a KVM route per vector even where the host posts (it injects through them). */
+  readonly routesAlways: boolean;
+  /** On each trapped invalidation the VMM re-translates every MSI route (QEMU
+   *  vtd_iec_notify_all -> kvm_update_msi_routes_all). */
+  readonly retranslatesRoutes: boolean;
+  /** The guest's IR allocator works in a window of the host's IRTEs (irqlab's capability): its
+   *  handles are valid on the host, the device holds what the guest writes, and the hypervisor
+   *  shadows each invalidated guest IRTE into the host IRTE at the same index. */
+  readonly irteWindow: boolean;
+}
+
+const mapped = { msixTableTrapped: false, imsTrapped: false };
+const trapped = { msixTableTrapped: true, imsTrapped: true };
+const noIr = { iecTrapped: false, retranslatesRoutes: false, irteWindow: false };
+const pvRecord: StrategyRecord = {
+  ...mapped,
+  ...noIr,
+  trappedEntryFormat: 'remappable',
+  platform: 'guest-hypercall',
+  move: 'pv-retarget',
+  routesAlways: false,
+};
+
+export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
   emulate: {
-    msixTableTrapped: true,
-    imsTrapped: true,
-    iecTrapped: false,
+    ...trapped,
+    ...noIr,
     trappedEntryFormat: 'compat',
+    platform: 'guest-emulated-msi',
     move: 'entry',
+    routesAlways: true,
   },
   vir: {
-    msixTableTrapped: true,
-    imsTrapped: true,
+    ...trapped,
     iecTrapped: true,
     trappedEntryFormat: 'remappable',
+    platform: 'guest-vir',
     move: 'viommu-irte',
+    routesAlways: true,
+    retranslatesRoutes: true,
+    irteWindow: false,
   },
   'vir-direct': {
-    msixTableTrapped: false,
-    imsTrapped: false,
+    ...mapped,
     iecTrapped: true,
     trappedEntryFormat: 'remappable',
+    platform: 'guest-vir',
     move: 'viommu-irte',
+    routesAlways: false,
+    retranslatesRoutes: false,
+    irteWindow: true,
   },
-  pv: {
-    msixTableTrapped: false,
-    imsTrapped: false,
-    iecTrapped: false,
-    trappedEntryFormat: 'remappable',
-    move: 'pv-retarget',
-  },
-  'pv-batch': {
-    msixTableTrapped: false,
-    imsTrapped: false,
-    iecTrapped: false,
-    trappedEntryFormat: 'remappable',
-    move: 'pv-retarget',
-  },
+  pv: pvRecord,
+  'pv-batch': pvRecord,
 };
 
 export function trapPolicy(strategy: StrategyName): TrapPolicy {
-  const { move: _move, ...policy } = STRATEGY_TRAPS[strategy];
-  return policy;
+  const r = STRATEGY_TABLE[strategy];
+  return {
+    msixTableTrapped: r.msixTableTrapped,
+    imsTrapped: r.imsTrapped,
+    iecTrapped: r.iecTrapped,
+    trappedEntryFormat: r.trappedEntryFormat,
+  };
 }
 
 /** How the guest kernel moves a vector under `strategy`, as the machine runs it (`move` in the
  *  table); an emulated MSI's move is one action still. */
 export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove {
-  const move = STRATEGY_TRAPS[strategy].move;
+  const move = STRATEGY_TABLE[strategy].move;
   if (move !== 'entry') return move;
   return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
@@ -310,7 +339,8 @@ export function createStrategyPlatform(
     ledger.peak.imsEntries = Math.max(ledger.peak.imsEntries, ledger.imsEntries);
     ledger.peak.intxLines = Math.max(ledger.peak.intxLines, ledger.intxLines);
   };
-  const usesRoute = host.strategy === 'emulate' || host.strategy === 'vir' || !host.hostPosted;
+  const record = STRATEGY_TABLE[host.strategy];
+  const usesRoute = record.routesAlways || !host.hostPosted;
 
   /** VFIO_DEVICE_SET_IRQS for one more vector, then the KVM route and the host IRTE. */
   const allocate = (bdf: string, index: number) => {
@@ -477,8 +507,8 @@ export function createStrategyPlatform(
     if (kind !== null) exits[kind]++;
     exitLog.push({ access: a, exit: kind });
     if (a.kind === 'iec-invalidate') {
-      if (host.strategy === 'vir') ledger.routesRetranslated += ledger.kvmRoutes;
-      if (host.strategy === 'vir' || host.strategy === 'vir-direct') ledger.irteUpdates++;
+      if (record.retranslatesRoutes) ledger.routesRetranslated += ledger.kvmRoutes;
+      if (record.iecTrapped) ledger.irteUpdates++;
     }
     if (a.kind === 'hypercall' && a.call === 'msi-retarget') ledger.irteUpdates++;
   };
@@ -497,7 +527,7 @@ export function createStrategyPlatform(
       onEntryWrite(bdf, region, offset);
       const mapped = region === 'ims' ? !trap.imsTrapped : !trap.msixTableTrapped;
       if (!mapped || backend?.directWrite === undefined) return;
-      if (host.strategy === 'vir-direct' && live.size > liveBefore) {
+      if (record.irteWindow && live.size > liveBefore) {
         // VFIO just backed the entry and the host kernel wrote its own handle there; the table is
         // the guest's: the device holds what the guest wrote (its handle, valid on the host).
         const at = Math.floor(offset / MSIX_ENTRY_SIZE) * MSIX_ENTRY_SIZE;
@@ -510,13 +540,13 @@ export function createStrategyPlatform(
     },
     irteWrite: (unit, index, dwords) => {
       memory.irteWrite?.(unit, index, dwords);
-      if (host.strategy === 'vir-direct') {
+      if (record.irteWindow) {
         const w = irWindowOf(host);
         ledger.peak.irteWindow = Math.max(ledger.peak.irteWindow, index - w.base + 1);
       }
     },
     iecInvalidate(unit, index, count) {
-      if (host.strategy !== 'vir-direct') return;
+      if (!record.irteWindow) return;
       for (let i = index; i < index + count; i++) shadow(unit, i);
     },
     hypercallComposeMsi(req) {

@@ -17,7 +17,13 @@
 
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
-import { apicSetAffinity, askedTarget, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
+import {
+  apicSetAffinityStep,
+  askedTarget,
+  onRunningVcpu,
+  startGuestOp,
+  vectorOf,
+} from './guest-op.js';
 import { runner } from './guest-work.js';
 import { trapMsixAccess } from './qemu-vfio-msix.js';
 import { type ProgramStep, STEP, type StepProgram, WAIT } from './step-program.js';
@@ -88,12 +94,7 @@ export const GUEST_MSIX_MOVE: StepProgram = {
   steps: [
     MASK,
     MASK_FLUSH,
-    {
-      name: 'apic_set_affinity',
-      wait: WAIT.now,
-      enabled: onRunningVcpu,
-      run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : MOVE_UNMASK_STEP),
-    },
+    apicSetAffinityStep(MOVE_UNMASK_STEP),
     access('writel(address_lo)', MSIX_ENTRY_DWORD.addrLo, (s, th) => movedMessage(s, th).addrLo),
     access('writel(address_hi)', MSIX_ENTRY_DWORD.addrHi, (s, th) => movedMessage(s, th).addrHi),
     access('writel(data)', MSIX_ENTRY_DWORD.data, (s, th) => movedMessage(s, th).data),

@@ -10,7 +10,10 @@ import { currentTarget, guestMoveVector } from './guest-vector.js';
 import { runner } from './guest-work.js';
 import { kvmVcpuWakeUp } from './kvm-posted-intr.js';
 import {
+  type ProgramStep,
+  STEP,
   type StepProgram,
+  type StepResult,
   setThreadLocal,
   startProgram,
   threadIdle,
@@ -46,6 +49,17 @@ export function apicSetAffinity(s: SystemState, log: EventLog, thread: number): 
   if (guestMoveVector(s, vector, target.vcpu, target.vector)) return true;
   emit(log, EVENT.affinityRefused, vector, target.vcpu, target.vector);
   return false;
+}
+
+/** The move's first step, as Linux's hierarchy runs it (the vector domain first); a refusal goes
+ *  on at `onRefused` (the end, or the step that undoes what came before). */
+export function apicSetAffinityStep(onRefused: StepResult): ProgramStep {
+  return {
+    name: 'apic_set_affinity',
+    wait: WAIT.now,
+    enabled: onRunningVcpu,
+    run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : onRefused),
+  };
 }
 
 /** Whether an operation on `vector` can start: the previous one on the irq is done. */

@@ -8,7 +8,7 @@
 // Not modelled: the ABI's register-level arguments and errors (`hv/pv-host.ts` checks them on
 // the control plane, where the pair was handed out), pv-batch's batching of moves.
 
-import { apicSetAffinity, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
+import { apicSetAffinityStep, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, threadLocal, WAIT } from './step-program.js';
@@ -50,12 +50,7 @@ export const PV_RETARGET: StepProgram = {
   name: 'irq_chip_set_affinity(pv)',
   source: 'kernel/irq/chip.c, arch/x86/kernel/apic/vector.c, docs/pv-abi.md §9',
   steps: [
-    {
-      name: 'apic_set_affinity',
-      wait: WAIT.now,
-      enabled: onRunningVcpu,
-      run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : STEP.done),
-    },
+    apicSetAffinityStep(STEP.done),
     { name: 'vmcall(RETARGET)', wait: WAIT.now, enabled: onRunningVcpu, run: vmcallRetarget },
   ],
 };

@@ -26,7 +26,13 @@ import {
   irteApicId,
   irteDestinationId,
 } from '../hw/vtd/irte.js';
-import { apicSetAffinity, askedTarget, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
+import {
+  apicSetAffinityStep,
+  askedTarget,
+  onRunningVcpu,
+  startGuestOp,
+  vectorOf,
+} from './guest-op.js';
 import { runner } from './guest-work.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, WAIT } from './step-program.js';
@@ -84,12 +90,7 @@ export const INTEL_IR_SET_AFFINITY: StepProgram = {
   name: 'intel_ir_set_affinity',
   source: 'drivers/iommu/intel/irq_remapping.c, arch/x86/kernel/apic/vector.c',
   steps: [
-    {
-      name: 'apic_set_affinity',
-      wait: WAIT.now,
-      enabled: onRunningVcpu,
-      run: (s, log, thread) => (apicSetAffinity(s, log, thread) ? STEP.next : STEP.done),
-    },
+    apicSetAffinityStep(STEP.done),
     {
       name: 'modify_irte',
       wait: WAIT.now,

@@ -16,6 +16,7 @@
 // recorded /proc/interrupts or irq-affinity file.
 
 import { guestBdf } from '../hv/guest-run.js';
+import { STRATEGY_TABLE } from '../hv/strategy-platform.js';
 import { InputError } from '../hw/errors.js';
 import { bdfOfRequesterId, formatBdf, parseBdf } from '../hw/pci/bdf.js';
 import { type BootResult, bootKernel } from '../kernel/boot.js';
@@ -127,12 +128,8 @@ function hostKernel(s: Scenario): KernelSpecInput {
 function guestKernel(s: Scenario, v: number): KernelSpecInput {
   const vm = s.vms[v];
   const strategy = vm.strategy ?? s.run.strategies[0];
-  const platform =
-    strategy === 'pv' || strategy === 'pv-batch'
-      ? 'guest-hypercall'
-      : vm.viommu === 'on'
-        ? 'guest-vir'
-        : 'guest-emulated-msi';
+  // The guest kernel the run boots on this strategy's platform (the strategy table's).
+  const platform = STRATEGY_TABLE[strategy].platform;
   const devices: NonNullable<KernelSpecInput['devices']> = vm.assign.map((a, i) => {
     const bdf = guestBdf(i);
     const what =
