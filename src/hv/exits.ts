@@ -12,7 +12,9 @@
 // userspace-VMM extra and its handler; every exit pays the nested multiplier through the prices (`ExitPrices`).
 // Not modelled: MMIO coalescing, ioeventfd, the exit of a TLB miss on the mapped table page.
 
+import { assert } from '../hw/errors.js';
 import type { HwAccess } from '../kernel/platform.js';
+import type { TRAP_KIND } from '../machine/system-state.js';
 
 export const EXIT_KINDS = [
   'configAccess',
@@ -73,6 +75,29 @@ export function exitOfAccess(a: HwAccess, trap: TrapPolicy): ExitKind | null {
     case 'ipi':
       return null; // x2APIC ICR writes are handled by APICv's IPI virtualization or fastpath
   }
+}
+
+/** The exit a trap the machine leaves in a vCPU's TRAP words stands for (`machine/vcpu-trap.ts`:
+ *  a guest access to an emulated MSI-X or IMS entry, a hypercall, a trapped invalidation). */
+export const EXIT_KIND_OF_TRAP: Readonly<
+  Record<Exclude<keyof typeof TRAP_KIND, 'none'>, ExitKind>
+> = {
+  msixRead: 'msixTableAccess',
+  msixWrite: 'msixTableAccess',
+  imsRead: 'imsAccess',
+  imsWrite: 'imsAccess',
+  hypercall: 'hypercall',
+  invalidation: 'iecInvalidation',
+};
+
+/** The exits, by kind, of traps counted by trap kind name. */
+export function exitsOfTraps(byTrap: Readonly<Partial<Record<keyof typeof TRAP_KIND, number>>>) {
+  const e = emptyExits();
+  for (const [trap, n] of Object.entries(byTrap)) {
+    assert(trap !== 'none' && Object.hasOwn(EXIT_KIND_OF_TRAP, trap), `exit of trap ${trap}`);
+    e[EXIT_KIND_OF_TRAP[trap as keyof typeof EXIT_KIND_OF_TRAP]] += n ?? 0;
+  }
+  return e;
 }
 
 /** The prices the hypervisor's accounting needs, in nanoseconds: a subset of the simulator's

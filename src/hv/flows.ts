@@ -75,6 +75,7 @@ import {
 import { createHostPlatform, type HostPlatform } from './host-platform.js';
 import {
   type GuestRep,
+  guestEntryOf,
   guestMoveOf,
   type HostBacking,
   type IrWindow,
@@ -348,6 +349,7 @@ function runFlows(spec: FlowsSpec) {
     return {
       name: slot.name,
       virtualMsix: virtualMsixOf(spec.vms[slot.vm].strategy, a.guest),
+      guestEntry: guestEntryOf(a.guest),
       guestMove: guestMoveOf(spec.vms[slot.vm].strategy, a.guest),
       store: slot.store,
       entry: b.backing === 'intx' ? slot.index : b.entry,
@@ -445,10 +447,13 @@ export function guestMsi(vcpu: number, vector: number) {
 
 /** The pair the guest kernel wrote into its (emulated) MSI-X entry `index` of assignment
  *  `assign`, as the VMM holds it. */
+/** The guest's own entry of a vector as its kernel wrote it: its MSI-X table's, or its IMS
+ *  slice's (the same four dwords). */
 function guestMsixEntry(vm: ControlPlaneVm, assign: number, index: number) {
-  const bdf = vm.functions[assign].bdf;
+  const fn = vm.functions[assign];
+  const region = fn.guest === 'ims' ? 'ims' : 'msix-table';
   const at = index * MSIX_ENTRY_SIZE;
-  const read = (d: number) => vm.sp.platform.mmioRead(bdf, 'msix-table', at + d * 4);
+  const read = (d: number) => vm.sp.platform.mmioRead(fn.bdf, region, at + d * 4);
   return {
     addrLo: read(MSIX_ENTRY_DWORD.addrLo),
     addrHi: read(MSIX_ENTRY_DWORD.addrHi),

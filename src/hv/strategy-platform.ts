@@ -42,7 +42,7 @@ import { composeRemappableMsi } from '../hw/x86/msi-message.js';
 import type { PlatformKind } from '../kernel/kernel-state.js';
 import type { HwAccess, KernelPlatform, MemoryPlatform, MsiHypercall } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
-import type { GuestMove, VirtualMsix } from '../machine/system-topology.js';
+import type { GuestEntry, GuestMove, VirtualMsix } from '../machine/system-topology.js';
 import { type ExitCounts, emptyExits, exitOfAccess, type TrapPolicy } from './exits.js';
 import { PAGE_SIZE, PV_MSI_VERSION, type PvPair, pvDeviceHandle } from './pv-abi.js';
 import type { PvGuestChoice, PvVmcall } from './pv-guest.js';
@@ -258,12 +258,19 @@ export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove 
   return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
 
-/** How the machine holds the guest's MSI-X entry of a vector it sees as `guest` under
- *  `strategy`: emulated by the VMM where the table traps (`machine/qemu-vfio-msix.ts`). */
+/** How the machine holds the guest's MSI-X or IMS entry of a vector it sees as `guest` under
+ *  `strategy`: emulated by the VMM where the table (the IMS slice) traps
+ *  (`machine/qemu-vfio-msix.ts`). */
 export function virtualMsixOf(strategy: StrategyName, guest: GuestRep): VirtualMsix {
   const trap = trapPolicy(strategy);
-  return guest === 'msix' && trap.msixTableTrapped ? trap.trappedEntryFormat : 'none';
+  const trapped =
+    (guest === 'msix' && trap.msixTableTrapped) || (guest === 'ims' && trap.imsTrapped);
+  return trapped ? trap.trappedEntryFormat : 'none';
 }
+
+/** The entry the guest driver masks a vector in (`machine/guest-entry.ts`); an MSI
+ *  capability's mask bits are one action still. */
+export const guestEntryOf = (guest: GuestRep): GuestEntry => (guest === 'msi' ? 'none' : guest);
 
 const emptyLedger = (): HostLedger => ({
   hostVectors: 0,

@@ -1,5 +1,5 @@
 // A guest driver operation on an assigned vector as a step program on the vector's guest irq
-// thread (`guest-msix.ts`, `pv-retarget.ts`): where it runs, when it may start, when each of its
+// thread (`guest-entry.ts`, `pv-retarget.ts`): where it runs, when it may start, when each of its
 // steps may run. The program's locals: 0, the vCPU (index in the VM) it runs on, the one the irq
 // targets when it starts; 1, what it was asked for (a move's `affinityTarget`).
 // Invariants: one operation per irq at a time (the guest serializes them under the irq

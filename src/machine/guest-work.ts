@@ -1,4 +1,4 @@
-// Where the guest kernel is busy: a guest irq thread's program (`guest-msix.ts`) runs on one vCPU,
+// Where the guest kernel is busy: a guest irq thread's program (`guest-entry.ts`) runs on one vCPU,
 // named by the program's local 0 (its index in the VM). While it runs, that vCPU is executing
 // kernel code: it neither goes idle (HLT) nor stays asleep in KVM (kvm_vcpu_check_block sees the
 // work as an event, as it sees the guest timer that started it).

@@ -5,7 +5,17 @@
 // Invariant: PROGRAMS[i].id === i (checked at load), and id 0 is no program.
 
 import { assert } from '../hw/errors.js';
-import { GUEST_MSIX_MASK, GUEST_MSIX_MOVE, GUEST_MSIX_UNMASK } from './guest-msix.js';
+import {
+  GUEST_IMS_FREE,
+  GUEST_IMS_MASK,
+  GUEST_IMS_REQUEST,
+  GUEST_IMS_UNMASK,
+  GUEST_MSIX_FREE,
+  GUEST_MSIX_MASK,
+  GUEST_MSIX_MOVE,
+  GUEST_MSIX_REQUEST,
+  GUEST_MSIX_UNMASK,
+} from './guest-entry.js';
 import { VECTOR_CLEANUP } from './guest-vector.js';
 import { KVM_PREEMPT, KVM_SCHED_IN, KVM_VCPU_BLOCK } from './kvm-posted-intr.js';
 import { KVM_PV_RETARGET, PV_RETARGET } from './pv-retarget.js';
@@ -38,6 +48,12 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   KVM_PV_RETARGET,
   INTEL_IR_SET_AFFINITY,
   VTD_INVALIDATION,
+  GUEST_IMS_MASK,
+  GUEST_IMS_UNMASK,
+  GUEST_MSIX_FREE,
+  GUEST_MSIX_REQUEST,
+  GUEST_IMS_FREE,
+  GUEST_IMS_REQUEST,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);

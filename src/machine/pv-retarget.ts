@@ -49,6 +49,7 @@ export const PV_RETARGET: StepProgram = {
   id: 9,
   name: 'irq_chip_set_affinity(pv)',
   source: 'kernel/irq/chip.c, arch/x86/kernel/apic/vector.c, docs/pv-abi.md §9',
+  operation: 'affinity',
   steps: [
     apicSetAffinityStep(STEP.done),
     { name: 'vmcall(RETARGET)', wait: WAIT.now, enabled: onRunningVcpu, run: vmcallRetarget },

@@ -1,6 +1,8 @@
 // QEMU's emulation of an assigned function's MSI-X table (hw/pci/msix.c, hw/vfio/pci.c), as the
 // machine runs it when a guest access to the table traps (the table page is not mapped into the
-// guest: KVM exits on the access and QEMU handles it, then the vCPU re-enters).
+// guest: KVM exits on the access and QEMU handles it, then the vCPU re-enters). A trapped IMS
+// slice is emulated the same way (the VMM's virtual device holds the guest's entries, the same
+// four dwords, and acts on their mask as QEMU does for MSI-X: the control plane's model too).
 //
 // QEMU acts on mask changes only (msix_handle_mask_update): a write that masks the guest's entry
 // makes VFIO signal QEMU's eventfd instead of KVM's irqfd (vfio_msix_vector_release: KVM's route
@@ -41,9 +43,15 @@ const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
 export const virtualMasked = (s: SystemState, vector: number): boolean =>
   getField(s.words, vmsixAt(s, vector), ENTRY_MASK) === 1;
 
-/** A guest access to assigned vector `vector`'s MSI-X entry traps: vCPU `v` exits
+/** Per guest entry kind, the trap of a read and of a write. */
+const ENTRY_TRAPS = {
+  msix: { read: TRAP_KIND.msixRead, write: TRAP_KIND.msixWrite },
+  ims: { read: TRAP_KIND.imsRead, write: TRAP_KIND.imsWrite },
+} as const;
+
+/** A guest access to assigned vector `vector`'s MSI-X (IMS) entry traps: vCPU `v` exits
  *  (EPT_MISCONFIG: KVM's MMIO exit) with it, and QEMU's handler is its thread's next step. */
-export function trapMsixAccess(
+export function trapEntryAccess(
   s: SystemState,
   log: EventLog,
   v: number,
@@ -51,7 +59,8 @@ export function trapMsixAccess(
   dword: number,
   value: number | null,
 ): void {
-  const kind = value === null ? TRAP_KIND.msixRead : TRAP_KIND.msixWrite;
+  const traps = ENTRY_TRAPS[s.topology.vectors[vector].guestEntry === 'ims' ? 'ims' : 'msix'];
+  const kind = value === null ? traps.read : traps.write;
   const trap = { kind, vector, dword, value: value ?? 0 };
   trapExit(s, log, v, trap, EXIT_REASON.eptMisconfig, QEMU_MSIX_MMIO);
 }
@@ -60,8 +69,9 @@ export function trapMsixAccess(
  *  nothing), then the vCPU goes back to KVM's run loop. */
 function msixTableMmioAccess(s: SystemState, log: EventLog, v: number) {
   const trap = trapOf(s, v);
-  if (trap.kind === TRAP_KIND.msixWrite)
+  if (trap.kind === TRAP_KIND.msixWrite || trap.kind === TRAP_KIND.imsWrite) {
     msixTableWrite(s, log, trap.vector, trap.dword, trap.value);
+  }
   return trapHandled(s, log, v);
 }
 

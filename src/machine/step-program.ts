@@ -36,12 +36,20 @@ export interface ProgramStep {
   readonly run: (s: SystemState, log: EventLog, thread: number) => StepResult;
 }
 
+/** The guest operations a workload asks for that run as step programs (free and request: the
+ *  entry's mask in irq_shutdown and its unmask in irq_startup, so far). */
+export const WORKLOAD_OPERATIONS = ['mask', 'unmask', 'affinity', 'free', 'request'] as const;
+export type WorkloadOperation = (typeof WORKLOAD_OPERATIONS)[number];
+
 export interface StepProgram {
   /** Index in PROGRAMS (`programs.ts`); 0 means no program. */
   readonly id: number;
   readonly name: string;
   /** Where the real code lives. */
   readonly source: string;
+  /** The workload operation the program carries out, for the accounting of what each costs
+   *  (the exits its steps make); absent for the programs that handle or follow one. */
+  readonly operation?: WorkloadOperation;
   readonly steps: readonly ProgramStep[];
 }
 

@@ -49,6 +49,10 @@ export const ACTION = {
   vcpuMigrate: 14,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
   hotUnplug: 15,
+  /** guest driver frees an assigned vector's irq (free_irq). a: vector index */
+  freeIrq: 16,
+  /** guest driver requests a freed vector's irq again (request_irq). a: vector index */
+  requestIrq: 17,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];
@@ -125,6 +129,8 @@ export const ACTION_OPERANDS: {
   setAffinity: ['vector', 'affinityTarget'],
   vcpuMigrate: ['vcpu', 'pcpu'],
   hotUnplug: ['store', 'none'],
+  freeIrq: ['vector', 'none'],
+  requestIrq: ['vector', 'none'],
 };
 
 /** The kind called `name` in the ACTION table, or undefined. */

@@ -125,6 +125,8 @@ export const TRAP_KIND = {
   msixWrite: 2,
   hypercall: 3,
   invalidation: 4,
+  imsRead: 5,
+  imsWrite: 6,
 } as const;
 export const TRAP = defineLayout(
   'irqlab-trap',

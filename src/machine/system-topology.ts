@@ -88,25 +88,32 @@ export interface SystemSpec {
   readonly irtEntriesMin?: number;
 }
 
-/** How the guest sees an assigned vector's MSI-X entry when the VMM emulates the table (the
- *  table page traps): the entry holds a compatibility-format pair, which the VMM turns into KVM's
+/** How the guest sees an assigned vector's MSI-X entry (or IMS entry: the same four dwords) when
+ *  the VMM emulates the table (the table page, or the IMS slice, traps): the entry holds a compatibility-format pair, which the VMM turns into KVM's
  *  route (emulate), or a remappable handle, translated through the vIOMMU's IRTE (vir, whose
  *  IRTEs the machine does not hold yet: the route is kept). `none`: the guest reaches the entry
  *  directly (a mapped table), or sees no MSI-X entry for it. */
 export type VirtualMsix = 'none' | 'compat' | 'remappable';
 
 /** How the guest kernel moves an assigned vector to another vCPU, which decides what the machine
- *  runs for a set-affinity: the accesses to its emulated MSI-X entry (emulate, `guest-msix.ts`),
+ *  runs for a set-affinity: the accesses to its emulated MSI-X entry (emulate, `guest-entry.ts`),
  *  the pv ABI's RETARGET hypercall (pv, `pv-retarget.ts`), its IR domain's IRTE write and the
  *  trapped invalidation (vir, vir-direct, `viommu-ir.ts`), or (`none`) one action. */
 export type GuestMove = 'none' | 'msix-entry' | 'pv-retarget' | 'viommu-irte';
+
+/** The entry the guest driver masks and unmasks a vector in: its MSI-X entry or its IMS entry,
+ *  emulated by the VMM (`virtualMsix`) or the device's own (a mapped table), as the guest's
+ *  accesses step by step (`guest-entry.ts`); `none` (an MSI capability, INTx): one action. */
+export type GuestEntry = 'none' | 'msix' | 'ims';
 
 export interface VectorSpec {
   readonly name: string;
   /** Default: none. */
   readonly guestMove?: GuestMove;
-  /** The guest's MSI-X entry for the vector, if the VMM emulates it. Default: none. */
+  /** The guest's MSI-X (or IMS) entry for the vector, if the VMM emulates it. Default: none. */
   readonly virtualMsix?: VirtualMsix;
+  /** Default: none. */
+  readonly guestEntry?: GuestEntry;
   readonly store: number;
   readonly entry: number;
   readonly vm: number;

@@ -90,10 +90,16 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
       apicDeliver(s, log);
       return;
     case ACTION.mask:
-      setVectorMask(s, log, a.a, true);
+      setVectorMask(s, log, a.a, 'mask');
       return;
     case ACTION.unmask:
-      setVectorMask(s, log, a.a, false);
+      setVectorMask(s, log, a.a, 'unmask');
+      return;
+    case ACTION.freeIrq:
+      setVectorMask(s, log, a.a, 'free');
+      return;
+    case ACTION.requestIrq:
+      setVectorMask(s, log, a.a, 'request');
       return;
     case ACTION.setAffinity:
       setAffinity(s, log, a.a, affinityVcpu(a.b), affinityVector(a.b));
@@ -141,8 +147,10 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return upstreamCount(s) > 0;
     case ACTION.mask:
     case ACTION.unmask:
+    case ACTION.freeIrq:
+    case ACTION.requestIrq:
       // A driver operation that is a step program waits for the previous one: guestOpCanStart.
-      return (t.vectors[a.a].virtualMsix ?? 'none') === 'none' || guestOpCanStart(s, a.a);
+      return (t.vectors[a.a].guestEntry ?? 'none') === 'none' || guestOpCanStart(s, a.a);
     case ACTION.setAffinity:
       return (t.vectors[a.a].guestMove ?? 'none') === 'none' || guestOpCanStart(s, a.a);
     case ACTION.vcpuMigrate:
@@ -219,6 +227,8 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
       return `${name} ${t.vectors[a.a].name}`;
     case ACTION.mask:
     case ACTION.unmask:
+    case ACTION.freeIrq:
+    case ACTION.requestIrq:
       return `${name} ${t.vectors[a.a].name}`;
     case ACTION.setAffinity:
       return `${name} ${t.vectors[a.a].name} -> vcpu${affinityVcpu(a.b)} vector 0x${affinityVector(a.b).toString(16)}`;

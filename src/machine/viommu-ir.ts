@@ -89,6 +89,7 @@ export const INTEL_IR_SET_AFFINITY: StepProgram = {
   id: 11,
   name: 'intel_ir_set_affinity',
   source: 'drivers/iommu/intel/irq_remapping.c, arch/x86/kernel/apic/vector.c',
+  operation: 'affinity',
   steps: [
     apicSetAffinityStep(STEP.done),
     {

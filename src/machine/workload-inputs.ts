@@ -1,13 +1,14 @@
 // The workload's inputs on assigned vectors: a guest's set-affinity (its kernel's choice of vCPU
-// and vector, made on the control plane), a mask or unmask, a hot-unplug. Where the VMM emulates
-// the guest's MSI-X entry, mask, unmask and (compatibility format) the move are the guest
-// driver's accesses, step by step (`guest-msix.ts`), and QEMU's handling of each trap
-// (`qemu-vfio-msix.ts`); elsewhere each is still one action on the host entry and KVM's route,
-// with the exits the guest's accesses cost counted on the control plane (`hv/guest-run.ts`).
+// and vector, made on the control plane), a mask or unmask, a hot-unplug. A mask or unmask of an
+// MSI-X or IMS entry is the guest driver's accesses, step by step (`guest-entry.ts`), trapped to
+// QEMU where it emulates the entry (`qemu-vfio-msix.ts`); a move is the guest kernel's procedure
+// for its platform (the entry's accesses, the pv RETARGET, the IR domain's IRTE and trapped
+// invalidation). What is still one action: the mask of an MSI capability or INTx source, the move
+// of an emulated MSI, and a hot-unplug.
 
-import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
-import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import { guestMsixMove, guestMsixSetMask } from './guest-msix.js';
+import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
+import { type EntryMaskOperation, guestEntrySetMask, guestMsixMove } from './guest-entry.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { pvRetarget } from './pv-retarget.js';
@@ -54,15 +55,26 @@ export function setAffinity(
   kvmRetarget(s, log, vector, index, newVector);
 }
 
+/** The guest driver masks or unmasks `vector` (on its own, or as free_irq's shutdown and
+ *  request_irq's startup do): in its MSI-X or IMS entry, access by access (`guest-entry.ts`); an
+ *  MSI capability's or INTx source's mask is still one action on the host's entry
+ *  (`setHostEntryMask`). */
+export function setVectorMask(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  op: EntryMaskOperation,
+) {
+  const entry = s.topology.vectors[vector].guestEntry ?? 'none';
+  if (entry === 'none') setHostEntryMask(s, log, vector, op === 'mask' || op === 'free');
+  else guestEntrySetMask(s, log, vector, entry, op);
+}
+
 /** Sets or clears the Mask bit of the vector's host entry; clearing it with the pending bit set
- *  sends the entry's current message once (PCIe "Per-vector Masking"; IMS alike). */
-export function setVectorMask(s: SystemState, log: EventLog, vector: number, masked: boolean) {
+ *  sends the entry's current message once (PCIe "Per-vector Masking"; IMS and MSI alike). */
+function setHostEntryMask(s: SystemState, log: EventLog, vector: number, masked: boolean) {
   const t = s.topology;
   const spec = t.vectors[vector];
-  if (spec.virtualMsix !== undefined && spec.virtualMsix !== 'none') {
-    guestMsixSetMask(s, log, vector, masked);
-    return;
-  }
   const st = t.stores[spec.store];
   const w = s.words;
   switch (st.kind) {
@@ -80,27 +92,25 @@ export function setVectorMask(s: SystemState, log: EventLog, vector: number, mas
       return;
     }
     case 'msix':
-      MSIX_TABLE_ENTRY.accessors.mask.set(
-        w,
-        masked ? 1 : 0,
-        st.entriesAt + spec.entry * MSIX_ENTRY_DWORDS,
-      );
-      break;
-    case 'ims':
-      IMS_ENTRY.accessors.mask.set(w, masked ? 1 : 0, st.entriesAt + spec.entry * IMS_ENTRY_DWORDS);
-      break;
+    case 'ims': {
+      const at = deviceEntryWordAt(s, vector, MSIX_ENTRY_DWORD.vectorControl);
+      const control = [0, 0, 0, w[at]];
+      MSIX_TABLE_ENTRY.accessors.mask.set(control, masked ? 1 : 0, 0);
+      deviceEntryWrite(s, log, vector, MSIX_ENTRY_DWORD.vectorControl, control[3]);
+      return;
+    }
     case 'msi': {
       const bit = (st.entriesAt + MSI_STORE_DWORDS.mask) * 32 + spec.entry;
       if (masked) setBit(w, bit);
       else clearBit(w, bit);
-      break;
+      emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
+      const pending = st.pendingAt * 32 + spec.entry;
+      if (!masked && testBit(w, pending) && !entryMasked(w, st, spec.entry)) {
+        clearBit(w, pending);
+        sendEntry(s, log, st, spec.entry, vector);
+      }
+      return;
     }
-  }
-  emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
-  const pending = st.pendingAt * 32 + spec.entry;
-  if (!masked && testBit(w, pending) && !entryMasked(w, st, spec.entry)) {
-    clearBit(w, pending);
-    sendEntry(s, log, st, spec.entry, vector);
   }
 }
 

@@ -402,9 +402,11 @@ function inputsOf(
     case 'probe':
       return []; // the flows have probed every assigned function and requested its vectors
     case 'request-irq':
+      return [{ atNs: at, kind: ACTION.requestIrq, a: vectorsOf(w.assign)[w.vector], b: 0 }];
     case 'unmask':
       return [{ atNs: at, kind: ACTION.unmask, a: vectorsOf(w.assign)[w.vector], b: 0 }];
     case 'free-irq':
+      return [{ atNs: at, kind: ACTION.freeIrq, a: vectorsOf(w.assign)[w.vector], b: 0 }];
     case 'mask':
       return [{ atNs: at, kind: ACTION.mask, a: vectorsOf(w.assign)[w.vector], b: 0 }];
     case 'set-affinity':

@@ -4,12 +4,19 @@
 // and KVM behind it) and one workload run on it (`runWorkload`), and from them:
 //   control plane  setup, the workload's control actions and the teardown on the same guest
 //                  kernels with the same host behind them (`hv/guest-run.ts`): exits per vector
-//                  set up, per mask/unmask, per affinity change, counted from the guests' access
-//                  logs; setup latency; host resources from the hypervisor's ledger (peak over
-//                  the run; a teardown that leaves any held is reported as a failure).
+//                  set up and at teardown, counted from the guests' access logs; the guest
+//                  kernels' decisions (which vector, which CPU) for the workload's moves; setup
+//                  latency; host resources from the hypervisor's ledger (peak over the run; a
+//                  teardown that leaves any held is reported as a failure).
 //   data plane     the simulator from the state after setup (`sim/system-sim.ts`), the workload's
 //                  actions at their times carrying the guest kernels' decisions: exits per
-//                  interrupt delivered, delivery latency, lost/duplicated/misdirected.
+//                  interrupt delivered, delivery latency, lost/duplicated/misdirected; and exits
+//                  per mask/unmask and per affinity change, from the steps the operations' step
+//                  programs executed in the run (`sim/operation-tally.ts`), over the operations
+//                  the run applied (an operation after the run's end is not one). A workload's
+//                  free_irq and request_irq run only their mask and unmask as steps so far: their
+//                  exits are the control plane's (its setup and teardown phases log their whole
+//                  access sequences).
 //   migration      exits per vCPU migration the workload made, from the data plane's steps (a
 //                  running vCPU is kicked out: one exit; a halted one is only re-pointed).
 //   capacity       `hv/capacity.ts` on the scenario's shape: subdevices that fit, and the
@@ -39,6 +46,7 @@ import {
   type ExitCounts,
   emptyExits,
   exitCostNs,
+  exitsOfTraps,
 } from '../hv/exits.js';
 import { heldByHost, ledgerPeak, setupLatencyNs } from '../hv/guest-run.js';
 import { analyzeIsolation, type IsolationSummary } from '../hv/isolation.js';
@@ -184,8 +192,18 @@ export function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn
   const held = heldByHost(cp);
   const data = dataPlaneExits(sim.exits, sim.counts.wakeups);
   const delivery = data.externalInterrupt + data.eoi + data.piWakeup;
+  const ops = sim.operations;
+  const maskUnmaskExits = addExits(exitsOfTraps(ops.exits.mask), exitsOfTraps(ops.exits.unmask));
+  const affinityExits = exitsOfTraps(ops.exits.affinity);
   const byReason = addExits(emptyExits(), data);
-  for (const phase of Object.values(cp.phases)) addExits(byReason, phase.exits);
+  for (const e of [
+    cp.phases.setup.exits,
+    maskUnmaskExits,
+    affinityExits,
+    cp.phases.teardown.exits,
+  ]) {
+    addExits(byReason, e);
+  }
   const tablePage = tablePageRegisterExits(s, strategy, costs);
   byReason.msixTableAccess += tablePage.exits;
   const sumExits = (e: ExitCounts) => EXIT_KINDS.reduce((n, k) => n + e[k], 0);
@@ -195,16 +213,16 @@ export function runStrategy(s: Scenario, strategy: StrategyName): StrategyColumn
     exits: {
       perVectorSetup: per(sumExits(cp.phases.setup.exits), cp.phases.setup.operations),
       perDelivery: per(delivery, sim.interrupts.delivered),
-      perMaskUnmask: per(sumExits(cp.phases.maskUnmask.exits), cp.phases.maskUnmask.operations),
-      perAffinityChange: per(sumExits(cp.phases.affinity.exits), cp.phases.affinity.operations),
+      perMaskUnmask: per(sumExits(maskUnmaskExits), ops.applied.unmask),
+      perAffinityChange: per(sumExits(affinityExits), ops.applied.affinity),
       perMigration: per(sim.counts.migrationExits, sim.counts.migrations),
       tablePageRegisterAccesses: tablePage.exits,
       byReason,
     },
     operations: {
       vectorsSetUp: cp.phases.setup.operations,
-      maskUnmasks: cp.phases.maskUnmask.operations,
-      affinityChanges: cp.phases.affinity.operations,
+      maskUnmasks: ops.applied.unmask,
+      affinityChanges: ops.applied.affinity,
       migrations: sim.counts.migrations,
       deliveries: sim.interrupts.delivered,
     },

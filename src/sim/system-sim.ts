@@ -17,7 +17,7 @@
 
 import { RuleError } from '../hw/errors.js';
 import { threadEnabled } from '../machine/programs.js';
-import { threadIdle, WAIT } from '../machine/step-program.js';
+import { threadIdle, threadProgram, WAIT } from '../machine/step-program.js';
 import {
   describeSystemAction,
   systemIsEnabled,
@@ -60,6 +60,12 @@ import {
   queueRemove,
 } from './event-queue.js';
 import { createHistogram, type Histogram, histogramAdd, histogramPercentile } from './histogram.js';
+import {
+  createOperationTally,
+  type OperationTally,
+  tallyExit,
+  tallyInput,
+} from './operation-tally.js';
 import { type PrngState, prngExponentialNs, prngFromSeed } from './prng.js';
 import type { TraceRecorder } from './trace-recorder.js';
 
@@ -134,6 +140,8 @@ export interface SimResult {
   readonly lostBy: Readonly<Record<string, number>>;
   readonly exits: Readonly<Record<string, number>>;
   readonly exitsTotal: number;
+  /** The workload's guest operations the run applied, and the exits their steps made. */
+  readonly operations: OperationTally;
   readonly counts: {
     readonly posted: number;
     readonly notifications: number;
@@ -185,6 +193,7 @@ interface Run {
   readonly enterAfterNs: Float64Array;
   readonly latency: Histogram;
   readonly exits: Map<number, number>;
+  readonly operations: OperationTally;
   readonly coalescedAt: number[];
   readonly lostBy: Map<number, number>;
   readonly counts: {
@@ -317,6 +326,7 @@ function createRun(input: SimInput, opts: SimOptions): Run {
     enterAfterNs: new Float64Array(t.vcpus.length),
     latency: createHistogram(),
     exits: new Map(),
+    operations: createOperationTally(),
     coalescedAt: COALESCE_NAMES.map(() => 0),
     lostBy: new Map(),
     counts: {
@@ -393,9 +403,11 @@ function interArrivalNs(run: Run, src: RateSource): number {
 
 function step(run: Run, a: SystemAction): void {
   clearEvents(run.log);
+  const program = a.kind === ACTION.threadStep ? threadProgram(run.s, a.a) : 0;
+  tallyInput(run.operations, a.kind);
   systemStep(run.s, a, run.log);
   run.onStep?.(a, run.nowNs);
-  afterStep(run, a.kind);
+  afterStep(run, a.kind, program);
   if (run.waitingCount > 0) wakeWaiting(run);
 }
 
@@ -415,8 +427,8 @@ function wakeWaiting(run: Run): void {
   }
 }
 
-/** Prices and follows up what the step reported. */
-function afterStep(run: Run, actionKind: number): void {
+/** Prices and follows up what the step reported (`program`: the one whose step it was, or 0). */
+function afterStep(run: Run, actionKind: number, program: number): void {
   const { log, costs } = run;
   const now = run.nowNs;
   const hardwarePath = actionKind === ACTION.deliver;
@@ -506,6 +518,7 @@ function afterStep(run: Run, actionKind: number): void {
         exitVcpu = a;
         exitReason = b;
         bump(run.exits, b);
+        tallyExit(run.operations, run.s, program, a);
         if (actionKind === ACTION.vcpuMigrate) run.counts.migrationExits++;
         run.trace?.record({
           kind: 'kvm-exit',
@@ -751,6 +764,7 @@ function summarise(run: Run, opts: SimOptions, steps: number, stoppedEarly: bool
     lostBy,
     exits,
     exitsTotal: [...run.exits.values()].reduce((a, b) => a + b, 0),
+    operations: run.operations,
     counts: { ...run.counts },
     latency: {
       count: h.count,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { MSIX_ENTRY_DWORD } from '../../src/hw/pci/msix-table.js';
 import { decodeMsiMessage } from '../../src/hw/x86/msi-message.js';
 import { irtePosted } from '../../src/machine/kvm-irq-bypass.js';
-import { trapMsixAccess, virtualMasked } from '../../src/machine/qemu-vfio-msix.js';
+import { trapEntryAccess, virtualMasked } from '../../src/machine/qemu-vfio-msix.js';
 import { vectorOutcomes } from '../../src/machine/system.js';
 import { ACTION, affinityTarget } from '../../src/machine/system-actions.js';
 import {
@@ -92,7 +92,7 @@ describe('an unmasked entry rewritten in place (no mask around the write)', () =
     const v = s.topology.vcpus.findIndex((_, i) => i === 0);
     const before = routeTarget(s, 0);
     const data = 0x41;
-    trapMsixAccess(s, createEventLog(), v, 0, MSIX_ENTRY_DWORD.data, data);
+    trapEntryAccess(s, createEventLog(), v, 0, MSIX_ENTRY_DWORD.data, data);
     settle(s);
     expect(s.words[vmsixAt(s, 0) + MSIX_ENTRY_DWORD.data]).toBe(data);
     expect(routeTarget(s, 0)).toEqual(before);

@@ -1,9 +1,12 @@
 // Small systems for the whole-system model tests, built through the real scenario builder.
 
+import { threadEnabled } from '../../src/machine/programs.js';
+import { threadIdle } from '../../src/machine/step-program.js';
 import { settle, systemStep } from '../../src/machine/system.js';
 import { ACTION, type ActionKind } from '../../src/machine/system-actions.js';
 import { createEventLog, type EventLog, eventsOf } from '../../src/machine/system-events.js';
 import { cloneSystemState, type SystemState } from '../../src/machine/system-state.js';
+import { irqThread } from '../../src/machine/system-topology.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
 
@@ -52,6 +55,21 @@ export function stepper(s: SystemState) {
     step(kind: ActionKind, a = 0, b = 0) {
       const from = log.length;
       systemStep(s, { kind, a, b }, log);
+      return eventsOf(log, from);
+    },
+    /** A workload input on assigned vector `vector`, then every step of the guest operation it
+     *  started (its irq thread's program) and of the handlers its traps started, in order. */
+    guestOp(kind: ActionKind, vector = 0, b = 0) {
+      const from = log.length;
+      systemStep(s, { kind, a: vector, b }, log);
+      const thread = irqThread(s.topology, vector);
+      for (let n = 0; n < 64; n++) {
+        const trapped = s.topology.vcpus.findIndex((_, v) => !threadIdle(s, v));
+        if (trapped < 0 && threadIdle(s, thread)) break;
+        const next = trapped >= 0 ? trapped : thread;
+        if (!threadEnabled(s, next)) throw new Error(`guestOp: thread ${next} cannot step`);
+        systemStep(s, { kind: ACTION.threadStep, a: next, b: 0 }, log);
+      }
       return eventsOf(log, from);
     },
     /** Raise assigned vector `vector` of the system. */

@@ -143,18 +143,24 @@ describe('MSI-X per-vector masking (PCIe "Per-vector Masking and Function Maskin
   it('a raise on a masked entry sets its pending bit and sends nothing; unmask sends it once', () => {
     const s = system({ strategy: 'pv' }); // the guest writes the device's own entry
     const x = stepper(s);
-    x.step(ACTION.mask, 0);
+    const driverOp = (kind: typeof ACTION.mask | typeof ACTION.unmask) =>
+      kinds(x.guestOp(kind, 0)).filter((k) => k !== 'threadReady' && k !== 'programStep');
+    expect(driverOp(ACTION.mask)).toEqual(['maskChanged']); // the write, then the flush read
     expect(kinds(x.raise())).toEqual(['raise', 'pendingSet']);
     expect(kinds(x.raise())).toEqual(['raise', 'coalesced']);
-    expect(kinds(x.step(ACTION.unmask, 0))).toEqual(['maskChanged', 'msiSent']);
-    expect(kinds(x.step(ACTION.unmask, 0))).toEqual(['maskChanged']);
+    expect(driverOp(ACTION.unmask)).toEqual(['maskChanged', 'msiSent']);
+    expect(driverOp(ACTION.unmask)).toEqual(['maskChanged']);
   });
   it('IMS entries behave the same (IMS store, pending bit in device state)', () => {
     const s = system({ backing: 'ims', strategy: 'pv' });
     const x = stepper(s);
-    x.step(ACTION.mask, 0);
+    x.guestOp(ACTION.mask, 0);
     expect(kinds(x.raise())).toEqual(['raise', 'pendingSet']);
-    expect(kinds(x.step(ACTION.unmask, 0))).toEqual(['maskChanged', 'msiSent']);
+    const unmask = kinds(x.guestOp(ACTION.unmask, 0));
+    expect(unmask.filter((k) => k === 'maskChanged' || k === 'msiSent')).toEqual([
+      'maskChanged',
+      'msiSent',
+    ]);
   });
 });
 

@@ -1,0 +1,38 @@
+// Software's write to a dword of a device's MSI-X or IMS entry (a guest reaching a mapped table,
+// the host's own writes): the dword takes the value; a write to Vector Control (the IMS control
+// dword) that clears Mask while the entry's pending bit is set sends the entry's current message
+// once and clears the bit (PCIe "Per-vector Masking and Pending Bits"; the IMS keeps the same rule
+// in device state, `hw/ims/ims-store.ts`).
+// Invariants: the word offsets are the store's entry's (4 dwords per entry, MSI-X and IMS alike).
+
+import { MSIX_ENTRY_DWORD, MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { entryMasked, sendEntry } from './system-delivery.js';
+import { EVENT, type EventLog, emit } from './system-events.js';
+import { clearBit, testBit } from './system-fields.js';
+import type { SystemState } from './system-state.js';
+
+/** The word holding dword `dword` of `vector`'s entry in its device's store. */
+export function deviceEntryWordAt(s: SystemState, vector: number, dword: number): number {
+  const spec = s.topology.vectors[vector];
+  return s.topology.stores[spec.store].entriesAt + spec.entry * MSIX_ENTRY_DWORDS + dword;
+}
+
+export function deviceEntryWrite(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  dword: number,
+  value: number,
+): void {
+  const spec = s.topology.vectors[vector];
+  const st = s.topology.stores[spec.store];
+  s.words[deviceEntryWordAt(s, vector, dword)] = value >>> 0;
+  if (dword !== MSIX_ENTRY_DWORD.vectorControl) return;
+  const maskBit = MSIX_TABLE_ENTRY.accessors.mask.get(s.words, deviceEntryWordAt(s, vector, 0));
+  emit(log, EVENT.maskChanged, spec.store, spec.entry, maskBit, vector);
+  const pending = st.pendingAt * 32 + spec.entry;
+  if (testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
+    clearBit(s.words, pending);
+    sendEntry(s, log, st, spec.entry, vector);
+  }
+}
