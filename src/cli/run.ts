@@ -11,7 +11,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../hw/errors.js';
-import { systemProperties, unaccountedRaises } from '../machine/system.js';
+import { conservationBreak, systemProperties, unaccountedRaises } from '../machine/system.js';
 import { ACTION_NAMES, type SystemAction } from '../machine/system-actions.js';
 import type { SystemTopology } from '../machine/system-topology.js';
 import { runSummaryJson, runSummaryText } from '../report/summary.js';
@@ -24,7 +24,13 @@ import { loadSchedule, SCHEDULE_FILE, scheduleStepFormatter } from '../scenario/
 import { type Scenario, SEED_MAX, STRATEGIES, type Strategy } from '../scenario/schema.js';
 import { formatNs } from '../scenario/units.js';
 import { COST_PARAMETERS, resolveCosts } from '../sim/cost-model.js';
-import { checkSchedule, replaySystem, type SimOptions, simulateSystem } from '../sim/system-sim.js';
+import {
+  checkSchedule,
+  replaySystem,
+  type SimInput,
+  type SimOptions,
+  simulateSystem,
+} from '../sim/system-sim.js';
 import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorder.js';
 import type { CliIo } from './io.js';
 
@@ -131,15 +137,19 @@ function runScenario(
     : null;
   const progress = progressBar(io, scenario.run.duration);
   let result: ReturnType<typeof simulateSystem>;
+  const runOpts: SimOptions = {
+    durationNs: scenario.run.duration,
+    seed: scenario.run.seed,
+    costs,
+    trace: null,
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+  };
   try {
     const simOpts: SimOptions = {
-      durationNs: scenario.run.duration,
-      seed: scenario.run.seed,
-      costs,
+      ...runOpts,
       trace: trace?.recorder ?? null,
       progress: progress.update,
       ...(record ? { onStep: record.step } : {}),
-      ...(maxSteps === undefined ? {} : { maxSteps }),
     };
     result = schedule ? replaySystem(input, schedule, simOpts) : simulateSystem(input, simOpts);
   } finally {
@@ -156,9 +166,12 @@ function runScenario(
   // Conservation is checked once everything still in flight at the end has landed.
   const unaccounted = unaccountedRaises(result.finalState);
   if (unaccounted.length > 0) {
-    failed.push(
-      `conservation (${unaccounted.map((u) => `${u.vector}: raised ${u.raised}, accounted ${u.accounted}`).join('; ')})`,
+    const counts = unaccounted.map(
+      (u) => `${u.vector}: raised ${u.raised}, accounted ${u.accounted}`,
     );
+    const broke = conservationBreak(input.initial, schedule ?? stepsOfRun(input, runOpts));
+    const at = broke === null ? '' : `; broken by step ${broke.index + 1}: ${broke.step}`;
+    failed.push(`conservation (${counts.join('; ')}${at})`);
   }
   const ctx = {
     file,
@@ -173,6 +186,14 @@ function runScenario(
       : runSummaryText(result, ctx),
   );
   if (failed.length > 0) io.setExitCode(1);
+}
+
+/** The actions a run applied, in order: the same run again (the engine is deterministic for a
+ *  seed), recording them. */
+function stepsOfRun(input: SimInput, opts: SimOptions): SystemAction[] {
+  const steps: SystemAction[] = [];
+  simulateSystem(input, { ...opts, onStep: (a) => steps.push({ kind: a.kind, a: a.a, b: a.b }) });
+  return steps;
 }
 
 export const scenarioName = (s: Scenario, file: string): string =>

@@ -39,7 +39,7 @@ import {
   upstreamCount,
   vectorCounter,
 } from './system-delivery.js';
-import { createEventLog, type EventLog } from './system-events.js';
+import { clearEvents, createEventLog, type EventLog } from './system-events.js';
 import { testBit } from './system-fields.js';
 import {
   cloneSystemState,
@@ -305,6 +305,41 @@ export function unaccountedRaises(s: SystemState) {
     const accounted = o.delivered + o.coalesced + o.lost + heldPending(settled, i);
     return accounted === o.raised ? [] : [{ vector: v.name, raised: o.raised, accounted }];
   });
+}
+
+/** The first of `steps` (applied in order from `initial`) after which the settled system no
+ *  longer accounts for every raise, with its index, or null when the last one still does: the
+ *  step that broke conservation, found by bisection over the prefixes (each prefix applied to a
+ *  copy of `initial` and settled), so it costs O(n log n) steps and only when a run failed. */
+export function conservationBreak(
+  initial: SystemState,
+  steps: readonly SystemAction[],
+): { index: number; step: string } | null {
+  const brokenAfter = (n: number): boolean => {
+    const s = cloneSystemState(initial);
+    const log = createEventLog();
+    for (let i = 0; i < n; i++) {
+      clearEvents(log);
+      systemStep(s, steps[i], log);
+    }
+    return unaccountedRaises(s).length > 0;
+  };
+  if (!brokenAfter(steps.length)) return null;
+  assert(!brokenAfter(0), 'conservation: broken before the first step');
+  let ok = 0;
+  let bad = steps.length;
+  while (bad - ok > 1) {
+    const mid = (ok + bad) >>> 1;
+    if (brokenAfter(mid)) bad = mid;
+    else ok = mid;
+  }
+  const before = cloneSystemState(initial);
+  const log = createEventLog();
+  for (let i = 0; i < bad - 1; i++) {
+    clearEvents(log);
+    systemStep(before, steps[i], log);
+  }
+  return { index: bad - 1, step: describeSystemAction(before, steps[bad - 1]) };
 }
 
 export const systemProperties = [
