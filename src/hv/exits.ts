@@ -88,6 +88,7 @@ export const EXIT_KIND_OF_TRAP: Readonly<
   imsWrite: 'imsAccess',
   hypercall: 'hypercall',
   invalidation: 'iecInvalidation',
+  cfgAccess: 'configAccess',
 };
 
 /** The exits, by kind, of traps counted by trap kind name. */

@@ -487,6 +487,10 @@ export function buildSystem(spec: FlowsSpec): BuiltSystem {
     setRoute(state, i, guestMsi(v.vcpu, v.guestVector));
     setGuestApic(state, i, v.vcpu, v.guestVector);
     if (v.guestMove === 'viommu-irte') writeGuestIrte(state, i, v.vcpu, v.guestVector);
+    // QEMU's copy of the guest's MSI message: the pair KVM's route holds.
+    if (v.guestMove === 'msi-write') {
+      setVirtualMsixEntry(state, i, guestMsi(v.vcpu, v.guestVector));
+    }
     if (v.virtualMsix !== 'none') {
       const slot = spec.slots[i];
       setVirtualMsixEntry(

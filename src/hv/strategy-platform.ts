@@ -255,6 +255,7 @@ export function trapPolicy(strategy: StrategyName): TrapPolicy {
 export function guestMoveOf(strategy: StrategyName, guest: GuestRep): GuestMove {
   const move = STRATEGY_TABLE[strategy].move;
   if (move !== 'entry') return move;
+  if (guest === 'msi') return 'msi-write';
   return virtualMsixOf(strategy, guest) === 'compat' ? 'msix-entry' : 'none';
 }
 

@@ -1,5 +1,5 @@
 // Software's write to a dword of a device's MSI-X or IMS entry (a guest reaching a mapped table,
-// the host's own writes): the dword takes the value; a write to Vector Control (the IMS control
+// the host's own writes), or to its MSI capability's Mask Bits: the dword takes the value; a write to Vector Control (the IMS control
 // dword) that clears Mask while the entry's pending bit is set sends the entry's current message
 // once and clears the bit (PCIe "Per-vector Masking and Pending Bits"; the IMS keeps the same rule
 // in device state, `hw/ims/ims-store.ts`).
@@ -8,8 +8,9 @@
 import { MSIX_ENTRY_DWORD, MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { entryMasked, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, testBit } from './system-fields.js';
+import { clearBit, setBit, testBit } from './system-fields.js';
 import type { SystemState } from './system-state.js';
+import { MSI_STORE_DWORDS } from './system-topology.js';
 
 /** The word holding dword `dword` of `vector`'s entry in its device's store. */
 export function deviceEntryWordAt(s: SystemState, vector: number, dword: number): number {
@@ -32,6 +33,29 @@ export function deviceEntryWrite(
   emit(log, EVENT.maskChanged, spec.store, spec.entry, maskBit, vector);
   const pending = st.pendingAt * 32 + spec.entry;
   if (testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
+    clearBit(s.words, pending);
+    sendEntry(s, log, st, spec.entry, vector);
+  }
+}
+
+/** A write of the vector's bit in its MSI capability's Mask Bits register (PCIe 7.7.1.7; VFIO
+ *  passes it to the device): clearing it with the pending bit set sends the message once. An
+ *  MSI without Per-Vector Masking has no such register: pci_msi_mask does nothing for it. */
+export function deviceMsiMaskWrite(
+  s: SystemState,
+  log: EventLog,
+  vector: number,
+  masked: boolean,
+): void {
+  const spec = s.topology.vectors[vector];
+  const st = s.topology.stores[spec.store];
+  if (!st.perVectorMask) return;
+  const bit = (st.entriesAt + MSI_STORE_DWORDS.mask) * 32 + spec.entry;
+  if (masked) setBit(s.words, bit);
+  else clearBit(s.words, bit);
+  emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
+  const pending = st.pendingAt * 32 + spec.entry;
+  if (!masked && testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
     clearBit(s.words, pending);
     sendEntry(s, log, st, spec.entry, vector);
   }

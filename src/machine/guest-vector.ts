@@ -28,6 +28,7 @@ import { clearBit, highestBit, testBit } from './system-fields.js';
 import {
   GUEST_APIC_CURRENT,
   GUEST_APIC_PREVIOUS,
+  RETRIGGER_MARK,
   type SystemState,
   VCPU_STATE,
   vcpuState,
@@ -50,6 +51,7 @@ const PREV_F = {
   vcpuPlusOne: fieldPos(GUEST_APIC_PREVIOUS, 'vcpuPlusOne'),
   vector: fieldPos(GUEST_APIC_PREVIOUS, 'vector'),
   freed: fieldPos(GUEST_APIC_PREVIOUS, 'freed'),
+  retrigger: fieldPos(GUEST_APIC_PREVIOUS, 'retrigger'),
 };
 
 const currentAt = (s: SystemState, vector: number) =>
@@ -113,6 +115,7 @@ export function guestHandle(s: SystemState, log: EventLog, v: number): void {
   const guestVector = highestBit(s.words, virr, APIC_REG_DWORDS);
   if (guestVector < 0) return;
   clearBit(s.words, virr * 32 + guestVector);
+  if (hitRetriggerMark(s, log, v, guestVector)) return;
   const owner = guestVectorOwner(s, v, guestVector);
   if (owner !== NO_VECTOR) {
     countOutcome(s, owner, VECTOR_COUNTERS.delivered);
@@ -197,4 +200,35 @@ export function guestMoveVector(s: SystemState, vector: number, index: number, n
   setField(w, prev, PREV_F.vcpuPlusOne, old.vcpu + 1);
   setField(w, prev, PREV_F.vector, old.vector);
   return true;
+}
+
+/** The previous target of a vector that was moved: vCPU index in the VM and guest vector. */
+export const previousTarget = (s: SystemState, vector: number) => ({
+  vcpu: getField(s.words, prevAt(s, vector), PREV_F.vcpuPlusOne) - 1,
+  vector: getField(s.words, prevAt(s, vector), PREV_F.vector),
+});
+
+export const retriggerMark = (s: SystemState, vector: number): number =>
+  getField(s.words, prevAt(s, vector), PREV_F.retrigger);
+export const setRetriggerMark = (s: SystemState, vector: number, mark: number): void =>
+  setField(s.words, prevAt(s, vector), PREV_F.retrigger, mark);
+
+/** common_interrupt on a vector_irq slot msi_set_affinity marked VECTOR_RETRIGGERED (the new
+ *  vector on the old CPU): the slot goes back to VECTOR_UNUSED and no handler runs. The
+ *  interrupt it catches was retriggered to the new target if the IRR check saw it (counted
+ *  there); one that came later is dropped: lost. */
+function hitRetriggerMark(s: SystemState, log: EventLog, v: number, guestVector: number): boolean {
+  const t = s.topology;
+  const vcpu = t.vcpus[v];
+  for (const vector of t.vms[vcpu.vm].vectors) {
+    const mark = retriggerMark(s, vector);
+    if (mark === RETRIGGER_MARK.none) continue;
+    if (currentTarget(s, vector).vector !== guestVector) continue;
+    if (previousTarget(s, vector).vcpu !== vcpu.index) continue;
+    setRetriggerMark(s, vector, RETRIGGER_MARK.none);
+    if (mark === RETRIGGER_MARK.marked) countOutcome(s, vector, VECTOR_COUNTERS.lost);
+    emit(log, EVENT.retriggerMarkHit, v, guestVector, vector, mark);
+    return true;
+  }
+  return false;
 }

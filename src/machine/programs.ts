@@ -16,9 +16,12 @@ import {
   GUEST_MSIX_REQUEST,
   GUEST_MSIX_UNMASK,
 } from './guest-entry.js';
+import { GUEST_MSI_SET_AFFINITY } from './guest-msi.js';
 import { VECTOR_CLEANUP } from './guest-vector.js';
+import { runner } from './guest-work.js';
 import { KVM_PREEMPT, KVM_SCHED_IN, KVM_VCPU_BLOCK } from './kvm-posted-intr.js';
 import { KVM_PV_RETARGET, PV_RETARGET } from './pv-retarget.js';
+import { QEMU_VFIO_MSI_CONFIG } from './qemu-vfio-msi.js';
 import { QEMU_MSIX_MMIO } from './qemu-vfio-msix.js';
 import {
   endProgram,
@@ -27,11 +30,13 @@ import {
   type StepProgram,
   setThread,
   threadAt,
+  threadIdle,
   threadPc,
   threadProgram,
 } from './step-program.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import type { SystemState } from './system-state.js';
+import { irqThread } from './system-topology.js';
 import { INTEL_IR_SET_AFFINITY, VTD_INVALIDATION } from './viommu-ir.js';
 
 export const PROGRAMS: readonly (StepProgram | null)[] = [
@@ -54,6 +59,8 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   GUEST_MSIX_REQUEST,
   GUEST_IMS_FREE,
   GUEST_IMS_REQUEST,
+  QEMU_VFIO_MSI_CONFIG,
+  GUEST_MSI_SET_AFFINITY,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);
@@ -96,4 +103,15 @@ export function describeThreadStep(s: SystemState, thread: number): string {
   const program = PROGRAMS[threadProgram(s, thread)];
   if (program === null) return 'idle';
   return `${program.name}/${program.steps[threadPc(s, thread)].name}`;
+}
+
+/** Whether vCPU `v` runs a guest operation with interrupts off (`StepProgram.irqsOff`). */
+export function guestIrqsOffOn(s: SystemState, v: number): boolean {
+  const t = s.topology;
+  for (let vector = 0; vector < t.vectors.length; vector++) {
+    const thread = irqThread(t, vector);
+    if (threadIdle(s, thread) || runner(s, thread) !== v) continue;
+    if (PROGRAMS[threadProgram(s, thread)]?.irqsOff === true) return true;
+  }
+  return false;
 }

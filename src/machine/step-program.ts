@@ -50,6 +50,9 @@ export interface StepProgram {
   /** The workload operation the program carries out, for the accounting of what each costs
    *  (the exits its steps make); absent for the programs that handle or follow one. */
   readonly operation?: WorkloadOperation;
+  /** The guest runs it with interrupts off on its vCPU (under the irq descriptor's lock,
+   *  irqsave): that vCPU takes no interrupt until it ends. Default: false. */
+  readonly irqsOff?: boolean;
   readonly steps: readonly ProgramStep[];
 }
 

@@ -91,6 +91,16 @@ export const EVENT = {
   /** An interrupt left the remapping unit for a LAPIC (accepted by ACTION.apicDeliver): APIC ID,
    *  vector, vector index (NO_VECTOR if none). */
   upstream: 37,
+  /** A guest interrupt hit a vector_irq slot msi_set_affinity marked VECTOR_RETRIGGERED: vCPU,
+   *  guest vector, vector index, RETRIGGER_MARK (carried: retriggered, counted at the new target;
+   *  marked: dropped, counted lost). */
+  retriggerMarkHit: 38,
+  /** The guest's msi_set_affinity found the new vector pending in the old CPU's IRR and
+   *  retriggered it to the new target (apic_retrigger_irq): vector index. */
+  msiRetrigger: 39,
+  /** QEMU handled a trapped write to the guest's MSI capability (vfio_pci_write_config): vector
+   *  index, dword of the message (0 address, 1 upper address, 2 data), value. */
+  vmmMsiWrite: 40,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

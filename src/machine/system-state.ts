@@ -127,6 +127,8 @@ export const TRAP_KIND = {
   invalidation: 4,
   imsRead: 5,
   imsWrite: 6,
+  /** A config-space access to the guest's MSI capability (QEMU emulates it under VFIO). */
+  cfgAccess: 7,
 } as const;
 export const TRAP = defineLayout(
   'irqlab-trap',
@@ -134,9 +136,9 @@ export const TRAP = defineLayout(
   'irqlab: the trapped access a vCPU exited on (its value in the next word)',
   {
     kind: [2, 0, 'TRAP_KIND'],
-    dword: [4, 3, 'dword of the MSI-X entry'],
-    vector: [20, 5, 'assigned vector it is about'],
-    reserved: [31, 21, 'zero'],
+    dword: [5, 3, 'dword of the MSI-X (IMS) entry, or of the MSI capability (MSI_MESSAGE_DWORD)'],
+    vector: [21, 6, 'assigned vector it is about'],
+    reserved: [31, 22, 'zero'],
   },
   { complete: true },
 );
@@ -303,7 +305,7 @@ export function setStoreEnabled(s: SystemState, store: number, enabled: boolean)
     control.msiEnable.set(s.words, enabled ? 1 : 0, st.controlAt);
     control.multipleMessageEnable.set(s.words, Math.ceil(Math.log2(st.entries)), st.controlAt);
     control.address64BitCapable.set(s.words, 1, st.controlAt);
-    control.perVectorMaskingCapable.set(s.words, 1, st.controlAt);
+    control.perVectorMaskingCapable.set(s.words, st.perVectorMask ? 1 : 0, st.controlAt);
   }
 }
 
@@ -397,6 +399,11 @@ export const GUEST_APIC_CURRENT = defineLayout(
  *  the move until the guest's cleanup frees it on the old vCPU (irq_complete_move,
  *  __vector_cleanup; `guest-vector.ts`). Once freed it stays as a ghost, so that an interrupt
  *  arriving there later is attributed to the vector it came from. */
+/** The previous vCPU's vector_irq slot of the current vector during msi_set_affinity: not
+ *  marked, VECTOR_RETRIGGERED, or VECTOR_RETRIGGERED with the interrupt it catches already
+ *  retriggered to the new target (the IRR check saw it). */
+export const RETRIGGER_MARK = { none: 0, marked: 1, carried: 2 } as const;
+
 export const GUEST_APIC_PREVIOUS = defineLayout(
   'irqlab-guest-apic-previous',
   32,
@@ -405,7 +412,12 @@ export const GUEST_APIC_PREVIOUS = defineLayout(
     vcpuPlusOne: [15, 0, 'previous vCPU index in the VM, plus 1; 0: never moved'],
     vector: [23, 16, 'previous guest vector'],
     freed: [24, 24, 'the cleanup freed it (ghost: kept for attribution only)'],
-    reserved: [31, 25, 'zero'],
+    retrigger: [
+      26,
+      25,
+      'RETRIGGER_MARK: the current vector on the previous vCPU is VECTOR_RETRIGGERED (msi_set_affinity)',
+    ],
+    reserved: [31, 27, 'zero'],
   },
   { complete: true },
 );

@@ -75,6 +75,8 @@ export interface SystemSpec {
     readonly entries: number;
     /** INTx: the line (IOAPIC pin) the store's sources assert; stores on one line share it. */
     readonly line?: number;
+    /** MSI: the capability has Per-Vector Masking (Message Control bit 8). Default: true. */
+    readonly perVectorMask?: boolean;
   }[];
   readonly vms: readonly {
     readonly name: string;
@@ -97,9 +99,10 @@ export type VirtualMsix = 'none' | 'compat' | 'remappable';
 
 /** How the guest kernel moves an assigned vector to another vCPU, which decides what the machine
  *  runs for a set-affinity: the accesses to its emulated MSI-X entry (emulate, `guest-entry.ts`),
+ *  the config writes of its emulated MSI capability (emulate, `guest-msi.ts`),
  *  the pv ABI's RETARGET hypercall (pv, `pv-retarget.ts`), its IR domain's IRTE write and the
  *  trapped invalidation (vir, vir-direct, `viommu-ir.ts`), or (`none`) one action. */
-export type GuestMove = 'none' | 'msix-entry' | 'pv-retarget' | 'viommu-irte';
+export type GuestMove = 'none' | 'msix-entry' | 'msi-write' | 'pv-retarget' | 'viommu-irte';
 
 /** The entry the guest driver masks and unmasks a vector in: its MSI-X entry or its IMS entry,
  *  emulated by the VMM (`virtualMsix`) or the device's own (a mapped table), as the guest's
@@ -150,6 +153,8 @@ export interface StoreTopology {
    *  of them has an unmasked status bit; the host's handler runs every sharer's fan-out, as
    *  IRQF_SHARED handlers do). Empty for the other kinds. */
   readonly lineStores: readonly number[];
+  /** MSI: Per-Vector Masking Capable (false for the other kinds). */
+  readonly perVectorMask: boolean;
 }
 
 export interface PortTopology {
@@ -270,6 +275,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
       unpluggedAt: r.unpluggedAt,
       entryOwner: new Int32Array(s.entries).fill(-1),
       lineStores: intxLineStores(spec.stores, s),
+      perVectorMask: s.kind === 'msi' && (s.perVectorMask ?? true),
     };
   });
   const maxIrte = spec.vectors.reduce((m, v) => Math.max(m, v.irte), -1);

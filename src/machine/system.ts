@@ -18,7 +18,7 @@ import { guestHandle } from './guest-vector.js';
 import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
 import { vcpuEnter, vcpuHalt, vcpuMigratable, vcpuMigrate } from './kvm-posted-intr.js';
-import { describeThreadStep, threadEnabled, threadStep } from './programs.js';
+import { describeThreadStep, guestIrqsOffOn, threadEnabled, threadStep } from './programs.js';
 import { vmmInterrupt } from './qemu-vfio-msix.js';
 import { threadIdle } from './step-program.js';
 import {
@@ -127,7 +127,11 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
     case ACTION.vcpuEnter:
       return vcpuState(s, a.a) === VCPU_STATE.inHost && threadIdle(s, a.a);
     case ACTION.guestHandle:
-      return vcpuState(s, a.a) === VCPU_STATE.inGuest && vcpuVirrPending(s, a.a);
+      return (
+        vcpuState(s, a.a) === VCPU_STATE.inGuest &&
+        vcpuVirrPending(s, a.a) &&
+        !guestIrqsOffOn(s, a.a)
+      );
     case ACTION.vcpuHalt:
       return (
         t.vms[t.vcpus[a.a].vm].idle === 'halt' &&

@@ -3,21 +3,22 @@
 // MSI-X or IMS entry is the guest driver's accesses, step by step (`guest-entry.ts`), trapped to
 // QEMU where it emulates the entry (`qemu-vfio-msix.ts`); a move is the guest kernel's procedure
 // for its platform (the entry's accesses, the pv RETARGET, the IR domain's IRTE and trapped
-// invalidation). What is still one action: the mask of an MSI capability or INTx source, the move
-// of an emulated MSI, and a hot-unplug.
+// invalidation, the MSI capability's config writes). What is still one action: the mask of an MSI
+// capability or INTx source, the move of an MSI-X or IMS vector whose guest composes no entry of
+// its own (a guest MSI over another backing), and a hot-unplug.
 
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
+import { deviceEntryWordAt, deviceEntryWrite, deviceMsiMaskWrite } from './device-entry.js';
 import { type EntryMaskOperation, guestEntrySetMask, guestMsixMove } from './guest-entry.js';
+import { guestMsiMove } from './guest-msi.js';
 import { currentTarget, guestMoveVector } from './guest-vector.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { pvRetarget } from './pv-retarget.js';
 import { affinityTarget } from './system-actions.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, setBit, testBit } from './system-fields.js';
+import { clearBit, setBit } from './system-fields.js';
 import type { SystemState } from './system-state.js';
-import { MSI_STORE_DWORDS } from './system-topology.js';
 import { viommuMove } from './viommu-ir.js';
 
 /** The guest moved `vector` to its vCPU `index` and guest vector `newVector` (its kernel's
@@ -40,6 +41,9 @@ export function setAffinity(
   switch (s.topology.vectors[vector].guestMove) {
     case 'msix-entry':
       guestMsixMove(s, log, vector, affinityTarget(index, newVector));
+      return;
+    case 'msi-write':
+      guestMsiMove(s, log, vector, affinityTarget(index, newVector));
       return;
     case 'pv-retarget':
       pvRetarget(s, log, vector, affinityTarget(index, newVector));
@@ -99,18 +103,9 @@ function setHostEntryMask(s: SystemState, log: EventLog, vector: number, masked:
       deviceEntryWrite(s, log, vector, MSIX_ENTRY_DWORD.vectorControl, control[3]);
       return;
     }
-    case 'msi': {
-      const bit = (st.entriesAt + MSI_STORE_DWORDS.mask) * 32 + spec.entry;
-      if (masked) setBit(w, bit);
-      else clearBit(w, bit);
-      emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
-      const pending = st.pendingAt * 32 + spec.entry;
-      if (!masked && testBit(w, pending) && !entryMasked(w, st, spec.entry)) {
-        clearBit(w, pending);
-        sendEntry(s, log, st, spec.entry, vector);
-      }
+    case 'msi':
+      deviceMsiMaskWrite(s, log, vector, masked);
       return;
-    }
   }
 }
 

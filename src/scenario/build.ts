@@ -273,7 +273,13 @@ function hostDeviceSpec(bdf: string, d: ScenarioDevice, vf: boolean): KernelDevi
     bdf,
     msix,
     ...(msi > 0
-      ? { msi: { vectors: 2 ** Math.ceil(Math.log2(msi)), is64: true, perVectorMask: true } }
+      ? {
+          msi: {
+            vectors: 2 ** Math.ceil(Math.log2(msi)),
+            is64: true,
+            perVectorMask: d.msiMask,
+          },
+        }
       : {}),
     ims: vf ? 0 : d.ims,
     ...(vf ? {} : { intx: { gsi: intxGsiOf(requesterIdOf(parseBdf(bdf))) } }),
@@ -314,6 +320,7 @@ function storeForAssignment(
         kind: 'msi',
         port: p,
         entries: d.msi,
+        perVectorMask: d.msiMask,
       }));
     }
     case 'ims': {

@@ -137,6 +137,10 @@ const device = z
     msi: count(MSI_VECTORS_MAX, 'MSI Multiple Message Capable vectors (0: no MSI capability)')
       .refine((n) => (n & (n - 1)) === 0, { error: 'MSI vectors must be a power of two' })
       .default(0),
+    msiMask: z.boolean().default(true).meta({
+      description:
+        'the MSI capability has per-vector mask bits (PCIe Message Control bit 8, Per-Vector Masking Capable)',
+    }),
     ims: count(
       IMS_ENTRIES_MAX,
       'IMS entries of the device (idxd: GENCAP max_ims_mult * 256)',

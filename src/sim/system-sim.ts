@@ -16,7 +16,8 @@
 // Not here: strategies' setup flows (later issues), contention between vCPUs for pCPUs.
 
 import { RuleError } from '../hw/errors.js';
-import { threadEnabled } from '../machine/programs.js';
+import { runner } from '../machine/guest-work.js';
+import { PROGRAMS, threadEnabled } from '../machine/programs.js';
 import { threadIdle, threadProgram, WAIT } from '../machine/step-program.js';
 import {
   describeSystemAction,
@@ -404,10 +405,15 @@ function interArrivalNs(run: Run, src: RateSource): number {
 function step(run: Run, a: SystemAction): void {
   clearEvents(run.log);
   const program = a.kind === ACTION.threadStep ? threadProgram(run.s, a.a) : 0;
+  // A vCPU that ran a guest operation with interrupts off takes what came meanwhile once it ends.
+  const irqsOffOn = PROGRAMS[program]?.irqsOff === true ? runner(run.s, a.a) : -1;
   tallyInput(run.operations, a.kind);
   systemStep(run.s, a, run.log);
   run.onStep?.(a, run.nowNs);
   afterStep(run, a.kind, program);
+  if (irqsOffOn >= 0 && threadIdle(run.s, a.a) && vcpuVirrPending(run.s, irqsOffOn)) {
+    scheduleHandle(run, irqsOffOn, run.nowNs);
+  }
   if (run.waitingCount > 0) wakeWaiting(run);
 }
 

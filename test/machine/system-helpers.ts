@@ -1,8 +1,8 @@
 // Small systems for the whole-system model tests, built through the real scenario builder.
 
-import { threadEnabled } from '../../src/machine/programs.js';
+import { describeThreadStep, threadEnabled } from '../../src/machine/programs.js';
 import { threadIdle } from '../../src/machine/step-program.js';
-import { settle, systemStep } from '../../src/machine/system.js';
+import { settle, systemIsEnabled, systemStep } from '../../src/machine/system.js';
 import { ACTION, type ActionKind } from '../../src/machine/system-actions.js';
 import { createEventLog, type EventLog, eventsOf } from '../../src/machine/system-events.js';
 import { cloneSystemState, type SystemState } from '../../src/machine/system-state.js';
@@ -18,6 +18,8 @@ export function system(opts: {
   idle?: 'poll' | 'halt';
   vectors?: number;
   backing?: 'msix' | 'ims' | 'intx' | 'msi';
+  /** The MSI capability has per-vector mask bits (default: true). */
+  msiMask?: boolean;
   /** Default: the scenario's (emulate). `pv` when the guest must reach the host entry itself. */
   strategy?: 'emulate' | 'pv' | 'vir' | 'vir-direct';
 }): SystemState {
@@ -34,7 +36,7 @@ host:
   apicv: ${opts.apicv ?? true}
   iommu: { ir: ${ir}, posted: ${opts.posted ?? ir} }
 devices:
-  - { name: nic0, kind: generic, bdf: "0000:01:00.0", msix: 4, msi: 4 }
+  - { name: nic0, kind: generic, bdf: "0000:01:00.0", msix: 4, msi: 4, msiMask: ${opts.msiMask ?? true} }
   - { name: dsa0, kind: idxd, bdf: "0000:6a:01.0", msix: 9, ims: 16, subdevices: 2 }
 vms:
   - name: vm0
@@ -58,17 +60,39 @@ export function stepper(s: SystemState) {
       return eventsOf(log, from);
     },
     /** A workload input on assigned vector `vector`, then every step of the guest operation it
-     *  started (its irq thread's program) and of the handlers its traps started, in order. */
-    guestOp(kind: ActionKind, vector = 0, b = 0) {
+     *  started (its irq thread's program) and of the handlers its traps started, in order; with
+     *  `until`, it stops before the program's step of that name. */
+    guestOp(kind: ActionKind, vector = 0, b = 0, until?: string) {
       const from = log.length;
       systemStep(s, { kind, a: vector, b }, log);
+      this.drive(vector, until);
+      return eventsOf(log, from);
+    },
+    /** Runs the operation in progress on `vector` on (see guestOp). */
+    drive(vector = 0, until?: string) {
+      const from = log.length;
       const thread = irqThread(s.topology, vector);
-      for (let n = 0; n < 64; n++) {
+      for (let n = 0; n < 256; n++) {
         const trapped = s.topology.vcpus.findIndex((_, v) => !threadIdle(s, v));
         if (trapped < 0 && threadIdle(s, thread)) break;
+        if (
+          trapped < 0 &&
+          until !== undefined &&
+          describeThreadStep(s, thread).endsWith(`/${until}`)
+        ) {
+          break;
+        }
         const next = trapped >= 0 ? trapped : thread;
-        if (!threadEnabled(s, next)) throw new Error(`guestOp: thread ${next} cannot step`);
-        systemStep(s, { kind: ACTION.threadStep, a: next, b: 0 }, log);
+        if (threadEnabled(s, next)) {
+          systemStep(s, { kind: ACTION.threadStep, a: next, b: 0 }, log);
+          continue;
+        }
+        // the vCPU the operation runs on is back in KVM's run loop after a trap: it re-enters
+        const enter = s.topology.vcpus
+          .map((_, v) => ({ kind: ACTION.vcpuEnter, a: v, b: 0 }))
+          .find((a) => systemIsEnabled(s, a));
+        if (enter === undefined) throw new Error(`guestOp: thread ${next} cannot step`);
+        systemStep(s, enter, log);
       }
       return eventsOf(log, from);
     },

@@ -215,7 +215,7 @@ describe('VT-d faults', () => {
 
 describe('interrupt entry cache (VT-d 6.2)', () => {
   it('keeps routing through the cached IRTE until the invalidation completes', () => {
-    // A guest MSI under emulate: the move reaches the IRTE in one action.
+    // A guest MSI under emulate: the move's config writes re-point the IRTE (KVM's irq bypass).
     const s = system({ backing: 'msi' });
     const x = stepper(s);
     x.raise();
@@ -224,8 +224,13 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     x.step(ACTION.guestHandle, 0);
     // the guest kernel moved it to vcpu1, vector 0x41: the IRTE is rewritten for them
-    const moved = x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
-    expect(kinds(moved)).toEqual(['irteUpdate']);
+    const moved = x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    // the address write re-points it (new vCPU, old vector), the data write finishes the pair
+    const updates = moved.filter((e) => e.kind === 'irteUpdate');
+    expect(updates.map((e) => e.args.slice(1, 3))).toEqual([
+      [1, s.topology.vectors[0].guestVector],
+      [1, 0x41],
+    ]);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(0); // stale: still posted to vcpu0
     x.step(ACTION.apicDeliver);
@@ -247,7 +252,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.deliver, 0);
     x.step(ACTION.apicDeliver);
     expect(evictable()).toBe(true);
-    x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     expect(kinds(x.step(ACTION.iecEvict, irte))).toEqual(['iecEvict']);
     expect(evictable()).toBe(false);
     x.raise();
@@ -259,7 +264,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.raise();
     x.step(ACTION.deliver, 0);
     x.step(ACTION.apicDeliver);
-    x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     const handled = x.step(ACTION.guestHandle, 0);
     expect(handled[0].args[2]).toBe(0); // found its owner on the old vCPU
