@@ -15,6 +15,7 @@ import { IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { bdfOfRequesterId, type RequesterId, requesterIdOf } from '../hw/pci/bdf.js';
 import { msixPbaDwords } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS } from '../hw/pci/msix-table.js';
+import type { VtdIrMode } from '../hw/vtd/interrupt-remapping.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import { entriesForSize, IRTA_SIZE_MAX } from '../hw/vtd/remapping-table.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
@@ -211,9 +212,10 @@ export interface SystemLayout {
 
 export interface SystemTopology {
   readonly host: SystemSpec['host'];
-  /** The remapping unit's modes (`hw/vtd/interrupt-remapping.ts irteCheck`): IRTA.EIME follows
+  /** The remapping unit's modes (`hw/vtd/interrupt-remapping.ts VtdIrMode`): GSTS.IRES is the
+   *  host's IR, CFIS clear (Linux clears GCMD.CFI when it enables remapping), IRTA.EIME follows
    *  the host's x2APIC mode, CAP.PI its posted interrupts. */
-  readonly remapUnit: { readonly eime: boolean; readonly postedInterrupts: boolean };
+  readonly remapUnit: VtdIrMode;
   /** IRTA_REG.S: the table has 2^(S+1) entries, just enough for the scenario's IRTEs. */
   readonly irtaSize: number;
   readonly irtEntries: number;
@@ -320,7 +322,12 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
   ];
   const topology: SystemTopology = {
     host: spec.host,
-    remapUnit: { eime: spec.host.x2apic, postedInterrupts: spec.host.posted },
+    remapUnit: {
+      ire: spec.host.ir,
+      cfi: false,
+      eime: spec.host.x2apic,
+      postedInterrupts: spec.host.posted,
+    },
     irtaSize,
     irtEntries,
     ports,

@@ -229,7 +229,6 @@ describe('remapping: the hot path decides as vtdIrRemap (VT-d 5.1.4)', () => {
             ire: true,
             cfi: false,
             postedInterrupts: true,
-            iecCapacity: null,
           });
           unit.table.dwords.set(s.words.subarray(t.layout.irt, t.layout.irt + t.irtEntries * 4));
           const want = vtdIrRemap(unit, {
