@@ -42,8 +42,9 @@ import {
   MSI_DATA_COMPAT,
 } from '../hw/x86/msi-message.js';
 import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
+import { qiDrainLanded } from './host-qi.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, fifoShift, setBit, testBit } from './system-fields.js';
+import { fifoShift, setBit, testBit } from './system-fields.js';
 import { pidAt, pidControlAt, type SystemState, UPSTREAM_MESSAGE } from './system-state.js';
 import {
   MESSAGE_DWORDS,
@@ -356,11 +357,11 @@ function interruptRequest(s: SystemState, log: EventLog, port: number, at: numbe
 export const iecCached = (s: SystemState, index: number): boolean =>
   vtdIecCached(s.words, s.topology.layout, index);
 
-/** Software's queued invalidation of IRTE `index` completes: the unit drops its cached copy. */
-export function iecInvalidate(s: SystemState, log: EventLog, index: number): void {
-  clearBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
+/** Software's invalidation of IRTE `index` reaches the unit at once: the control plane's, at
+ *  setup, when nothing is in flight (the machine's own runs through `host-qi.ts`). */
+export function iecInvalidateNow(s: SystemState, log: EventLog, index: number): void {
   iecDrop(s.words, s.topology.layout, index);
-  emit(log, EVENT.iecInvalidate, index);
+  emit(log, EVENT.iecInvalidate, index, 1);
 }
 
 /** The cache evicts IRTE `index` on its own: the next lookup reads the table again. */
@@ -421,8 +422,8 @@ export const upstreamCount = (s: SystemState): number => s.words[s.topology.layo
 
 /** The interrupt leaves the remapping unit for APIC `apicId`; it is accepted there by its own
  *  action (`apicDeliver`), so a move can race it. The IRTE it went through is kept for VT-d's
- *  interrupt draining (6.5.2: an invalidation's wait descriptor completes once what the old
- *  entry remapped has landed), which comes with the queued-invalidation steps. */
+ *  interrupt draining (6.5.5: an invalidation's wait descriptor completes once what the old
+ *  entry remapped has landed, `host-qi.ts`). */
 function sendUpstream(
   s: SystemState,
   log: EventLog,
@@ -459,6 +460,7 @@ export function apicDeliver(s: SystemState, log: EventLog): void {
   const tag = getField(w, at, UP.tag);
   fifoShift(w, base, UPSTREAM_DWORDS);
   lapicRequest(s, log, port, apicId, vector, tag);
+  qiDrainLanded(s, log);
 }
 
 /** A fixed, physical-destination interrupt reaches APIC `apicId` (= pCPU index). */

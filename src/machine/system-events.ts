@@ -49,7 +49,7 @@ export const EVENT = {
   guestIrq: 18,
   /** A host IRTE was rewritten: IRTE index, vCPU, guest vector, posted (0/1). */
   irteUpdate: 19,
-  /** Interrupt entry cache invalidated: IRTE index. */
+  /** Interrupt entry cache invalidated: first IRTE index, number of indices. */
   iecInvalidate: 20,
   /** A vCPU moved: vCPU, from pCPU, to pCPU. */
   vcpuMigrate: 21,
@@ -91,6 +91,12 @@ export const EVENT = {
   /** An interrupt left the remapping unit for a LAPIC (accepted by ACTION.apicDeliver): APIC ID,
    *  vector, vector index (NO_VECTOR if none). */
   upstream: 37,
+  /** modify_irte's qi_flush_iec wrote IQT: an IEC descriptor and a wait are queued. IRTE index. */
+  qiSubmit: 38,
+  /** A wait descriptor completed: its status write (status data). */
+  qiWaitDone: 39,
+  /** The interrupts an IEC invalidation must drain have all reached their LAPICs: 0. */
+  qiDrained: 40,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

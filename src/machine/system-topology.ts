@@ -45,6 +45,12 @@ export const GUEST_APIC_DWORDS = 2;
 export const VMSIX_DWORDS = 5;
 /** Per vCPU, the trapped access it exited on (`system-state.ts TRAP`) and its value. */
 export const TRAP_DWORDS = 2;
+/** Descriptor slots of the host's invalidation queue (`host-qi.ts`). Linux's ring has QI_LENGTH
+ *  256; modify_irte holds irq_2_ir_lock across qi_flush_iec, so at most one batch (an IEC
+ *  descriptor and its wait) is outstanding, which 4 slots hold with the slot kept free. */
+export const HOST_QI_LENGTH = 4;
+/** IQH, IQT, the drain count, the wait's status word and its waiter, then the ring. */
+export const HOST_QI_DWORDS = 5 + HOST_QI_LENGTH * 4;
 /** Per thread: THREAD (program, step) and two locals of the program. */
 export const THREAD_DWORDS = 3;
 /** Per assigned vector: raised, delivered, coalesced, lost (ghost counters for the properties). */
@@ -199,7 +205,8 @@ export interface SystemLayout {
   readonly irt: number;
   readonly iecValid: number;
   readonly iecCopy: number;
-  readonly iecFlushPending: number;
+  /** The host remapping unit's invalidation queue (`host-qi.ts`). */
+  readonly hostQi: number;
   readonly pcpuIrr: number;
   readonly pcpuMode: number;
   readonly vcpuPid: number;
@@ -295,7 +302,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     irt: take(irtEntries * IRTE_DWORDS),
     iecValid: take(bitmapDwords(irtEntries)),
     iecCopy: take(irtEntries * IRTE_DWORDS),
-    iecFlushPending: take(bitmapDwords(irtEntries)),
+    hostQi: take(HOST_QI_DWORDS),
     pcpuIrr: take(cpus * APIC_REG_DWORDS),
     pcpuMode: take(cpus),
     vcpuPid: take(vcpus.length * PID_DWORDS),

@@ -26,7 +26,8 @@ function movedWithOldPending() {
   x.step(ACTION.apicDeliver);
   x.step(ACTION.pcpuInterrupt, vcpuPcpu(s, 0)); // processed in guest mode: in vCPU 0's vIRR
   x.step(ACTION.setAffinity, 0, affinityTarget(1, NEW_VECTOR));
-  x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
+  x.step(ACTION.qiProcess); // the IEC descriptor
+  x.step(ACTION.qiProcess); // its wait
   x.raise();
   x.step(ACTION.deliver, 0); // posted to vCPU 1
   x.step(ACTION.apicDeliver);

@@ -225,12 +225,14 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.guestHandle, 0);
     // the guest kernel moved it to vcpu1, vector 0x41: the IRTE is rewritten for them
     const moved = x.step(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
-    expect(kinds(moved)).toEqual(['irteUpdate']);
+    expect(kinds(moved)).toEqual(['irteUpdate', 'qiSubmit']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(0); // stale: still posted to vcpu0
     x.step(ACTION.apicDeliver);
-    expect(systemEnabled(s).some((a) => a.kind === ACTION.iecInvalidate)).toBe(true);
-    x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
+    expect(systemEnabled(s).some((a) => a.kind === ACTION.qiProcess)).toBe(true);
+    // the unit takes the IEC descriptor, then the wait (nothing in flight to drain)
+    expect(kinds(x.step(ACTION.qiProcess))).toEqual(['iecInvalidate']);
+    expect(kinds(x.step(ACTION.qiProcess))).toEqual(['qiWaitDone']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(1); // now vcpu1
   });
