@@ -24,8 +24,8 @@
 // releases the lock for it. Other modify_irte callers wait for the lock, as on irq_2_ir_lock.
 // Invariants: at most one batch outstanding (one IEC descriptor and its wait); the lock is free
 // exactly when the status word is QI_FREE; the drain count never exceeds the interrupts in
-// flight; every word of the region is zero when the queue is empty and nothing waits, except
-// IQH and IQT, which keep where the ring is.
+// flight; with the queue empty and nothing waiting, the drain count, status and waiter words are
+// zero (IQH = IQT keep where the ring is, and the ring its last descriptors, as memory does).
 // Not modelled: the kernel's other queued invalidations (IOTLB, context), the QI fault paths
 // (IQE, ITE: qi_check_fault), global IEC flushes (the control plane's, at IR enable).
 
@@ -98,6 +98,17 @@ export function qiProcessEnabled(s: SystemState): boolean {
   if (!qiPending(s.words, q)) return false;
   const type = qiDescriptorType(s.words, qiHeadDescriptor(s.words, q));
   return type !== QI_TYPES.wait || s.words[word(s, 'drain')] === 0;
+}
+
+/** The descriptor at IQH as counterexamples name it: `iec IRTE 3`, `wait`, or `empty`. */
+export function describeQiHead(s: SystemState): string {
+  const q = queueOf(s);
+  if (!qiPending(s.words, q)) return 'empty';
+  const at = qiHeadDescriptor(s.words, q);
+  if (qiDescriptorType(s.words, at) === QI_TYPES.wait) return 'wait';
+  const { invalidation } = decodeIecDescriptor(s.words.subarray(at, at + 4));
+  const [first, count] = invalidatedRange(invalidation, s.topology.irtEntries);
+  return count === 1 ? `iec IRTE ${first}` : `iec IRTEs ${first}-${first + count - 1}`;
 }
 
 /** The unit fetches the descriptor at IQH and processes it (VT-d 6.5.2). */

@@ -17,7 +17,7 @@ import { guestOpCanStart } from './guest-op.js';
 import { guestHandle } from './guest-vector.js';
 import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
-import { irLockFree, qiProcess, qiProcessEnabled } from './host-qi.js';
+import { describeQiHead, irLockFree, qiProcess, qiProcessEnabled } from './host-qi.js';
 import { vcpuEnter, vcpuHalt, vcpuMigratable, vcpuMigrate } from './kvm-posted-intr.js';
 import { describeThreadStep, threadEnabled, threadStep } from './programs.js';
 import { vmmInterrupt } from './qemu-vfio-msix.js';
@@ -223,6 +223,8 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
       return `${name} ${t.vcpus[a.a].name}`;
     case ACTION.iecEvict:
       return `${name} IRTE ${a.a}`;
+    case ACTION.qiProcess:
+      return `${name} ${describeQiHead(s)}`;
     case ACTION.threadStep:
       return `${name} ${t.threads[a.a].name}: ${describeThreadStep(s, a.a)}`;
     case ACTION.vmmInterrupt:

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { threadEnabled } from '../../src/machine/programs.js';
 import {
   conserved,
+  describeSystemAction,
   quiescent,
   systemEnabled,
   systemIsEnabled,
@@ -50,6 +51,9 @@ describe('interrupt draining: the wait completes after the old interrupt lands',
     // the workload's next move waits for irq_2_ir_lock
     const again = { kind: ACTION.setAffinity, a: 0, b: affinityTarget(0, 0x42) } as const;
     expect(systemIsEnabled(s, again)).toBe(false);
+    expect(describeSystemAction(s, { kind: ACTION.qiProcess, a: 0, b: 0 })).toBe(
+      `qiProcess iec IRTE ${irte}`,
+    );
     expect(kinds(x.step(ACTION.qiProcess))).toEqual(['iecInvalidate']);
     expect(iecCached(s, irte)).toBe(false);
     // the wait descriptor is at IQH, but the notification remapped through the old IRTE is not
