@@ -70,7 +70,6 @@ function remapWalk(): string {
     ire: true,
     cfi: false,
     postedInterrupts: false,
-    iecCapacity: null,
   });
   // `vtd_ir_irte_get index 32 low 0x40028 high 0x1000025000d`: QEMU's "low" is bits 127:64.
   writeIrte(unit.table, 32, dwordsFromBigInt((0x40028n << 64n) | 0x1000025000dn, 128));

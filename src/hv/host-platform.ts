@@ -23,7 +23,7 @@ import { composeCompatMsi, composeRemappableMsi } from '../hw/x86/msi-message.js
 import type { PciFunctionInfo } from '../kernel/kernel-state.js';
 import type { IoapicRte, KernelPlatform, MemoryPlatform } from '../kernel/platform.js';
 import { memoryPlatform } from '../kernel/platform.js';
-import { iecInvalidate } from '../machine/system-delivery.js';
+import { iecInvalidateNow } from '../machine/system-delivery.js';
 import { createEventLog } from '../machine/system-events.js';
 import {
   programStoreEntry,
@@ -141,7 +141,7 @@ export function createHostPlatform(
     iecInvalidate(_unit, index, count) {
       counts.iecInvalidations++;
       const log = createEventLog();
-      for (let i = index; i < index + count; i++) iecInvalidate(s, log, i);
+      for (let i = index; i < index + count; i++) iecInvalidateNow(s, log, i);
     },
     ioapicWrite(pin, rte) {
       counts.rteWrites++;

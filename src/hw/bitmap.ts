@@ -71,3 +71,18 @@ export function bitmapIndices(words: Dwords): number[] {
   }
   return out;
 }
+
+// The same numbering for hot paths (the remapping unit's IEC bits, the whole-system state's PIR,
+// IRR and pending bits), without the per-call range assertion and its message. JavaScript takes
+// shift counts modulo 32, so `x << bit` and `x >>> bit` already shift by `bit % 32`; the typed
+// array store wraps to uint32. Written this way all three stay within the bytecode size V8 always
+// inlines: the delivery path calls them several times per interrupt.
+export const testBit = (w: Uint32Array, bit: number): boolean => ((w[bit >>> 5] >>> bit) & 1) === 1;
+
+export function setBit(w: Uint32Array, bit: number): void {
+  w[bit >>> 5] |= 1 << bit;
+}
+
+export function clearBit(w: Uint32Array, bit: number): void {
+  w[bit >>> 5] &= ~(1 << bit);
+}

@@ -97,14 +97,29 @@ export function guestVectorOwner(s: SystemState, v: number, guestVector: number)
   return previous;
 }
 
-/** The owner, or else the vector whose freed previous target this is (attribution only). */
+/** The owner, or else the vector whose VECTOR_RETRIGGERED slot or freed previous target this
+ *  is (attribution only: whose raise a merge into this vIRR bit coalesces). */
 export function attributedOwner(s: SystemState, v: number, guestVector: number): number {
   const owner = guestVectorOwner(s, v, guestVector);
   if (owner !== NO_VECTOR) return owner;
+  const marked = retriggerMarkOwner(s, v, guestVector);
+  if (marked !== NO_VECTOR) return marked;
   const t = s.topology;
   const vcpu = t.vcpus[v];
   for (const vector of t.vms[vcpu.vm].vectors) {
     if (previousIs(s, vector, vcpu.index, guestVector)) return vector;
+  }
+  return NO_VECTOR;
+}
+
+/** The vector whose move marked `guestVector` on vCPU `v` VECTOR_RETRIGGERED, or NO_VECTOR. */
+function retriggerMarkOwner(s: SystemState, v: number, guestVector: number): number {
+  const t = s.topology;
+  const vcpu = t.vcpus[v];
+  for (const vector of t.vms[vcpu.vm].vectors) {
+    if (retriggerMark(s, vector) === RETRIGGER_MARK.none) continue;
+    if (currentTarget(s, vector).vector !== guestVector) continue;
+    if (previousTarget(s, vector).vcpu === vcpu.index) return vector;
   }
   return NO_VECTOR;
 }
@@ -216,19 +231,15 @@ export const setRetriggerMark = (s: SystemState, vector: number, mark: number): 
 /** common_interrupt on a vector_irq slot msi_set_affinity marked VECTOR_RETRIGGERED (the new
  *  vector on the old CPU): the slot goes back to VECTOR_UNUSED and no handler runs. The
  *  interrupt it catches was retriggered to the new target if the IRR check saw it (counted
- *  there); one that came later is dropped: lost. */
+ *  there); one that came later is dropped: lost. A raise that merged into the copy after the
+ *  retrigger is counted coalesced (at the merge), though the handler that ran for the retrigger
+ *  may have run before it: whether its work is seen is the driver's business. */
 function hitRetriggerMark(s: SystemState, log: EventLog, v: number, guestVector: number): boolean {
-  const t = s.topology;
-  const vcpu = t.vcpus[v];
-  for (const vector of t.vms[vcpu.vm].vectors) {
-    const mark = retriggerMark(s, vector);
-    if (mark === RETRIGGER_MARK.none) continue;
-    if (currentTarget(s, vector).vector !== guestVector) continue;
-    if (previousTarget(s, vector).vcpu !== vcpu.index) continue;
-    setRetriggerMark(s, vector, RETRIGGER_MARK.none);
-    if (mark === RETRIGGER_MARK.marked) countOutcome(s, vector, VECTOR_COUNTERS.lost);
-    emit(log, EVENT.retriggerMarkHit, v, guestVector, vector, mark);
-    return true;
-  }
-  return false;
+  const vector = retriggerMarkOwner(s, v, guestVector);
+  if (vector === NO_VECTOR) return false;
+  const mark = retriggerMark(s, vector);
+  setRetriggerMark(s, vector, RETRIGGER_MARK.none);
+  if (mark === RETRIGGER_MARK.marked) countOutcome(s, vector, VECTOR_COUNTERS.lost);
+  emit(log, EVENT.retriggerMarkHit, v, guestVector, vector, mark);
+  return true;
 }

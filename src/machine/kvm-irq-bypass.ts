@@ -4,7 +4,8 @@
 // descriptor and guest vector; without (the producer went away, e.g. VFIO's trigger moved to the
 // VMM's eventfd), it goes back to the remapped entry the host's IR domain keeps (irte_entry: the
 // host vector and CPU of VFIO's irq). Either way modify_irte then queues the interrupt entry cache
-// invalidation (qi_flush_iec), which completes as its own action.
+// invalidation and its wait (qi_flush_iec, `host-qi.ts`), which the remapping unit processes as
+// its own actions; the caller holds irq_2_ir_lock until the wait completes.
 //
 // Invariants: the source-id fields (SVT, SQ, SID) never change: they are the device's, set when
 // the host allocated the IRTE.
@@ -18,14 +19,9 @@ import {
   irteDestinationId,
   pdaFields,
 } from '../hw/vtd/irte.js';
+import { qiFlushIec } from './host-qi.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import {
-  pidAddress,
-  queueIecFlush,
-  type SystemState,
-  setRouteTarget,
-  writeHostIrte,
-} from './system-state.js';
+import { pidAddress, type SystemState, setRouteTarget, writeHostIrte } from './system-state.js';
 import { vcpuId } from './system-topology.js';
 
 const irteAt = (s: SystemState, irte: number) => s.topology.layout.irt + irte * IRTE_DWORDS;
@@ -85,6 +81,6 @@ export function piUpdateIrte(
     ? encodeIrtePosted({ ...sid, virtualVector: guestVector, ...pdaFields(pidAddress(target)) })
     : encodeIrteRemapped({ ...sid, vector: spec.hostVector, destinationId });
   writeHostIrte(s, spec.irte, irte);
-  queueIecFlush(s, spec.irte);
   emit(log, EVENT.irteUpdate, spec.irte, target, guestVector, set ? 1 : 0);
+  qiFlushIec(s, log, spec.irte);
 }

@@ -10,12 +10,13 @@
 
 import { apicSetAffinityStep, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import { runner } from './guest-work.js';
+import { handledOrWait, irLockFree, QI_SUBMIT_SYNC } from './host-qi.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, threadLocal, WAIT } from './step-program.js';
 import { affinityVcpu, affinityVector } from './system-actions.js';
 import { type EventLog, EXIT_REASON } from './system-events.js';
 import { type SystemState, TRAP_KIND } from './system-state.js';
-import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
+import { trapExit, trapOf } from './vcpu-trap.js';
 
 /** The pv domain's set_affinity: VMCALL RETARGET with the new vCPU and vector. */
 function vmcallRetarget(s: SystemState, log: EventLog, thread: number) {
@@ -35,14 +36,19 @@ function handleRetarget(s: SystemState, log: EventLog, v: number) {
   const index = affinityVcpu(value);
   const guestVector = affinityVector(value);
   kvmRetarget(s, log, vector, index, guestVector);
-  return trapHandled(s, log, v);
+  return handledOrWait(s, log, v);
 }
 
+/** The handler may reach modify_irte (a posted IRTE follows the route): it runs with
+ *  irq_2_ir_lock free and then waits for its invalidation (`host-qi.ts`). */
 export const KVM_PV_RETARGET: StepProgram = {
   id: 10,
   name: 'kvm_emulate_hypercall',
   source: 'docs/pv-abi.md §9 (hv/pv-host.ts)',
-  steps: [{ name: 'pv_retarget', wait: WAIT.now, run: handleRetarget }],
+  steps: [
+    { name: 'pv_retarget', wait: WAIT.now, enabled: irLockFree, run: handleRetarget },
+    QI_SUBMIT_SYNC,
+  ],
 };
 
 export const PV_RETARGET: StepProgram = {

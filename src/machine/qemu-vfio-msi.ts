@@ -13,11 +13,12 @@
 // own mask and unmask of an MSI vector outside a move (one action still: `workload-inputs.ts`).
 
 import { deviceMsiMaskWrite } from './device-entry.js';
+import { handledOrWait, irLockFree, QI_SUBMIT_SYNC } from './host-qi.js';
 import { hasBypassProducer, irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
 import { type StepProgram, WAIT } from './step-program.js';
 import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
 import { routeTarget, type SystemState, setRoute, TRAP_KIND, vmsixAt } from './system-state.js';
-import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
+import { trapExit, trapOf } from './vcpu-trap.js';
 
 /** What a trapped MSI capability access touches: a dword of the message in QEMU's copy,
  *  Message Control, or the Mask Bits register. */
@@ -51,7 +52,7 @@ function vfioPciWriteConfig(s: SystemState, log: EventLog, v: number) {
   } else if (trap.dword !== MSI_MESSAGE_DWORD.control) {
     vfioUpdateMsi(s, log, trap.vector, trap.dword, trap.value);
   }
-  return trapHandled(s, log, v);
+  return handledOrWait(s, log, v);
 }
 
 /** QEMU's copy takes the write, KVM's route follows it; KVM re-posts the IRTE only when the
@@ -84,5 +85,10 @@ export const QEMU_VFIO_MSI_CONFIG: StepProgram = {
   id: 19,
   name: 'kvm_exit(mmio: MSI capability)',
   source: 'hw/vfio/pci.c vfio_pci_write_config, vfio_update_msi',
-  steps: [{ name: 'vfio_pci_write_config', wait: WAIT.now, run: vfioPciWriteConfig }],
+  steps: [
+    // It may re-post the IRTE (modify_irte): it runs with irq_2_ir_lock free, and waits for the
+    // invalidation it queued (`host-qi.ts`).
+    { name: 'vfio_pci_write_config', wait: WAIT.now, enabled: irLockFree, run: vfioPciWriteConfig },
+    QI_SUBMIT_SYNC,
+  ],
 };

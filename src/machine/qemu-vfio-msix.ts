@@ -23,6 +23,7 @@
 import { fieldPos, getField } from '../hw/field-pos.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { kvmSetMsi } from './host-irq.js';
+import { handledOrWait, irLockFree, QI_SUBMIT_SYNC } from './host-qi.js';
 import { hasBypassProducer, irtePosted, piUpdateIrte } from './kvm-irq-bypass.js';
 import { type StepProgram, WAIT } from './step-program.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
@@ -36,7 +37,7 @@ import {
   vmsixFlag,
 } from './system-state.js';
 import { countCoalesced } from './system-vcpu.js';
-import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
+import { trapExit, trapOf } from './vcpu-trap.js';
 
 const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
 
@@ -72,14 +73,24 @@ function msixTableMmioAccess(s: SystemState, log: EventLog, v: number) {
   if (trap.kind === TRAP_KIND.msixWrite || trap.kind === TRAP_KIND.imsWrite) {
     msixTableWrite(s, log, trap.vector, trap.dword, trap.value);
   }
-  return trapHandled(s, log, v);
+  return handledOrWait(s, log, v);
 }
 
+/** The handler may reach modify_irte (VFIO -> KVM's irq bypass): it runs with irq_2_ir_lock
+ *  free and then waits for its invalidation (`host-qi.ts`). */
 export const QEMU_MSIX_MMIO: StepProgram = {
   id: 5,
   name: 'kvm_exit(mmio)',
   source: 'hw/pci/msix.c, hw/vfio/pci.c',
-  steps: [{ name: 'msix_table_mmio_access', wait: WAIT.now, run: msixTableMmioAccess }],
+  steps: [
+    {
+      name: 'msix_table_mmio_access',
+      wait: WAIT.now,
+      enabled: irLockFree,
+      run: msixTableMmioAccess,
+    },
+    QI_SUBMIT_SYNC,
+  ],
 };
 
 /** msix_table_mmio_write: QEMU's copy takes the value; only a change of the mask bit acts. */

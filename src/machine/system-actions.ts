@@ -4,7 +4,7 @@
 //
 // Two families: what the system does by itself, which `systemEnabled` lists (a device raises, a
 // message reaches the remapping unit, a CPU takes an interrupt, a vCPU enters, handles, halts, an
-// IEC flush completes, a thread runs the next step of its step program); and inputs from the scenario's workload (mask, affinity, migration,
+// invalidation queue's descriptor is processed, a thread runs the next step of its step program); and inputs from the scenario's workload (mask, affinity, migration,
 // unplug), which the simulator injects at their time and the explorer will choose among.
 // What each operand indexes is declared once per kind (`ACTION_OPERANDS`), over a table of
 // operand domains (`OPERAND_DOMAINS`: how many there are, their names): schedules are read,
@@ -25,8 +25,9 @@ export const ACTION = {
   guestHandle: 4,
   /** guest: idle vCPU executes HLT. a: vCPU */
   vcpuHalt: 5,
-  /** VT-d: an interrupt-entry-cache invalidation software queued completes. a: IRTE index */
-  iecInvalidate: 6,
+  /** VT-d: the remapping unit processes the descriptor at the head of the host's invalidation
+   *  queue (an IEC invalidation, or a wait once what it must drain has landed). */
+  qiProcess: 6,
   /** a thread (a vCPU task, a guest irq) runs the next step of its step program. a: thread */
   threadStep: 7,
   /** VMM: its event loop reads the eventfd VFIO signalled for a vector (vfio_msi_interrupt).
@@ -119,7 +120,7 @@ export const ACTION_OPERANDS: {
   vcpuEnter: ['vcpu', 'none'],
   guestHandle: ['vcpu', 'none'],
   vcpuHalt: ['vcpu', 'none'],
-  iecInvalidate: ['irte', 'none'],
+  qiProcess: ['none', 'none'],
   threadStep: ['thread', 'none'],
   vmmInterrupt: ['vector', 'none'],
   iecEvict: ['irte', 'none'],

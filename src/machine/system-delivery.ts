@@ -9,11 +9,11 @@
 // `npm run bench`. It works directly on the state's words through the SAME hw layouts (their
 // `[hi, lo]` tables compiled once by `hw/field-pos.ts`), allocating nothing, where the hw
 // modules' object APIs return effect objects. The decisions themselves have one implementation
-// in hw, called by both: a store's raise (`signalOutcome`), the IRTE checks (`irteCheck`:
-// reserved fields, source-id), posting (`piPostAt`). What stays here is the state's own
-// bookkeeping (FIFOs, the IEC's copy in words, ghost counters, events).
-// `test/hv/system-delivery.test.ts` still holds the whole path to the hw modules' object APIs
-// (`msixRaise`, `imsRaise`, `vtdIrRemap`, `piPost`, `decodeMsiMessage`) on random inputs.
+// in hw, called by both: a store's raise (`signalOutcome`), the remapping unit's decision over
+// words (`vtdIrRequestIndex`, `vtdIrteLookup`: the request, the IRTE through the interrupt entry
+// cache and its checks; `vtdIrRemap` is a view of the same functions), the cache's invalidation
+// and eviction (`iecDrop`), posting (`piPostAt`). What stays here is the state's own bookkeeping
+// (FIFOs, ghost counters, events).
 // Invariants: every raise of an assigned vector ends, now or later, in exactly one of: a guest
 // handler run, a coalescing (device pending bit, FIFO full, PIR, vIRR or host IRR bit already
 // set), or a loss (dropped, IR fault, not an interrupt); the ghost counters record which.
@@ -27,20 +27,24 @@ import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
 import { SIGNAL, signalOutcome } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
-import { IR_FAULT_REASON, IRTE_USABLE, irteCheck } from '../hw/vtd/interrupt-remapping.js';
-import { IRTE_DWORDS, IRTE_MODE, IRTE_POSTED, IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
+import { iecDrop, iecCached as vtdIecCached } from '../hw/vtd/interrupt-entry-cache.js';
+import {
+  IR_FAULT_REASON,
+  IR_REQUEST,
+  vtdIrRequestIndex,
+  vtdIrteLookup,
+} from '../hw/vtd/interrupt-remapping.js';
+import { IRTE_MODE, IRTE_POSTED, IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
 import { APIC_FIRST_LEGAL_VECTOR, APIC_REG_DWORDS, DELIVERY_MODE } from '../hw/x86/lapic.js';
 import {
-  INTERRUPT_FORMAT,
-  MSI_ADDRESS_BASE,
   MSI_ADDRESS_COMPAT,
   MSI_ADDRESS_REMAPPABLE,
   MSI_DATA_COMPAT,
-  remappableRequestIndex,
 } from '../hw/x86/msi-message.js';
 import { NDST_XAPIC, PI_POST, PID_CONTROL, piPostAt } from '../hw/x86/posted-descriptor.js';
+import { qiDrainLanded } from './host-qi.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, fifoShift, setBit, testBit } from './system-fields.js';
+import { fifoShift, setBit, testBit } from './system-fields.js';
 import { pidAt, pidControlAt, type SystemState, UPSTREAM_MESSAGE } from './system-state.js';
 import {
   MESSAGE_DWORDS,
@@ -308,51 +312,26 @@ export function portDeliver(s: SystemState, log: EventLog, portIndex: number): v
   fifoShift(w, fifo, MESSAGE_DWORDS);
 }
 
-/** The request whose address is words[at], upper address words[at + 1], data words[at + 2]. */
+/** The request whose address is words[at], upper address words[at + 1], data words[at + 2]:
+ *  the remapping unit's decision (`vtdIrRequestIndex`, `vtdIrteLookup` on the state's words). */
 function interruptRequest(s: SystemState, log: EventLog, port: number, at: number, tag: number) {
   const w = s.words;
   const t = s.topology;
-  if (w[at + 1] !== 0 || getField(w, at, ADDR.base) !== MSI_ADDRESS_BASE) {
-    lose(s, log, port, NOT_AN_INTERRUPT, 0, tag);
-    return;
-  }
-  const remappable = getField(w, at, ADDR.format) === INTERRUPT_FORMAT.remappable;
-  if (!t.host.ir) {
+  const index = vtdIrRequestIndex(t.remapUnit, w[at], w[at + 1], w[at + 2]);
+  if (index === IR_REQUEST.passedThrough) {
     // Without remapping every message is read in compatibility format (VT-d off: the APICs
     // decode the address and data themselves).
     const apicId = getField(w, at, ADDR.destinationId);
     sendUpstream(s, log, port, apicId, getField(w, at + 2, DATA.vector), tag, -1);
     return;
   }
-  if (!remappable) {
-    // Linux clears GCMD.CFI when it enables remapping: compatibility format is blocked.
-    lose(s, log, port, IR_FAULT.compatBlocked, 0, tag);
-    return;
-  }
-  const index = remappableRequestIndex(w[at], w[at + 2]);
   if (index < 0) {
-    lose(s, log, port, IR_FAULT.requestReserved, 0, tag);
+    lose(s, log, port, index === IR_REQUEST.notInterrupt ? NOT_AN_INTERRUPT : -index, 0, tag);
     return;
   }
-  remap(s, log, port, index, tag);
-}
-
-/** VT-d: look the IRTE up (through the IEC), validate it, and post or remap. */
-function remap(s: SystemState, log: EventLog, port: number, index: number, tag: number): void {
-  const t = s.topology;
-  const w = s.words;
-  if (index >= t.irtEntries) {
-    lose(s, log, port, IR_FAULT.indexOverflow, index, tag);
-    return;
-  }
-  const e = iecEntry(s, index);
+  const e = vtdIrteLookup(w, t.layout, t.remapUnit, t.irtEntries, index, t.ports[port].requesterId);
   if (e < 0) {
-    lose(s, log, port, IR_FAULT.entryNotPresent, index, tag);
-    return;
-  }
-  const check = irteCheck(w, e, t.remapUnit, t.ports[port].requesterId);
-  if (check !== IRTE_USABLE) {
-    lose(s, log, port, check, index, tag);
+    lose(s, log, port, -e, index, tag);
     return;
   }
   if (getField(w, e, IRTE.mode) === IRTE_MODE.posted) {
@@ -375,41 +354,19 @@ function remap(s: SystemState, log: EventLog, port: number, index: number, tag: 
   sendUpstream(s, log, port, apicId, getField(w, e, IRTE.vector), tag, index);
 }
 
-/** Word offset of IRTE `index` as the unit uses it: the cached copy, or the table entry, which a
- *  present entry fills the cache with. -1 if not present (not-present entries are not cached). */
-function iecEntry(s: SystemState, index: number): number {
-  const l = s.topology.layout;
-  const w = s.words;
-  const cached = l.iecCopy + index * IRTE_DWORDS;
-  if (testBit(w, l.iecValid * 32 + index)) return cached;
-  const table = l.irt + index * IRTE_DWORDS;
-  if (getField(w, table, IRTE.present) !== 1) return -1;
-  for (let i = 0; i < IRTE_DWORDS; i++) w[cached + i] = w[table + i];
-  setBit(w, l.iecValid * 32 + index);
-  return cached;
-}
-
 export const iecCached = (s: SystemState, index: number): boolean =>
-  testBit(s.words, s.topology.layout.iecValid * 32 + index);
+  vtdIecCached(s.words, s.topology.layout, index);
 
-/** The unit drops its cached copy of IRTE `index`, zeroing it (equal states, equal words). */
-function iecDrop(s: SystemState, index: number): void {
-  const l = s.topology.layout;
-  if (!iecCached(s, index)) return;
-  clearBit(s.words, l.iecValid * 32 + index);
-  s.words.fill(0, l.iecCopy + index * IRTE_DWORDS, l.iecCopy + (index + 1) * IRTE_DWORDS);
-}
-
-/** Software's queued invalidation of IRTE `index` completes: the unit drops its cached copy. */
-export function iecInvalidate(s: SystemState, log: EventLog, index: number): void {
-  clearBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
-  iecDrop(s, index);
-  emit(log, EVENT.iecInvalidate, index);
+/** Software's invalidation of IRTE `index` reaches the unit at once: the control plane's, at
+ *  setup, when nothing is in flight (the machine's own runs through `host-qi.ts`). */
+export function iecInvalidateNow(s: SystemState, log: EventLog, index: number): void {
+  iecDrop(s.words, s.topology.layout, index);
+  emit(log, EVENT.iecInvalidate, index, 1);
 }
 
 /** The cache evicts IRTE `index` on its own: the next lookup reads the table again. */
 export function iecEvict(s: SystemState, log: EventLog, index: number): void {
-  iecDrop(s, index);
+  iecDrop(s.words, s.topology.layout, index);
   emit(log, EVENT.iecEvict, index);
 }
 
@@ -465,8 +422,8 @@ export const upstreamCount = (s: SystemState): number => s.words[s.topology.layo
 
 /** The interrupt leaves the remapping unit for APIC `apicId`; it is accepted there by its own
  *  action (`apicDeliver`), so a move can race it. The IRTE it went through is kept for VT-d's
- *  interrupt draining (6.5.2: an invalidation's wait descriptor completes once what the old
- *  entry remapped has landed), which comes with the queued-invalidation steps. */
+ *  interrupt draining (6.5.5: an invalidation's wait descriptor completes once what the old
+ *  entry remapped has landed, `host-qi.ts`). */
 function sendUpstream(
   s: SystemState,
   log: EventLog,
@@ -503,6 +460,7 @@ export function apicDeliver(s: SystemState, log: EventLog): void {
   const tag = getField(w, at, UP.tag);
   fifoShift(w, base, UPSTREAM_DWORDS);
   lapicRequest(s, log, port, apicId, vector, tag);
+  qiDrainLanded(s, log);
 }
 
 /** A fixed, physical-destination interrupt reaches APIC `apicId` (= pCPU index). */

@@ -49,7 +49,7 @@ export const EVENT = {
   guestIrq: 18,
   /** A host IRTE was rewritten: IRTE index, vCPU, guest vector, posted (0/1). */
   irteUpdate: 19,
-  /** Interrupt entry cache invalidated: IRTE index. */
+  /** Interrupt entry cache invalidated: first IRTE index, number of indices. */
   iecInvalidate: 20,
   /** A vCPU moved: vCPU, from pCPU, to pCPU. */
   vcpuMigrate: 21,
@@ -101,6 +101,12 @@ export const EVENT = {
   /** QEMU handled a trapped write to the guest's MSI capability (vfio_pci_write_config): vector
    *  index, dword of the message (0 address, 1 upper address, 2 data), value. */
   vmmMsiWrite: 40,
+  /** modify_irte's qi_flush_iec wrote IQT: an IEC descriptor and a wait are queued. IRTE index. */
+  qiSubmit: 41,
+  /** A wait descriptor completed: its status write (status data). */
+  qiWaitDone: 42,
+  /** The interrupts an IEC invalidation must drain have all reached their LAPICs: 0. */
+  qiDrained: 43,
 } as const;
 
 export type EventKind = (typeof EVENT)[keyof typeof EVENT];

@@ -343,11 +343,6 @@ export function writeHostIrte(s: SystemState, index: number, irte: ArrayLike<num
   for (let i = 0; i < IRTE_DWORDS; i++) s.words[at + i] = irte[i] >>> 0;
 }
 
-/** Software queued an IEC invalidation for `index` (completes with ACTION.iecInvalidate). */
-export function queueIecFlush(s: SystemState, index: number): void {
-  setBit(s.words, s.topology.layout.iecFlushPending * 32 + index);
-}
-
 const ROUTE_DEST = fieldPos(MSI_ADDRESS_COMPAT, 'destinationId');
 const ROUTE_VECTOR = fieldPos(MSI_DATA_COMPAT, 'vector');
 

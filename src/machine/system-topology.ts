@@ -15,6 +15,7 @@ import { IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { bdfOfRequesterId, type RequesterId, requesterIdOf } from '../hw/pci/bdf.js';
 import { msixPbaDwords } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS } from '../hw/pci/msix-table.js';
+import type { VtdIrMode } from '../hw/vtd/interrupt-remapping.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import { entriesForSize, IRTA_SIZE_MAX } from '../hw/vtd/remapping-table.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
@@ -44,6 +45,12 @@ export const GUEST_APIC_DWORDS = 2;
 export const VMSIX_DWORDS = 5;
 /** Per vCPU, the trapped access it exited on (`system-state.ts TRAP`) and its value. */
 export const TRAP_DWORDS = 2;
+/** Descriptor slots of the host's invalidation queue (`host-qi.ts`). Linux's ring has QI_LENGTH
+ *  256; modify_irte holds irq_2_ir_lock across qi_flush_iec, so at most one batch (an IEC
+ *  descriptor and its wait) is outstanding, which 4 slots hold with the slot kept free. */
+export const HOST_QI_LENGTH = 4;
+/** IQH, IQT, the drain count, the wait's status word and its waiter, then the ring. */
+export const HOST_QI_DWORDS = 5 + HOST_QI_LENGTH * 4;
 /** Per thread: THREAD (program, step) and two locals of the program. */
 export const THREAD_DWORDS = 3;
 /** Per assigned vector: raised, delivered, coalesced, lost (ghost counters for the properties). */
@@ -203,7 +210,8 @@ export interface SystemLayout {
   readonly irt: number;
   readonly iecValid: number;
   readonly iecCopy: number;
-  readonly iecFlushPending: number;
+  /** The host remapping unit's invalidation queue (`host-qi.ts`). */
+  readonly hostQi: number;
   readonly pcpuIrr: number;
   readonly pcpuMode: number;
   readonly vcpuPid: number;
@@ -216,9 +224,10 @@ export interface SystemLayout {
 
 export interface SystemTopology {
   readonly host: SystemSpec['host'];
-  /** The remapping unit's modes (`hw/vtd/interrupt-remapping.ts irteCheck`): IRTA.EIME follows
+  /** The remapping unit's modes (`hw/vtd/interrupt-remapping.ts VtdIrMode`): GSTS.IRES is the
+   *  host's IR, CFIS clear (Linux clears GCMD.CFI when it enables remapping), IRTA.EIME follows
    *  the host's x2APIC mode, CAP.PI its posted interrupts. */
-  readonly remapUnit: { readonly eime: boolean; readonly postedInterrupts: boolean };
+  readonly remapUnit: VtdIrMode;
   /** IRTA_REG.S: the table has 2^(S+1) entries, just enough for the scenario's IRTEs. */
   readonly irtaSize: number;
   readonly irtEntries: number;
@@ -299,7 +308,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     irt: take(irtEntries * IRTE_DWORDS),
     iecValid: take(bitmapDwords(irtEntries)),
     iecCopy: take(irtEntries * IRTE_DWORDS),
-    iecFlushPending: take(bitmapDwords(irtEntries)),
+    hostQi: take(HOST_QI_DWORDS),
     pcpuIrr: take(cpus * APIC_REG_DWORDS),
     pcpuMode: take(cpus),
     vcpuPid: take(vcpus.length * PID_DWORDS),
@@ -326,7 +335,12 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
   ];
   const topology: SystemTopology = {
     host: spec.host,
-    remapUnit: { eime: spec.host.x2apic, postedInterrupts: spec.host.posted },
+    remapUnit: {
+      ire: spec.host.ir,
+      cfi: false,
+      eime: spec.host.x2apic,
+      postedInterrupts: spec.host.posted,
+    },
     irtaSize,
     irtEntries,
     ports,

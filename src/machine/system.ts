@@ -17,6 +17,7 @@ import { guestOpCanStart } from './guest-op.js';
 import { guestHandle } from './guest-vector.js';
 import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
+import { describeQiHead, irLockFree, qiProcess, qiProcessEnabled } from './host-qi.js';
 import { vcpuEnter, vcpuHalt, vcpuMigratable, vcpuMigrate } from './kvm-posted-intr.js';
 import { describeThreadStep, guestIrqsOffOn, threadEnabled, threadStep } from './programs.js';
 import { vmmInterrupt } from './qemu-vfio-msix.js';
@@ -32,7 +33,6 @@ import {
   apicDeliver,
   iecCached,
   iecEvict,
-  iecInvalidate,
   portDeliver,
   portPending,
   storeRaise,
@@ -74,8 +74,8 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
     case ACTION.vcpuHalt:
       vcpuHalt(s, log, a.a);
       return;
-    case ACTION.iecInvalidate:
-      iecInvalidate(s, log, a.a);
+    case ACTION.qiProcess:
+      qiProcess(s, log);
       return;
     case ACTION.threadStep:
       threadStep(s, log, a.a);
@@ -139,8 +139,8 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
         !vcpuVirrPending(s, a.a) &&
         !guestBusyOn(s, a.a)
       );
-    case ACTION.iecInvalidate:
-      return testBit(s.words, t.layout.iecFlushPending * 32 + a.a);
+    case ACTION.qiProcess:
+      return qiProcessEnabled(s);
     case ACTION.threadStep:
       return threadEnabled(s, a.a);
     case ACTION.vmmInterrupt:
@@ -156,7 +156,10 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       // A driver operation that is a step program waits for the previous one: guestOpCanStart.
       return (t.vectors[a.a].guestEntry ?? 'none') === 'none' || guestOpCanStart(s, a.a);
     case ACTION.setAffinity:
-      return (t.vectors[a.a].guestMove ?? 'none') === 'none' || guestOpCanStart(s, a.a);
+      // One action that may call modify_irte: it waits for irq_2_ir_lock (`host-qi.ts`).
+      return (t.vectors[a.a].guestMove ?? 'none') === 'none'
+        ? irLockFree(s)
+        : guestOpCanStart(s, a.a);
     case ACTION.vcpuMigrate:
       return vcpuMigratable(s, a.a) && !pcpuTakenByOther(s, a.a, a.b);
     default:
@@ -196,7 +199,7 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   t.vcpus.forEach((_, v) => {
     add(ACTION.vcpuHalt, v);
   });
-  for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecInvalidate, i);
+  add(ACTION.qiProcess, 0);
   t.threads.forEach((_, i) => {
     add(ACTION.threadStep, i);
   });
@@ -222,9 +225,10 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
     case ACTION.guestHandle:
     case ACTION.vcpuHalt:
       return `${name} ${t.vcpus[a.a].name}`;
-    case ACTION.iecInvalidate:
     case ACTION.iecEvict:
       return `${name} IRTE ${a.a}`;
+    case ACTION.qiProcess:
+      return `${name} ${describeQiHead(s)}`;
     case ACTION.threadStep:
       return `${name} ${t.threads[a.a].name}: ${describeThreadStep(s, a.a)}`;
     case ACTION.vmmInterrupt:

@@ -34,11 +34,12 @@ import {
   vectorOf,
 } from './guest-op.js';
 import { runner } from './guest-work.js';
+import { handledOrWait, irLockFree, QI_SUBMIT_SYNC } from './host-qi.js';
 import { kvmRetarget } from './kvm-irq-bypass.js';
 import { STEP, type StepProgram, WAIT } from './step-program.js';
 import { type EventLog, EXIT_REASON } from './system-events.js';
 import { type SystemState, TRAP_KIND } from './system-state.js';
-import { trapExit, trapHandled, trapOf } from './vcpu-trap.js';
+import { trapExit, trapOf } from './vcpu-trap.js';
 
 /** The guest's vIOMMU runs x2APIC-format destinations (QEMU intel-iommu eim=on). */
 const GUEST_EIME = { eime: true } as const;
@@ -75,14 +76,24 @@ function vtdProcessInvalidation(s: SystemState, log: EventLog, v: number) {
   if (target.vcpu < t.vms[t.vectors[vector].vm].vcpus) {
     kvmRetarget(s, log, vector, target.vcpu, target.vector);
   }
-  return trapHandled(s, log, v);
+  return handledOrWait(s, log, v);
 }
 
+/** The handler may reach the host's modify_irte: it runs with irq_2_ir_lock free and then waits
+ *  for the host's invalidation (`host-qi.ts`) before the guest's wait completes. */
 export const VTD_INVALIDATION: StepProgram = {
   id: 12,
   name: 'kvm_exit(mmio: IQT)',
   source: 'hw/i386/intel_iommu.c vtd_process_inv_queue; hv/flows.ts (vir-direct shadow)',
-  steps: [{ name: 'vtd_process_iec_desc', wait: WAIT.now, run: vtdProcessInvalidation }],
+  steps: [
+    {
+      name: 'vtd_process_iec_desc',
+      wait: WAIT.now,
+      enabled: irLockFree,
+      run: vtdProcessInvalidation,
+    },
+    QI_SUBMIT_SYNC,
+  ],
 };
 
 export const INTEL_IR_SET_AFFINITY: StepProgram = {

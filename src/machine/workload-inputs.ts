@@ -26,7 +26,8 @@ import { viommuMove } from './viommu-ir.js';
  *  counts per strategy). What reaches the data plane is the same under every strategy: KVM's
  *  route now names the new target and, with a posted host IRTE, the IRTE is rewritten for the
  *  new vCPU and vector (emulate/vir: kvm_pi_update_irte -> modify_irte; vir-direct: the shadow of
- *  the guest's new IRTE; pv: RETARGET) with an IEC flush that completes as its own action. The
+ *  the guest's new IRTE; pv: RETARGET) with an IEC flush the remapping unit processes as its
+ *  own actions (`host-qi.ts`). The
  *  old target stays the vector's until the guest's cleanup frees it (`guest-vector.ts`); a move
  *  while it is still held is refused, as Linux refuses it (-EBUSY), and changes nothing. */
 export function setAffinity(

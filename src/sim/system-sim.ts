@@ -597,11 +597,13 @@ function afterStep(run: Run, actionKind: number, program: number): void {
         onGuestIrq(run, a, b, c, d);
         break;
       case EVENT.irteUpdate:
+        // modify_irte's qi_flush_iec: the unit takes the IEC descriptor once the write and the
+        // invalidation are done, then the wait (`iecInvalidate`, `qiDrained` below).
         queuePush(
           run.q,
           now + costs.irteUpdateNs + costs.iecInvalidationNs,
-          ACTION.iecInvalidate,
-          a,
+          ACTION.qiProcess,
+          0,
           0,
         );
         run.trace?.record({
@@ -617,6 +619,12 @@ function afterStep(run: Run, actionKind: number, program: number): void {
         break;
       case EVENT.iecInvalidate:
         run.trace?.record({ kind: 'iec-invalidate', tsNs: now, irte: a });
+        queuePush(run.q, now, ACTION.qiProcess, 0, 0);
+        break;
+      case EVENT.qiDrained:
+        // What the wait had to drain has landed: the unit completes it (a stale entry if the
+        // wait was not blocked, or has completed).
+        queuePush(run.q, now, ACTION.qiProcess, 0, 0);
         break;
       case EVENT.vcpuMigrate:
         run.counts.migrations++;

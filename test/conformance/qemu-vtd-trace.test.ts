@@ -23,7 +23,6 @@ import type { RequesterId } from '../../src/hw/pci/bdf.js';
 import {
   decodeIecDescriptor,
   type IecInvalidation,
-  iecInvalidate,
   invalidates,
 } from '../../src/hw/vtd/interrupt-entry-cache.js';
 import {
@@ -31,6 +30,7 @@ import {
   remappedAsMsiMessage,
   type VtdIrOutcome,
   type VtdIrUnit,
+  vtdIrInvalidate,
   vtdIrRemap,
 } from '../../src/hw/vtd/interrupt-remapping.js';
 import { entriesForSize, writeIrte } from '../../src/hw/vtd/remapping-table.js';
@@ -158,7 +158,6 @@ function newUnit(): VtdIrUnit {
     ire: false,
     cfi: false,
     postedInterrupts: false,
-    iecCapacity: null,
   });
 }
 
@@ -212,7 +211,7 @@ function replay(evs: Event[], hook?: (e: Event, unit: VtdIrUnit) => void): Repla
   for (const e of evs) {
     if (e.kind === 'root') expect(e.entries).toBe(entriesForSize(15));
     if (e.kind === 'ir-enable') unit.ire = true;
-    if (e.kind === 'invalidate') iecInvalidate(unit.iec, e.invalidation);
+    if (e.kind === 'invalidate') vtdIrInvalidate(unit, e.invalidation);
     if (e.kind === 'episode') {
       const ep = e.episode;
       if (ep.irte) writeIrte(unit.table, ep.irte.index, ep.irte.words);

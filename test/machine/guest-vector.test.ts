@@ -25,8 +25,7 @@ function movedWithOldPending() {
   x.step(ACTION.deliver, 0); // posted to vCPU 0, notification to its pCPU
   x.step(ACTION.apicDeliver);
   x.step(ACTION.pcpuInterrupt, vcpuPcpu(s, 0)); // processed in guest mode: in vCPU 0's vIRR
-  x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, NEW_VECTOR));
-  x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
+  x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, NEW_VECTOR)); // its invalidations too
   x.raise();
   x.step(ACTION.deliver, 0); // posted to vCPU 1
   x.step(ACTION.apicDeliver);

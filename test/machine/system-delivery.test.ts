@@ -1,9 +1,10 @@
 // The delivery hot path (system-delivery.ts) works on the state's words directly, calling the hw
-// modules' shared decisions (signalOutcome, irteCheck, piPostAt) on them; here the whole path is
-// held to the hw modules' own object APIs on random inputs: a raise against `msixRaise` /
-// `imsRaise`, posting against `piPost`, source-id validation against `verifySourceId`, the whole
-// remapping decision against the remapping unit `vtdIrRemap` (format, handle, IEC, faults).
-// Whatever the hw modules decide, the hot path must decide the same.
+// modules' shared decisions (signalOutcome, the remapping unit's vtdIrRequestIndex and
+// vtdIrteLookup, piPostAt) on them; here the whole path is held to the hw modules' own APIs on
+// random inputs: a raise against `msixRaise` / `imsRaise`, posting against `piPost`, source-id
+// validation against `verifySourceId`, and what the machine makes of the remapping decision (the
+// fault it reports, the descriptor it posts to, the LAPIC it sends to) against the outcome the
+// unit's view `vtdIrRemap` returns for the same request and table.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { reservedMasks } from '../../src/hw/field-pos.js';
@@ -229,7 +230,6 @@ describe('remapping: the hot path decides as vtdIrRemap (VT-d 5.1.4)', () => {
             ire: true,
             cfi: false,
             postedInterrupts: true,
-            iecCapacity: null,
           });
           unit.table.dwords.set(s.words.subarray(t.layout.irt, t.layout.irt + t.irtEntries * 4));
           const want = vtdIrRemap(unit, {

@@ -87,12 +87,15 @@ export function stepper(s: SystemState) {
           systemStep(s, { kind: ACTION.threadStep, a: next, b: 0 }, log);
           continue;
         }
-        // the vCPU the operation runs on is back in KVM's run loop after a trap: it re-enters
-        const enter = s.topology.vcpus
-          .map((_, v) => ({ kind: ACTION.vcpuEnter, a: v, b: 0 }))
-          .find((a) => systemIsEnabled(s, a));
-        if (enter === undefined) throw new Error(`guestOp: thread ${next} cannot step`);
-        systemStep(s, enter, log);
+        // the vCPU the operation runs on is back in KVM's run loop after a trap: it re-enters;
+        // a handler waits for the remapping unit's invalidation (and wait) to complete
+        const unblock = [
+          ...s.topology.vcpus.map((_, v) => ({ kind: ACTION.vcpuEnter, a: v, b: 0 })),
+          { kind: ACTION.qiProcess, a: 0, b: 0 },
+          { kind: ACTION.apicDeliver, a: 0, b: 0 },
+        ].find((a) => systemIsEnabled(s, a));
+        if (unblock === undefined) throw new Error(`guestOp: thread ${next} cannot step`);
+        systemStep(s, unblock, log);
       }
       return eventsOf(log, from);
     },

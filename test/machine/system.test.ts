@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { IRTE_REMAPPED } from '../../src/hw/vtd/irte.js';
 import { composeCompatMsi } from '../../src/hw/x86/msi-message.js';
+import { kvmRetarget } from '../../src/machine/kvm-irq-bypass.js';
 import {
   systemEnabled,
   systemModel,
@@ -16,7 +17,7 @@ import {
 import { ACTION, affinityTarget, type SystemAction } from '../../src/machine/system-actions.js';
 import { IR_FAULT, vectorCounter } from '../../src/machine/system-delivery.js';
 import type { EventLog } from '../../src/machine/system-events.js';
-import { EXIT_REASON } from '../../src/machine/system-events.js';
+import { createEventLog, EXIT_REASON, eventsOf } from '../../src/machine/system-events.js';
 import {
   cloneSystemState,
   POSTED_INTR_VECTOR,
@@ -215,7 +216,6 @@ describe('VT-d faults', () => {
 
 describe('interrupt entry cache (VT-d 6.2)', () => {
   it('keeps routing through the cached IRTE until the invalidation completes', () => {
-    // A guest MSI under emulate: the move's config writes re-point the IRTE (KVM's irq bypass).
     const s = system({ backing: 'msi' });
     const x = stepper(s);
     x.raise();
@@ -224,18 +224,17 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
     x.step(ACTION.guestHandle, 0);
     // the guest kernel moved it to vcpu1, vector 0x41: the IRTE is rewritten for them
-    const moved = x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
-    // the address write re-points it (new vCPU, old vector), the data write finishes the pair
-    const updates = moved.filter((e) => e.kind === 'irteUpdate');
-    expect(updates.map((e) => e.args.slice(1, 3))).toEqual([
-      [1, s.topology.vectors[0].guestVector],
-      [1, 0x41],
-    ]);
+    // (KVM's irq bypass: modify_irte, then qi_flush_iec queues the invalidation)
+    const log = createEventLog();
+    kvmRetarget(s, log, 0, 1, 0x41);
+    expect(eventsOf(log, 0).map((e) => e.kind)).toEqual(['irteUpdate', 'qiSubmit']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(0); // stale: still posted to vcpu0
     x.step(ACTION.apicDeliver);
-    expect(systemEnabled(s).some((a) => a.kind === ACTION.iecInvalidate)).toBe(true);
-    x.step(ACTION.iecInvalidate, s.topology.vectors[0].irte);
+    expect(systemEnabled(s).some((a) => a.kind === ACTION.qiProcess)).toBe(true);
+    // the unit takes the IEC descriptor, then the wait (nothing in flight to drain)
+    expect(kinds(x.step(ACTION.qiProcess))).toEqual(['iecInvalidate']);
+    expect(kinds(x.step(ACTION.qiProcess))).toEqual(['qiWaitDone']);
     x.raise();
     expect(x.step(ACTION.deliver, 0)[0].args[0]).toBe(1); // now vcpu1
   });

@@ -82,7 +82,7 @@ describe('a schedule names actions and operands as the ACTION table declares the
     );
     expect(read.map(({ kind, a, b }) => ({ kind, a, b }))).toEqual(written);
     expect(lines).toContain('{"action":"raise","a":"cx0-vf0/msix","b":7}');
-    expect(lines).toContain('{"action":"iecInvalidate","a":15}');
+    expect(lines).toContain('{"action":"iecEvict","a":15}');
     // the names are the ones an action is described with (counterexamples, errors)
     const s = buildScenario(loadScenario(text, file)).initial;
     written.forEach((a, i) => {
@@ -107,7 +107,7 @@ describe('bad schedules: every problem with its place and rule, nothing loaded',
           '{"action": "raise", "a": "cx0-vf0/msix", "b": 8}',
           '{"action": "raise", "a": 3, "b": 0}',
           '{"action": "deliver", "a": "nope"}',
-          '{"action": "iecInvalidate", "a": "x"}',
+          '{"action": "iecEvict", "a": "x"}',
           '{"action": "deliver", "a": 0, "b": 1}',
           '{"action": "mask"}',
           '{"action": "pcpuInterrupt", "a": 8}',
@@ -117,7 +117,7 @@ describe('bad schedules: every problem with its place and rule, nothing loaded',
       's.json:2:47: step 1: b: 8 is out of range (entry of the store: 0..7) [rule: schedule-operand]',
       's.json:3:26: step 2: a: 3 is out of range (store: 0..2) [rule: schedule-operand]',
       's.json:4:28: step 3: a: "nope" is not a port of this system (cx0-vf0, cx0-vf1, cx0-vf2) [rule: schedule-operand]',
-      's.json:5:34: step 4: a: "x" is not a number (IRTE index: 0..15) [rule: schedule-operand]',
+      's.json:5:29: step 4: a: "x" is not a number (IRTE index: 0..15) [rule: schedule-operand]',
       's.json:6:36: step 5: b: deliver takes no b [rule: schedule-operand]',
       's.json:7:1: step 6: a: missing (assigned vector: 0..7) [rule: schedule-operand]',
       's.json:8:34: step 7: a: 8 is out of range (host CPU: 0..7) [rule: schedule-operand]',

@@ -5,20 +5,25 @@
 // IRTE changed in memory without an invalidation still routes the old way. Linux's `modify_irte`
 // always follows the write with `qi_flush_iec`; a guest of `vir-direct` need not, and the model
 // must show what then happens.
-// Invariants: at most one cached copy per index; `indices.length * 4 === dwords.length`;
-// `indices.length <= capacity` when bounded. A lookup that misses fills the cache (the remapping
-// unit does that); when full, the oldest fill is evicted (the spec leaves replacement to the
-// implementation; software must not rely on any policy).
-// Not modelled: caching of not-present entries (hardware "may" cache them only with
-// Caching Mode; the unit here fills only present entries), invalidation-wait/fence ordering.
+// State: words of one Uint32Array (`IrWords`): the table, a copy slot per IRTE index and a valid
+// bit per index. The functions here are the one implementation of lookup, fill, invalidation and
+// eviction: the whole-system model runs them on its state words, the remapping unit object of
+// `interrupt-remapping.ts` on its own.
+// Invariants: at most one cached copy per index (its slot); a slot whose valid bit is clear is
+// zero, so equal caches have equal words. Only present entries are filled.
+// Not modelled: a capacity and replacement policy (the spec leaves replacement to the
+// implementation and software must not rely on one: eviction is an operation of its own, which
+// the whole-system model offers at any time), caching of not-present entries (hardware "may"
+// cache them only with Caching Mode).
 
+import { bitmapDwords, clearBit, setBit, testBit } from '../bitmap.js';
 import { type Dwords, decode, defineLayout, encode, reservedBitsSet } from '../bits.js';
 import { InputError } from '../errors.js';
-import { IRTE_DWORDS } from './irte.js';
+import { fieldPos, getField } from '../field-pos.js';
+import { IRTE_DWORDS, IRTE_REMAPPED } from './irte.js';
 
-/** Default capacity: unbounded, so a stale entry stays until invalidated (the worst case a
- *  checker must cover; a bounded cache only evicts earlier). */
-export const IEC_CAPACITY_UNBOUNDED = null;
+const PRESENT = fieldPos(IRTE_REMAPPED, 'present');
+
 /** Queued-invalidation descriptor type of the IEC invalidate descriptor (Linux QI_IEC_TYPE). */
 export const IEC_DESCRIPTOR_TYPE = 0x4;
 export const IEC_GRANULARITY = { global: 0, indexSelective: 1 } as const;
@@ -42,65 +47,82 @@ export const IEC_INVALIDATE_DESCRIPTOR = defineLayout(
   { complete: true },
 );
 
-export interface InterruptEntryCache {
-  /** Most entries held, or null for unbounded. */
-  readonly capacity: number | null;
-  /** IRTE index of each cached entry, oldest fill first. */
-  readonly indices: number[];
-  /** The cached IRTEs, 4 dwords each, in the order of `indices`. */
-  readonly dwords: number[];
-}
-
 export type IecInvalidation =
   | { readonly granularity: 'global' }
   | { readonly granularity: 'index'; readonly index: number; readonly indexMask: number };
 
-export function createInterruptEntryCache(
-  capacity: number | null = IEC_CAPACITY_UNBOUNDED,
-): InterruptEntryCache {
-  if (capacity !== null && !(Number.isInteger(capacity) && capacity > 0)) {
-    throw new InputError('interrupt entry cache capacity', `${capacity} is not a positive count`);
-  }
-  return { capacity, indices: [], dwords: [] };
+/** Where the remapping unit's words are: IRTE i at `irt + 4i`, its cached copy at `iecCopy + 4i`,
+ *  its valid bit at bit i counted from word `iecValid`. The whole-system layout is one. */
+export interface IrWords {
+  readonly irt: number;
+  readonly iecCopy: number;
+  readonly iecValid: number;
 }
 
-/** The cached copy of IRTE `index`, or undefined on a miss. */
-export function iecLookup(iec: InterruptEntryCache, index: number): number[] | undefined {
-  const slot = iec.indices.indexOf(index);
-  if (slot < 0) return undefined;
-  return iec.dwords.slice(slot * IRTE_DWORDS, (slot + 1) * IRTE_DWORDS);
+/** The words `entries` IRTEs and their cache take, laid out from word 0: table, copies, bits. */
+export function irWordsFor(entries: number): IrWords & { readonly words: number } {
+  const copies = entries * IRTE_DWORDS;
+  return {
+    irt: 0,
+    iecCopy: copies,
+    iecValid: 2 * copies,
+    words: 2 * copies + bitmapDwords(entries),
+  };
 }
 
-/** Caches IRTE `index` (replacing an older copy), evicting the oldest fill when full. */
-export function iecFill(iec: InterruptEntryCache, index: number, words: Dwords): void {
-  dropSlot(iec, iec.indices.indexOf(index));
-  if (iec.capacity !== null && iec.indices.length >= iec.capacity) dropSlot(iec, 0);
-  iec.indices.push(index);
-  for (let i = 0; i < IRTE_DWORDS; i++) iec.dwords.push(words[i] >>> 0);
+export const iecCached = (w: Uint32Array, l: IrWords, index: number): boolean =>
+  testBit(w, l.iecValid * 32 + index);
+
+/** The word offset of IRTE `index` as the unit reads it: its cached copy, else (a miss) the
+ *  table entry, which a present entry fills the cache with first. -1 for a not-present entry
+ *  (never cached). */
+export function iecLookupFill(w: Uint32Array, l: IrWords, index: number): number {
+  const cached = l.iecCopy + index * IRTE_DWORDS;
+  if (iecCached(w, l, index)) return cached;
+  const table = l.irt + index * IRTE_DWORDS;
+  if (getField(w, table, PRESENT) !== 1) return -1;
+  for (let i = 0; i < IRTE_DWORDS; i++) w[cached + i] = w[table + i];
+  setBit(w, l.iecValid * 32 + index);
+  return cached;
 }
 
-/** Applies an invalidation; returns how many cached entries it dropped. */
-export function iecInvalidate(iec: InterruptEntryCache, inv: IecInvalidation): number {
-  const before = iec.indices.length;
-  for (let slot = iec.indices.length - 1; slot >= 0; slot--) {
-    if (invalidates(inv, iec.indices[slot])) dropSlot(iec, slot);
-  }
-  return before - iec.indices.length;
+/** The cache drops its copy of IRTE `index` (an invalidation or an eviction), zeroing the slot.
+ *  Returns whether there was one. */
+export function iecDrop(w: Uint32Array, l: IrWords, index: number): boolean {
+  if (!iecCached(w, l, index)) return false;
+  clearBit(w, l.iecValid * 32 + index);
+  const at = l.iecCopy + index * IRTE_DWORDS;
+  w.fill(0, at, at + IRTE_DWORDS);
+  return true;
+}
+
+/** Applies an invalidation to a table of `entries` IRTEs; returns how many copies it dropped. */
+export function iecInvalidate(
+  w: Uint32Array,
+  l: IrWords,
+  entries: number,
+  inv: IecInvalidation,
+): number {
+  const [first, count] = invalidatedRange(inv, entries);
+  let dropped = 0;
+  for (let i = first; i < first + count; i++) if (iecDrop(w, l, i)) dropped++;
+  return dropped;
+}
+
+/** The first index and the number of indices `inv` covers in a table of `entries`. */
+export function invalidatedRange(inv: IecInvalidation, entries: number): [number, number] {
+  if (inv.granularity === 'global') return [0, entries];
+  const block = 2 ** inv.indexMask;
+  const first = Math.floor(inv.index / block) * block;
+  return [Math.min(first, entries), Math.max(0, Math.min(block, entries - first))];
 }
 
 /** Does `inv` cover IRTE `index`? Index-selective with IM = m covers the 2^m entries whose index
  *  agrees with IIDX above bit m (Linux `qi_flush_iec(iommu, index, mask)` with mask = log2 of an
  *  aligned block). */
 export function invalidates(inv: IecInvalidation, index: number): boolean {
-  if (inv.granularity === 'global') return true;
-  const block = 2 ** inv.indexMask;
-  return Math.floor(index / block) === Math.floor(inv.index / block);
-}
-
-function dropSlot(iec: InterruptEntryCache, slot: number): void {
-  if (slot < 0) return;
-  iec.indices.splice(slot, 1);
-  iec.dwords.splice(slot * IRTE_DWORDS, IRTE_DWORDS);
+  const [first, count] = invalidatedRange(inv, Number.POSITIVE_INFINITY);
+  return index >= first && index < first + count;
 }
 
 /** Reads an IEC invalidate descriptor as software queues it (dword 0 = bits 31:0). Reserved bits

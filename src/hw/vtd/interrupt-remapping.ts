@@ -3,10 +3,12 @@
 // Operation", 5.1.2 request formats, 9.10/9.11 IRTE, and the "Interrupt Remapping Fault
 // Conditions" table (reasons 20h-26h; Linux `irq_remap_fault_reasons[]` in dmar.c names the same
 // seven).
-// State (plain data): IRTA_REG as latched by SIRTP, GSTS.IRES (`ire`), GSTS.CFIS (`cfi`), CAP.PI,
-// the table memory, the interrupt entry cache and a fault log. `vtdIrRemap` decides the outcome
-// of one request and returns it as data; the hardware side effects it has (an IEC fill on a miss,
-// a fault record) are applied to the unit in place, as the hardware would.
+// One decision, over words: `vtdIrRequestIndex` (the request, before the table) and
+// `vtdIrteLookup` (the IRTE through the interrupt entry cache, filled on a miss, and its checks)
+// run on a Uint32Array holding the table and the cache (`IrWords`). The whole-system model calls
+// them on its state words (machine/system-delivery.ts); `vtdIrRemap` is a view for one request
+// on a unit object that keeps its table and cache in the same word form, and returns the outcome
+// as data, recording a fault in the unit's log as the hardware would.
 // Order of checks (5.1.4): compatibility format -> pass through only if CFIS = 1 and EIME = 0,
 // else fault 25h; remappable: reserved request bits -> 20h; interrupt_index beyond the table ->
 // 21h; IRTE (through the IEC) not present -> 22h; reserved IRTE bits -> 24h; source-id
@@ -19,7 +21,7 @@
 
 import { decode, encode } from '../bits.js';
 import { assert } from '../errors.js';
-import { anyMasked, fieldPos, getField } from '../field-pos.js';
+import { anyMasked, fieldPos, fieldValue, getField } from '../field-pos.js';
 import type { RequesterId } from '../pci/bdf.js';
 import type { MsiTransaction } from '../pci/msi-transaction.js';
 import {
@@ -27,36 +29,39 @@ import {
   addressHandle,
   composeCompatMsi,
   decodeMsiMessage,
-  isRemappableFormat,
+  INTERRUPT_FORMAT,
+  MSI_ADDRESS_BASE,
   MSI_ADDRESS_COMPAT,
   MSI_ADDRESS_HIGH_X2APIC,
+  MSI_ADDRESS_REMAPPABLE,
   MSI_DATA_COMPAT,
   type MsiMessage,
   notInterruptReason,
   remappableRequestIndex,
 } from '../x86/msi-message.js';
 import {
-  createInterruptEntryCache,
-  type InterruptEntryCache,
-  iecFill,
-  iecLookup,
+  type IecInvalidation,
+  type IrWords,
+  iecCached,
+  iecInvalidate,
+  iecLookupFill,
+  irWordsFor,
 } from './interrupt-entry-cache.js';
 import {
+  IRTE_DWORDS,
   IRTE_POSTED,
   IRTE_REMAPPED,
   irteApicId,
-  irteFormat,
   irtePostedAt,
   irteReservedMasks,
   postedDescriptorAddress,
   sourceIdCheck,
 } from './irte.js';
 import {
-  createRemappingTable,
   encodeIrta,
+  entriesForSize,
   type InterruptRemappingTable,
   irtaEime,
-  readIrte,
 } from './remapping-table.js';
 
 /** VT-d "Interrupt Remapping Fault Conditions" reasons, as Linux's dmar.c lists them. */
@@ -106,8 +111,11 @@ export interface VtdIrUnit {
   cfi: boolean;
   /** CAP.PI: posted-format IRTEs are supported; without it IM = 1 is a reserved-field fault. */
   readonly postedInterrupts: boolean;
+  /** The table and the interrupt entry cache, as words (`layout`). */
+  readonly words: Uint32Array;
+  readonly layout: IrWords;
+  /** The table memory: a view of `words` at `layout.irt`. */
   readonly table: InterruptRemappingTable;
-  readonly iec: InterruptEntryCache;
   readonly faultLog: IrFaultRecord[];
 }
 
@@ -118,21 +126,83 @@ export interface VtdIrUnitOptions {
   readonly ire: boolean;
   readonly cfi: boolean;
   readonly postedInterrupts: boolean;
-  /** Interrupt entry cache capacity; null = unbounded. */
-  readonly iecCapacity: number | null;
 }
 
 export function createVtdIrUnit(opts: VtdIrUnitOptions): VtdIrUnit {
+  const entries = entriesForSize(opts.tableSize);
+  const layout = irWordsFor(entries);
+  const words = new Uint32Array(layout.words);
   return {
     irta: encodeIrta({ size: opts.tableSize, eime: opts.eime }),
     ire: opts.ire,
     cfi: opts.cfi,
     postedInterrupts: opts.postedInterrupts,
-    table: createRemappingTable(opts.tableSize),
-    iec: createInterruptEntryCache(opts.iecCapacity),
+    words,
+    layout,
+    table: { entries, dwords: words.subarray(layout.irt, layout.irt + entries * IRTE_DWORDS) },
     faultLog: [],
   };
 }
+
+/** The unit's modes the decision reads: GSTS.IRES, GSTS.CFIS, IRTA.EIME, CAP.PI. */
+export interface VtdIrMode {
+  readonly ire: boolean;
+  readonly cfi: boolean;
+  readonly eime: boolean;
+  readonly postedInterrupts: boolean;
+}
+
+/** What a request is when it is no remappable request for the table (`vtdIrRequestIndex`). */
+export const IR_REQUEST = { notInterrupt: -1, passedThrough: -2 } as const;
+
+const REQUEST = {
+  base: fieldPos(MSI_ADDRESS_COMPAT, 'baseAddress'),
+  format: fieldPos(MSI_ADDRESS_REMAPPABLE, 'interruptFormat'),
+};
+
+/** 5.1.4 before the table: the interrupt_index of a remappable request, or (negative) what the
+ *  request is instead: IR_REQUEST.notInterrupt (no write to 0xFEExxxxx), IR_REQUEST.passedThrough
+ *  (IR off, or compatibility format with CFIS = 1 and EIME = 0), or minus the fault reason (25h
+ *  a blocked compatibility request, 20h reserved request bits). Allocates nothing. */
+export function vtdIrRequestIndex(
+  mode: VtdIrMode,
+  addrLo: number,
+  addrHi: number,
+  data: number,
+): number {
+  if (addrHi !== 0 || fieldValue(addrLo, REQUEST.base) !== MSI_ADDRESS_BASE) {
+    return IR_REQUEST.notInterrupt;
+  }
+  if (!mode.ire) return IR_REQUEST.passedThrough;
+  if (fieldValue(addrLo, REQUEST.format) !== INTERRUPT_FORMAT.remappable) {
+    return mode.cfi && !mode.eime ? IR_REQUEST.passedThrough : -IR_FAULT_REASON.compatBlocked;
+  }
+  const index = remappableRequestIndex(addrLo, data);
+  return index < 0 ? -IR_FAULT_REASON.requestReserved : index;
+}
+
+/** 5.1.4 at the table of `entries` IRTEs: IRTE `index` through the interrupt entry cache (a
+ *  present entry fills it on a miss), then its checks for `requesterId` (`irteCheck`). Returns the
+ *  word offset of the entry the unit uses (its cached copy; `irtePostedAt` tells its format), or
+ *  minus the fault reason: 21h, 22h, 24h, 26h. Allocates nothing. */
+export function vtdIrteLookup(
+  w: Uint32Array,
+  l: IrWords,
+  mode: VtdIrMode,
+  entries: number,
+  index: number,
+  requesterId: number,
+): number {
+  if (index >= entries) return -IR_FAULT_REASON.indexOverflow;
+  const at = iecLookupFill(w, l, index);
+  if (at < 0) return -IR_FAULT_REASON.entryNotPresent;
+  const check = irteCheck(w, at, mode, requesterId);
+  return check === IRTE_USABLE ? at : -check;
+}
+
+/** Software's invalidation reaches the unit's interrupt entry cache (`iecInvalidate`). */
+export const vtdIrInvalidate = (unit: VtdIrUnit, inv: IecInvalidation): number =>
+  iecInvalidate(unit.words, unit.layout, unit.table.entries, inv);
 
 export type VtdIrOutcome =
   /** Not an interrupt at all: an ordinary memory write the remapping unit never sees. */
@@ -183,51 +253,64 @@ export interface VtdIrPosted {
   readonly iecHit: boolean;
 }
 
-/** Remaps one interrupt request. Applies the IEC fill and the fault record to `unit` in place;
- *  never throws on hardware input (any address, data, requester, table contents). */
+/** Remaps one interrupt request (`vtdIrRequestIndex`, `vtdIrteLookup` on the unit's words).
+ *  Applies the IEC fill and the fault record to `unit` in place; never throws on hardware input
+ *  (any address, data, requester, table contents). */
 export function vtdIrRemap(unit: VtdIrUnit, tx: MsiTransaction): VtdIrOutcome {
-  const addrLo = tx.addrLo >>> 0;
-  const notInterrupt = notInterruptReason(addrLo, tx.addrHi >>> 0);
-  if (notInterrupt !== null) return { kind: 'not-interrupt', reason: notInterrupt };
-  const message = { addrLo, addrHi: tx.addrHi >>> 0, data: tx.data >>> 0 };
-  if (!unit.ire) return { kind: 'passed-through', why: 'ir-disabled', message };
-  if (!isRemappableFormat(addrLo)) {
-    if (unit.cfi && !irtaEime(unit.irta)) {
-      return { kind: 'passed-through', why: 'compatibility-format', message };
-    }
-    return fault(unit, IR_FAULT_REASON.compatBlocked, addressHandle(addrLo), tx, false);
+  const message = { addrLo: tx.addrLo >>> 0, addrHi: tx.addrHi >>> 0, data: tx.data >>> 0 };
+  const mode = unitMode(unit);
+  const index = vtdIrRequestIndex(mode, message.addrLo, message.addrHi, message.data);
+  if (index === IR_REQUEST.notInterrupt) {
+    return {
+      kind: 'not-interrupt',
+      reason: notInterruptReason(message.addrLo, message.addrHi) ?? '',
+    };
   }
-  return remapRemappable(unit, tx, message);
-}
-
-function remapRemappable(unit: VtdIrUnit, tx: MsiTransaction, message: MsiMessage): VtdIrOutcome {
-  const request = decodeMsiMessage(message.addrLo, message.addrHi, message.data);
-  assert(request.format === 'remappable', 'vtdIrRemap: format checked before');
-  const index = remappableRequestIndex(message.addrLo, message.data);
+  if (index === IR_REQUEST.passedThrough) {
+    return {
+      kind: 'passed-through',
+      why: unit.ire ? 'compatibility-format' : 'ir-disabled',
+      message,
+    };
+  }
+  if (index === -IR_FAULT_REASON.compatBlocked) {
+    return fault(unit, IR_FAULT_REASON.compatBlocked, addressHandle(message.addrLo), tx, false);
+  }
   if (index < 0) {
+    const request = decodeMsiMessage(message.addrLo, message.addrHi, message.data);
+    assert(request.format === 'remappable', 'vtdIrRemap: format checked before');
     return fault(unit, IR_FAULT_REASON.requestReserved, request.interruptIndex, tx, false);
   }
-  if (index >= unit.table.entries) {
-    return fault(unit, IR_FAULT_REASON.indexOverflow, index, tx, false);
-  }
-  const cached = iecLookup(unit.iec, index);
-  const words = cached ?? readIrte(unit.table, index);
-  const fpd = IRTE_REMAPPED.accessors.faultProcessingDisable.get(words) === 1;
-  if (IRTE_REMAPPED.accessors.present.get(words) === 0) {
-    return fault(unit, IR_FAULT_REASON.entryNotPresent, index, tx, fpd);
-  }
-  if (cached === undefined) iecFill(unit.iec, index, words);
-  const check = irteCheck(
-    words,
-    0,
-    { eime: irtaEime(unit.irta), postedInterrupts: unit.postedInterrupts },
+  const iecHit = iecCached(unit.words, unit.layout, index);
+  const at = vtdIrteLookup(
+    unit.words,
+    unit.layout,
+    mode,
+    unit.table.entries,
+    index,
     tx.requesterId,
   );
-  if (check !== IRTE_USABLE) return fault(unit, check, index, tx, fpd);
-  const iecHit = cached !== undefined;
-  return irteFormat(words) === 'posted'
-    ? posted(words, index, iecHit)
-    : remapped(unit, words, index, iecHit, request.shv ? null : ioapicRte(message.data));
+  if (at < 0) return fault(unit, -at as IrFaultReason, index, tx, fpdOf(unit, index));
+  if (irtePostedAt(unit.words, at)) return posted(unit.words, at, index, iecHit);
+  const shv = fieldValue(message.addrLo, SHV) === 1;
+  return remapped(unit, at, index, iecHit, shv ? null : ioapicRte(message.data));
+}
+
+const SHV = fieldPos(MSI_ADDRESS_REMAPPABLE, 'shv');
+const FPD = fieldPos(IRTE_REMAPPED, 'faultProcessingDisable');
+
+const unitMode = (unit: VtdIrUnit): VtdIrMode => ({
+  ire: unit.ire,
+  cfi: unit.cfi,
+  eime: irtaEime(unit.irta),
+  postedInterrupts: unit.postedInterrupts,
+});
+
+/** FPD of the IRTE the unit read for `index`: its cached copy, else the table's entry. */
+function fpdOf(unit: VtdIrUnit, index: number): boolean {
+  const l = unit.layout;
+  const at = (iecCached(unit.words, l, index) ? l.iecCopy : l.irt) + index * IRTE_DWORDS;
+  return getField(unit.words, at, FPD) === 1;
 }
 
 /** A present IRTE may be used for this request: neither check below failed. */
@@ -266,12 +349,12 @@ export function irteCheck(
 
 function remapped(
   unit: VtdIrUnit,
-  words: number[],
+  at: number,
   index: number,
   iecHit: boolean,
   rte: VtdIrRemapped['ioapicRte'],
 ): VtdIrRemapped {
-  const e = decode(IRTE_REMAPPED, words);
+  const e = decode(IRTE_REMAPPED, unit.words, at);
   return {
     kind: 'remapped',
     index,
@@ -286,8 +369,8 @@ function remapped(
   };
 }
 
-function posted(words: number[], index: number, iecHit: boolean): VtdIrPosted {
-  const e = decode(IRTE_POSTED, words);
+function posted(words: Uint32Array, at: number, index: number, iecHit: boolean): VtdIrPosted {
+  const e = decode(IRTE_POSTED, words, at);
   return {
     kind: 'posted',
     index,

@@ -6,12 +6,16 @@
 // Invariants: type 5h; bits 65:64 of the status address are 0 (dword aligned).
 // Not modelled: the interrupt (IF) and page-request drain (PD) completions' effects.
 
-import { defineLayout, encode } from '../bits.js';
+import { type Dwords, decode, defineLayout, encode, reservedBitsSet } from '../bits.js';
+import { InputError } from '../errors.js';
 
 /** Queued-invalidation descriptor type of the wait descriptor (Linux QI_IWD_TYPE). */
 export const WAIT_DESCRIPTOR_TYPE = 0x5;
+/** Linux's `desc_status[]` values (drivers/iommu/intel/iommu.h enum): a slot free, submitted, done
+ *  (the status data `qi_submit_sync` asks the wait descriptor to write), aborted. */
+export const QI_STATUS = { free: 0, inUse: 1, done: 2, abort: 3 } as const;
 /** The status data Linux's `qi_submit_sync` asks for (QI_DONE). */
-export const QI_DONE = 2;
+export const QI_DONE = QI_STATUS.done;
 
 export const INVALIDATION_WAIT_DESCRIPTOR = defineLayout(
   'vtd-invalidation-wait-descriptor',
@@ -33,13 +37,49 @@ export const INVALIDATION_WAIT_DESCRIPTOR = defineLayout(
   { complete: false },
 );
 
-/** The wait descriptor `qi_submit_sync` queues after a batch: status write of QI_DONE. The
- *  status address (bits 127:66) is the kernel's `qi->desc_status[]` slot, memory irqlab does not
- *  lay out, so it is left 0 and shown as not modelled. */
-export function encodeWaitDescriptor(): number[] {
+/** The 64-bit status address as the descriptor splits it: bits 1:0 are 0 (dword aligned). */
+const STATUS_ADDRESS = defineLayout(
+  'vtd-wait-status-address',
+  64,
+  'Intel VT-d 6.5.2.8 Status Address (descriptor bits 127:66 hold address bits 63:2)',
+  {
+    reservedAlignment: [1, 0, 'dword aligned'],
+    low: [31, 2, 'address bits 31:2 (descriptor bits 95:66)'],
+    high: [63, 32, 'address bits 63:32 (descriptor bits 127:96)'],
+  },
+  { complete: true },
+);
+
+export interface StatusAddress {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The wait descriptor `qi_submit_sync` queues after a batch: status write of QI_DONE to
+ *  `statusAddress` (the kernel's `qi->desc_status[wait_index]` slot; 0 where irqlab lays out no
+ *  such memory: the kernel views). */
+export function encodeWaitDescriptor(statusAddress: StatusAddress = { lo: 0, hi: 0 }): number[] {
+  const words = [statusAddress.lo, statusAddress.hi];
+  if (reservedBitsSet(STATUS_ADDRESS, words).length > 0) {
+    throw new InputError('wait descriptor status address', 'not dword aligned (VT-d 6.5.2.8)');
+  }
+  const a = decode(STATUS_ADDRESS, words);
   return encode(INVALIDATION_WAIT_DESCRIPTOR, {
     type: WAIT_DESCRIPTOR_TYPE,
     statusWrite: 1,
     statusData: QI_DONE,
+    statusAddressLow: a.low,
+    statusAddressHigh: a.high,
   });
+}
+
+/** What a wait descriptor asks for on completion: the status write (SW), its data, its address. */
+export function decodeWaitDescriptor(words: Dwords, offset = 0) {
+  const d = decode(INVALIDATION_WAIT_DESCRIPTOR, words, offset);
+  const [lo, hi] = encode(STATUS_ADDRESS, { low: d.statusAddressLow, high: d.statusAddressHigh });
+  return {
+    statusWrite: d.statusWrite === 1,
+    statusData: d.statusData,
+    statusAddress: { lo, hi } as StatusAddress,
+  };
 }

@@ -7,13 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { dwordsFromBigInt } from '../../../src/hw/bits.js';
 import { InputError } from '../../../src/hw/errors.js';
 import {
-  createInterruptEntryCache,
   decodeIecDescriptor,
   encodeIecDescriptor,
-  iecFill,
+  iecCached,
+  iecDrop,
   iecInvalidate,
-  iecLookup,
+  iecLookupFill,
   invalidates,
+  irWordsFor,
 } from '../../../src/hw/vtd/interrupt-entry-cache.js';
 
 const descriptor = (low: bigint, high = 0n) => [
@@ -45,16 +46,38 @@ describe('IEC invalidate descriptor', () => {
   });
 });
 
-describe('interrupt entry cache', () => {
-  const entry = (v: number) => [1, v, 0, 0];
+describe('interrupt entry cache, on words', () => {
+  const ENTRIES = 16;
+  /** A table of 16 IRTEs and its cache; IRTE i present with dword 1 = `v`. */
+  function unit(present: readonly [index: number, v: number][] = []) {
+    const l = irWordsFor(ENTRIES);
+    const w = new Uint32Array(l.words);
+    for (const [i, v] of present) w.set([1, v, 0, 0], l.irt + i * 4);
+    return { w, l };
+  }
+  const copy = (w: Uint32Array, at: number) => Array.from(w.subarray(at, at + 4));
+  it('lays out table, copies and valid bits without overlap', () => {
+    const l = irWordsFor(ENTRIES);
+    expect([l.irt, l.iecCopy, l.iecValid, l.words]).toEqual([0, 64, 128, 129]);
+  });
+  it('fills a present entry on a miss and hits it after; a not-present entry is never cached', () => {
+    const { w, l } = unit([[3, 0x24]]);
+    expect(iecLookupFill(w, l, 5)).toBe(-1);
+    expect(iecCached(w, l, 5)).toBe(false);
+    const at = iecLookupFill(w, l, 3);
+    expect(at).toBe(l.iecCopy + 12);
+    expect(copy(w, at)).toEqual([1, 0x24, 0, 0]);
+    w.set([1, 0x25, 0, 0], l.irt + 12); // memory changes: the cache keeps the old copy
+    expect(copy(w, iecLookupFill(w, l, 3))).toEqual([1, 0x24, 0, 0]);
+  });
   it('holds what was filled until an invalidation covers it', () => {
-    const iec = createInterruptEntryCache();
-    iecFill(iec, 32, entry(0x24));
-    expect(iecLookup(iec, 32)).toEqual(entry(0x24));
-    expect(iecInvalidate(iec, { granularity: 'index', index: 33, indexMask: 0 })).toBe(0);
-    expect(iecLookup(iec, 32)).toEqual(entry(0x24));
-    expect(iecInvalidate(iec, { granularity: 'index', index: 32, indexMask: 0 })).toBe(1);
-    expect(iecLookup(iec, 32)).toBeUndefined();
+    const { w, l } = unit([[0, 0x24]]);
+    iecLookupFill(w, l, 0);
+    expect(iecInvalidate(w, l, ENTRIES, { granularity: 'index', index: 1, indexMask: 0 })).toBe(0);
+    expect(iecCached(w, l, 0)).toBe(true);
+    expect(iecInvalidate(w, l, ENTRIES, { granularity: 'index', index: 0, indexMask: 0 })).toBe(1);
+    expect(iecCached(w, l, 0)).toBe(false);
+    expect(copy(w, l.iecCopy)).toEqual([0, 0, 0, 0]); // zeroed: equal caches, equal words
   });
   it('index mask m covers the aligned block of 2^m entries around IIDX', () => {
     const inv = { granularity: 'index', index: 8, indexMask: 2 } as const;
@@ -66,39 +89,46 @@ describe('interrupt entry cache', () => {
       true,
       false,
     ]);
+    const { w, l } = unit([7, 8, 9, 10, 11, 12].map((i) => [i, i] as [number, number]));
+    for (let i = 7; i <= 12; i++) iecLookupFill(w, l, i);
+    expect(iecInvalidate(w, l, ENTRIES, inv)).toBe(4);
+    expect([7, 8, 11, 12].map((i) => iecCached(w, l, i))).toEqual([true, false, false, true]);
   });
   it('global invalidation drops everything', () => {
-    const iec = createInterruptEntryCache();
-    for (let i = 0; i < 5; i++) iecFill(iec, i, entry(i));
-    expect(iecInvalidate(iec, { granularity: 'global' })).toBe(5);
-    expect(iec.indices).toEqual([]);
-    expect(iec.dwords).toEqual([]);
+    const { w, l } = unit([0, 1, 2, 3, 4].map((i) => [i, i] as [number, number]));
+    for (let i = 0; i < 5; i++) iecLookupFill(w, l, i);
+    expect(iecInvalidate(w, l, ENTRIES, { granularity: 'global' })).toBe(5);
+    expect(w.subarray(l.iecCopy).every((x) => x === 0)).toBe(true);
   });
-  it('a bounded cache evicts its oldest fill', () => {
-    const iec = createInterruptEntryCache(2);
-    iecFill(iec, 1, entry(1));
-    iecFill(iec, 2, entry(2));
-    iecFill(iec, 3, entry(3));
-    expect(iec.indices).toEqual([2, 3]);
-    expect(iecLookup(iec, 1)).toBeUndefined();
-    iecFill(iec, 2, entry(9));
-    expect(iec.indices).toEqual([3, 2]);
-    expect(iecLookup(iec, 2)).toEqual(entry(9));
-    expect(() => createInterruptEntryCache(0)).toThrow(InputError);
+  it('an eviction drops one copy; the next lookup reads the table again', () => {
+    const { w, l } = unit([[2, 0x30]]);
+    iecLookupFill(w, l, 2);
+    w.set([1, 0x31, 0, 0], l.irt + 8);
+    expect(iecDrop(w, l, 2)).toBe(true);
+    expect(iecDrop(w, l, 2)).toBe(false);
+    expect(copy(w, iecLookupFill(w, l, 2))).toEqual([1, 0x31, 0, 0]);
   });
-  it('keeps one copy per index and 4 dwords per entry (property)', () => {
+  it('a cached copy is the table entry as it was at the last fill (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 15 }), fc.nat(255)), { maxLength: 40 }),
-        fc.option(fc.integer({ min: 1, max: 6 }), { nil: null }),
-        (fills, capacity) => {
-          const iec = createInterruptEntryCache(capacity);
-          for (const [index, v] of fills) iecFill(iec, index, entry(v));
-          expect(new Set(iec.indices).size).toBe(iec.indices.length);
-          expect(iec.dwords.length).toBe(iec.indices.length * 4);
-          if (capacity !== null) expect(iec.indices.length).toBeLessThanOrEqual(capacity);
-          const last = fills.at(-1);
-          if (last) expect(iecLookup(iec, last[0])).toEqual(entry(last[1]));
+        fc.array(fc.tuple(fc.constantFrom('write', 'lookup', 'drop'), fc.nat(15), fc.nat(255)), {
+          maxLength: 60,
+        }),
+        (ops) => {
+          const { w, l } = unit();
+          const filled = new Map<number, number>();
+          for (const [op, i, v] of ops) {
+            if (op === 'write') w.set([v & 1, v, 0, 0], l.irt + i * 4);
+            else if (op === 'drop') {
+              iecDrop(w, l, i);
+              filled.delete(i);
+            } else if (iecLookupFill(w, l, i) >= 0 && !filled.has(i))
+              filled.set(i, w[l.irt + i * 4 + 1]);
+          }
+          for (let i = 0; i < ENTRIES; i++) {
+            expect(iecCached(w, l, i)).toBe(filled.has(i));
+            if (filled.has(i)) expect(w[l.iecCopy + i * 4 + 1]).toBe(filled.get(i));
+          }
         },
       ),
     );

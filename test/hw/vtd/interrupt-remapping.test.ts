@@ -7,13 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { dwordsFromBigInt } from '../../../src/hw/bits.js';
 import type { RequesterId } from '../../../src/hw/pci/bdf.js';
 import type { MsiTransaction } from '../../../src/hw/pci/msi-transaction.js';
-import { iecInvalidate } from '../../../src/hw/vtd/interrupt-entry-cache.js';
 import {
   createVtdIrUnit,
   IR_FAULT_REASON,
   remappedAsMsiMessage,
   type VtdIrUnit,
   type VtdIrUnitOptions,
+  vtdIrInvalidate,
   vtdIrRemap,
 } from '../../../src/hw/vtd/interrupt-remapping.js';
 import { encodeIrtePosted, encodeIrteRemapped } from '../../../src/hw/vtd/irte.js';
@@ -27,7 +27,6 @@ const OPTS: VtdIrUnitOptions = {
   ire: true,
   cfi: false,
   postedInterrupts: true,
-  iecCapacity: null,
 };
 const unitWith = (opts: Partial<VtdIrUnitOptions> = {}) => createVtdIrUnit({ ...OPTS, ...opts });
 const tx = (addrLo: number, data = 0, requesterId = NVME, addrHi = 0): MsiTransaction => ({
@@ -224,9 +223,9 @@ describe('interrupt entry cache', () => {
     expect(vtdIrRemap(unit, msiTo(32))).toMatchObject({ vector: 0x24, iecHit: false });
     writeIrte(unit.table, 32, IRTE_32);
     expect(vtdIrRemap(unit, msiTo(32))).toMatchObject({ vector: 0x24, iecHit: true });
-    iecInvalidate(unit.iec, { granularity: 'index', index: 33, indexMask: 0 });
+    vtdIrInvalidate(unit, { granularity: 'index', index: 33, indexMask: 0 });
     expect(vtdIrRemap(unit, msiTo(32))).toMatchObject({ vector: 0x24, iecHit: true });
-    iecInvalidate(unit.iec, { granularity: 'index', index: 32, indexMask: 0 });
+    vtdIrInvalidate(unit, { granularity: 'index', index: 32, indexMask: 0 });
     expect(vtdIrRemap(unit, msiTo(32))).toMatchObject({ vector: 0x25, iecHit: false });
   });
   it('keeps routing through a cached entry that memory has since cleared', () => {
@@ -234,7 +233,7 @@ describe('interrupt entry cache', () => {
     vtdIrRemap(unit, msiTo(32));
     writeIrte(unit.table, 32, [0, 0, 0, 0]);
     expect(vtdIrRemap(unit, msiTo(32)).kind).toBe('remapped');
-    iecInvalidate(unit.iec, { granularity: 'global' });
+    vtdIrInvalidate(unit, { granularity: 'global' });
     expect(vtdIrRemap(unit, msiTo(32))).toMatchObject({ kind: 'fault', reason: 0x22 });
   });
 });
