@@ -5,10 +5,10 @@
 // in device state, `hw/ims/ims-store.ts`).
 // Invariants: the word offsets are the store's entry's (4 dwords per entry, MSI-X and IMS alike).
 
+import { pendingBitFlush } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORD, MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { entryMasked, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, testBit } from './system-fields.js';
 import type { SystemState } from './system-state.js';
 
 /** The word holding dword `dword` of `vector`'s entry in its device's store. */
@@ -31,8 +31,7 @@ export function deviceEntryWrite(
   const maskBit = MSIX_TABLE_ENTRY.accessors.mask.get(s.words, deviceEntryWordAt(s, vector, 0));
   emit(log, EVENT.maskChanged, spec.store, spec.entry, maskBit, vector);
   const pending = st.pendingAt * 32 + spec.entry;
-  if (testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
-    clearBit(s.words, pending);
+  if (pendingBitFlush(s.words, pending, !entryMasked(s.words, st, spec.entry))) {
     sendEntry(s, log, st, spec.entry, vector);
   }
 }

@@ -17,13 +17,7 @@ export function clearBit(w: Uint32Array, bit: number): void {
 }
 
 /** Highest set bit of the `dwords`-long bit array at word `at` (its own numbering), or -1. */
-export function highestBit(w: Uint32Array, at: number, dwords: number): number {
-  for (let i = dwords - 1; i >= 0; i--) {
-    const v = w[at + i];
-    if (v !== 0) return i * 32 + 31 - Math.clz32(v);
-  }
-  return -1;
-}
+export { bitmapHighestIn as highestBit } from '../hw/bitmap.js';
 
 /** Takes the first record off the FIFO at word `fifo` (its count, then `dwords`-long records):
  *  the rest shift down and the freed slot is zeroed, so the FIFO stays canonical (the same

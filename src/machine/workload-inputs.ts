@@ -6,6 +6,7 @@
 // invalidation). What is still one action: the mask of an MSI capability or INTx source, the move
 // of an emulated MSI, and a hot-unplug.
 
+import { pendingBitFlush } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
 import { type EntryMaskOperation, guestEntrySetMask, guestMsixMove } from './guest-entry.js';
@@ -15,7 +16,7 @@ import { pvRetarget } from './pv-retarget.js';
 import { affinityTarget } from './system-actions.js';
 import { entryMasked, intxLineAsserted, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, setBit, testBit } from './system-fields.js';
+import { clearBit, setBit } from './system-fields.js';
 import type { SystemState } from './system-state.js';
 import { MSI_STORE_DWORDS } from './system-topology.js';
 import { viommuMove } from './viommu-ir.js';
@@ -105,8 +106,7 @@ function setHostEntryMask(s: SystemState, log: EventLog, vector: number, masked:
       else clearBit(w, bit);
       emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
       const pending = st.pendingAt * 32 + spec.entry;
-      if (!masked && testBit(w, pending) && !entryMasked(w, st, spec.entry)) {
-        clearBit(w, pending);
+      if (!masked && pendingBitFlush(w, pending, !entryMasked(w, st, spec.entry))) {
         sendEntry(s, log, st, spec.entry, vector);
       }
       return;
