@@ -11,13 +11,13 @@
 // Not modelled: preemption by other host tasks, interrupt windows / EFLAGS.IF, NMIs,
 // level-triggered interrupts.
 
-import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
+import { apicHighestVector } from '../hw/x86/lapic.js';
 import { piTestAndSetOn, piTestAndSetPir } from '../hw/x86/posted-descriptor.js';
 import { attributedOwner } from './guest-vector.js';
 import { kvmVcpuWakeUp, piWakeupHandler } from './kvm-posted-intr.js';
 import { countOutcome, lapicRequest, NO_SUCH_DESTINATION } from './system-delivery.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
-import { clearBit, highestBit, testBit } from './system-fields.js';
+import { clearBit, testBit } from './system-fields.js';
 import {
   guestOnPcpu,
   POSTED_INTR_VECTOR,
@@ -38,7 +38,7 @@ import { countCoalesced, irrAt, syncPir, vmExit } from './system-vcpu.js';
 /** The pCPU takes its highest pending interrupt (IRR -> handler -> EOI, in one step). */
 export function pcpuInterrupt(s: SystemState, log: EventLog, p: number): void {
   const irr = irrAt(s, p);
-  const vector = highestBit(s.words, irr, APIC_REG_DWORDS);
+  const vector = apicHighestVector(s.words, irr);
   if (vector < 0) return;
   clearBit(s.words, irr * 32 + vector);
   const guest = guestOnPcpu(s, p);

@@ -17,6 +17,10 @@
 //  - the CPU takes the highest IRR vector only if its priority class is above PPR's; it moves to
 //    ISR; EOI clears the highest ISR bit;
 //  - TMR follows the trigger mode of the last acceptance (set for level, cleared for edge).
+// The acceptance, priority, dispatch and EOI decisions are word functions over registers held at
+// an offset of a Uint32Array (`apicIrrSet` ... `apicEoi`): the object API is a view over them,
+// and the whole-system model runs them on its state words (a pCPU's IRR, a vCPU's virtual
+// IRR/ISR), so each decision exists once.
 // Not modelled: the LVT, timer, ICR/IPIs sent by this APIC, SMI/INIT/SIPI/ExtINT delivery (they
 // are reported as not modelled), lowest-priority arbitration between APICs (a bus-level choice:
 // the caller picks the target), EFLAGS.IF and interrupt windows, directed EOI to IOAPICs beyond
