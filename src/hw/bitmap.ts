@@ -53,10 +53,14 @@ export function bitmapCount(words: Dwords): number {
 }
 
 /** Index of the highest set bit, or -1 if none (the LAPIC's "highest priority" is the highest). */
-export function bitmapHighest(words: Dwords): number {
-  for (let w = words.length - 1; w >= 0; w--) {
-    const v = words[w] >>> 0;
-    if (v !== 0) return w * DWORD_BITS + 31 - Math.clz32(v);
+export const bitmapHighest = (words: Dwords): number => bitmapHighestIn(words, 0, words.length);
+
+/** Highest set bit of the `dwords`-long bit array at word `at` of `words` (its own numbering), or
+ *  -1: the form a register held inside a larger array of words is read with. */
+export function bitmapHighestIn(words: Dwords, at: number, dwords: number): number {
+  for (let i = dwords - 1; i >= 0; i--) {
+    const v = words[at + i];
+    if (v !== 0) return i * DWORD_BITS + 31 - Math.clz32(v);
   }
   return -1;
 }

@@ -54,6 +54,10 @@ export function fieldValue(value: number, f: FieldPos): number {
   return (value & f.bits) >>> f.shift;
 }
 
+/** `value` placed in field `f` of an otherwise zero dword: `fieldValue`'s inverse. */
+export const fieldPlaced = (value: number, f: FieldPos): number =>
+  ((value & f.mask) << f.shift) >>> 0;
+
 /** Writes `value` (already known to fit) into the field of the structure at word `at`. */
 export function setField(w: Uint32Array, at: number, f: FieldPos, value: number): void {
   const i = at + f.dword;

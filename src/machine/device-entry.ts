@@ -1,14 +1,15 @@
 // Software's write to a dword of a device's MSI-X or IMS entry (a guest reaching a mapped table,
-// the host's own writes), or to its MSI capability's Mask Bits: the dword takes the value; a write to Vector Control (the IMS control
-// dword) that clears Mask while the entry's pending bit is set sends the entry's current message
-// once and clears the bit (PCIe "Per-vector Masking and Pending Bits"; the IMS keeps the same rule
-// in device state, `hw/ims/ims-store.ts`).
+// the host's own writes), or to its MSI capability's Mask Bits: the dword takes the value; a
+// write that clears Mask while the entry's pending bit is set sends the entry's current message
+// once and clears the bit (PCIe "Per-vector Masking and Pending Bits", `hw/pci/msix-pba.ts`
+// pendingBitFlush; the IMS keeps the same rule in device state, `hw/ims/ims-store.ts`).
 // Invariants: the word offsets are the store's entry's (4 dwords per entry, MSI-X and IMS alike).
 
+import { pendingBitFlush } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORD, MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { entryMasked, sendEntry } from './system-delivery.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { clearBit, setBit, testBit } from './system-fields.js';
+import { clearBit, setBit } from './system-fields.js';
 import type { SystemState } from './system-state.js';
 import { MSI_STORE_DWORDS } from './system-topology.js';
 
@@ -32,8 +33,7 @@ export function deviceEntryWrite(
   const maskBit = MSIX_TABLE_ENTRY.accessors.mask.get(s.words, deviceEntryWordAt(s, vector, 0));
   emit(log, EVENT.maskChanged, spec.store, spec.entry, maskBit, vector);
   const pending = st.pendingAt * 32 + spec.entry;
-  if (testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
-    clearBit(s.words, pending);
+  if (pendingBitFlush(s.words, pending, !entryMasked(s.words, st, spec.entry))) {
     sendEntry(s, log, st, spec.entry, vector);
   }
 }
@@ -55,8 +55,7 @@ export function deviceMsiMaskWrite(
   else clearBit(s.words, bit);
   emit(log, EVENT.maskChanged, spec.store, spec.entry, masked ? 1 : 0, vector);
   const pending = st.pendingAt * 32 + spec.entry;
-  if (!masked && testBit(s.words, pending) && !entryMasked(s.words, st, spec.entry)) {
-    clearBit(s.words, pending);
+  if (pendingBitFlush(s.words, pending, !entryMasked(s.words, st, spec.entry))) {
     sendEntry(s, log, st, spec.entry, vector);
   }
 }

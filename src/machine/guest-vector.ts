@@ -10,10 +10,14 @@
 // until the cleanup frees it; a handler that finds no owner counts the interrupt lost for the
 // vector whose freed previous target it hit (a ghost kept for exactly that), or, if none,
 // counts nowhere, which the conservation property then reports.
-// Not modelled: the guest's ISR (the handler and its EOI are one step), nested interrupts.
+// The guest takes a vector (virtual-interrupt delivery: vIRR -> vISR) and EOIs it in a later step
+// (`guestEoi`, its flow handler's ack), so a raise, a move or a cleanup can land in between; a
+// vector that arrives meanwhile waits in the vIRR. Linux runs handlers with interrupts disabled,
+// so nothing nests: the guest takes no vector while one is in service.
+// Not modelled: the guest's TPR (Linux leaves it 0), level-triggered vectors.
 
 import { fieldPos, getField, setField } from '../hw/field-pos.js';
-import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
+import { apicDeliverableVector, apicDispatch, apicEoi } from '../hw/x86/lapic.js';
 import {
   STEP,
   type StepProgram,
@@ -24,7 +28,7 @@ import {
 } from './step-program.js';
 import { countOutcome } from './system-delivery.js';
 import { EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
-import { clearBit, highestBit, testBit } from './system-fields.js';
+import { testBit } from './system-fields.js';
 import {
   GUEST_APIC_CURRENT,
   GUEST_APIC_PREVIOUS,
@@ -40,7 +44,7 @@ import {
   VECTOR_COUNTERS,
   vcpuId,
 } from './system-topology.js';
-import { virrAt, vmExit } from './system-vcpu.js';
+import { vcpuInService, virrAt, visrAt, vmExit } from './system-vcpu.js';
 
 /** KVM's route holds the guest's compatibility-format pair: dword 0 address, dword 2 data. */
 const CUR_F = {
@@ -124,24 +128,44 @@ function retriggerMarkOwner(s: SystemState, v: number, guestVector: number): num
   return NO_VECTOR;
 }
 
-/** The guest takes its highest pending vector, runs the handler and EOIs (one step). */
+/** The vector vCPU `v`'s guest takes next: the highest deliverable one of its virtual IRR
+ *  (`apicDeliverableVector`, TPR 0: Linux leaves it 0), or -1. None while one is in service:
+ *  Linux runs the handler with interrupts disabled (the x86 interrupt gate clears IF) up to the
+ *  ack that writes EOI (handle_edge_irq -> apic_ack_edge), so it never nests another. */
+export function guestDeliverableVector(s: SystemState, v: number): number {
+  if (vcpuInService(s, v)) return -1;
+  return apicDeliverableVector(s.words, virrAt(s, v), s.words, visrAt(s, v), 0);
+}
+
+/** Virtual-interrupt delivery of the highest deliverable vector (vIRR -> vISR) and the guest's
+ *  entry (common_interrupt -> handle_irq): the owner of the vector in vector_irq runs its
+ *  handler, counted delivered; none: lost (misdirected). The EOI is the guest's next step on
+ *  this vCPU (`guestEoi`). */
 export function guestHandle(s: SystemState, log: EventLog, v: number): void {
-  const virr = virrAt(s, v);
-  const guestVector = highestBit(s.words, virr, APIC_REG_DWORDS);
+  const guestVector = guestDeliverableVector(s, v);
   if (guestVector < 0) return;
-  clearBit(s.words, virr * 32 + guestVector);
+  apicDispatch(s.words, virrAt(s, v), s.words, visrAt(s, v), guestVector);
   if (hitRetriggerMark(s, log, v, guestVector)) return;
   const owner = guestVectorOwner(s, v, guestVector);
-  if (owner !== NO_VECTOR) {
-    countOutcome(s, owner, VECTOR_COUNTERS.delivered);
-    irqCompleteMove(s, log, owner, v, guestVector);
-  } else {
+  if (owner !== NO_VECTOR) countOutcome(s, owner, VECTOR_COUNTERS.delivered);
+  else {
     const ghost = attributedOwner(s, v, guestVector);
     countOutcome(s, ghost, VECTOR_COUNTERS.lost);
     emit(log, EVENT.misdirected, v, guestVector, ghost);
   }
   const guestIrq = owner === NO_VECTOR ? -1 : s.topology.vectors[owner].guestIrq;
   emit(log, EVENT.guestIrq, v, guestVector, owner, guestIrq);
+}
+
+/** apic_ack_edge, the flow handler's ack (handle_edge_irq acks before the driver's handler):
+ *  irq_complete_move for the vector in service, then apic_eoi: the highest vISR bit clears
+ *  (`apicEoi`; with APICv, EOI virtualization: no exit; without, the x2APIC EOI MSR write
+ *  exits). A vector that arrived in the vIRR meanwhile is taken after this. */
+export function guestEoi(s: SystemState, log: EventLog, v: number): void {
+  const guestVector = apicEoi(s.words, visrAt(s, v));
+  if (guestVector < 0) return;
+  const owner = guestVectorOwner(s, v, guestVector);
+  if (owner !== NO_VECTOR) irqCompleteMove(s, log, owner, v, guestVector);
   if (!s.topology.host.apicv) vmExit(s, log, v, EXIT_REASON.msrWrite, 0);
 }
 
@@ -184,6 +208,12 @@ function vectorCleanup(s: SystemState, log: EventLog, thread: number): StepResul
   return STEP.done;
 }
 
+/** The cleanup timer can run on vCPU `v`: it runs guest code and is not in an interrupt
+ *  handler (a timer callback runs in softirq context, never inside a hardirq before its EOI). */
+function cleanupCanRun(s: SystemState, v: number): boolean {
+  return vcpuState(s, v) === VCPU_STATE.inGuest && !vcpuInService(s, v);
+}
+
 export const VECTOR_CLEANUP: StepProgram = {
   id: 4,
   name: 'vector_cleanup',
@@ -192,9 +222,10 @@ export const VECTOR_CLEANUP: StepProgram = {
     {
       name: '__vector_cleanup',
       wait: WAIT.timerTick,
-      // The timer fires on the old CPU: the cleanup runs when that vCPU runs guest code.
-      enabled: (s, thread) =>
-        vcpuState(s, previousVcpu(s, s.topology.threads[thread].index)) === VCPU_STATE.inGuest,
+      // The timer fires on the old CPU: the cleanup runs when that vCPU runs guest code outside
+      // an interrupt handler. __vector_cleanup reads only the IRR: the old vector cannot be in
+      // service on its own CPU while the timer callback runs there.
+      enabled: (s, thread) => cleanupCanRun(s, previousVcpu(s, s.topology.threads[thread].index)),
       run: (s, log, thread) => vectorCleanup(s, log, thread),
     },
   ],

@@ -11,20 +11,18 @@
 // Not modelled: preemption by other host tasks, interrupt windows / EFLAGS.IF, NMIs,
 // level-triggered interrupts.
 
-import { fieldPos, getField, setField } from '../hw/field-pos.js';
-import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
-import { PID_CONTROL } from '../hw/x86/posted-descriptor.js';
+import { apicHighestVector } from '../hw/x86/lapic.js';
+import { piTestAndSetOn, piTestAndSetPir } from '../hw/x86/posted-descriptor.js';
 import { attributedOwner } from './guest-vector.js';
 import { kvmVcpuWakeUp, piWakeupHandler } from './kvm-posted-intr.js';
 import { countOutcome, lapicRequest, NO_SUCH_DESTINATION } from './system-delivery.js';
 import { COALESCE_AT, EVENT, type EventLog, EXIT_REASON, emit } from './system-events.js';
-import { clearBit, highestBit, setBit, testBit } from './system-fields.js';
+import { clearBit, testBit } from './system-fields.js';
 import {
   guestOnPcpu,
   POSTED_INTR_VECTOR,
   POSTED_INTR_WAKEUP_VECTOR,
   pidAt,
-  pidControlAt,
   RESCHEDULE_VECTOR,
   routeTarget,
   type SystemState,
@@ -37,12 +35,10 @@ import {
 import { NO_VECTOR, ROUTE_DWORDS, VECTOR_COUNTERS, vcpuId } from './system-topology.js';
 import { countCoalesced, irrAt, syncPir, vmExit } from './system-vcpu.js';
 
-const PID_ON = fieldPos(PID_CONTROL, 'on');
-
 /** The pCPU takes its highest pending interrupt (IRR -> handler -> EOI, in one step). */
 export function pcpuInterrupt(s: SystemState, log: EventLog, p: number): void {
   const irr = irrAt(s, p);
-  const vector = highestBit(s.words, irr, APIC_REG_DWORDS);
+  const vector = apicHighestVector(s.words, irr);
   if (vector < 0) return;
   clearBit(s.words, irr * 32 + vector);
   const guest = guestOnPcpu(s, p);
@@ -137,12 +133,9 @@ export function kvmSetMsi(s: SystemState, log: EventLog, vector: number, fromPcp
     return;
   }
   // No APICv: pending in software, injected at the next entry; kick the vCPU out of the guest.
-  const bit = pidAt(s, target) * 32 + guestVector;
-  if (testBit(w, bit)) countCoalesced(s, log, vector, COALESCE_AT.pir);
-  else {
-    setBit(w, bit);
-    emit(log, EVENT.posted, target, guestVector, vector, 0);
-  }
+  if (piTestAndSetPir(w, pidAt(s, target), guestVector)) {
+    countCoalesced(s, log, vector, COALESCE_AT.pir);
+  } else emit(log, EVENT.posted, target, guestVector, vector, 0);
   kick(s, log, target, fromPcpu);
 }
 
@@ -158,16 +151,11 @@ function softwarePost(
   tag: number,
   fromPcpu: number,
 ): void {
-  const w = s.words;
-  const bit = pidAt(s, v) * 32 + vector;
-  if (testBit(w, bit)) {
+  if (piTestAndSetPir(s.words, pidAt(s, v), vector)) {
     countCoalesced(s, log, tag, COALESCE_AT.pir);
     return;
   }
-  setBit(w, bit);
-  const ctl = pidControlAt(s, v);
-  const wasOn = getField(w, ctl, PID_ON) === 1;
-  setField(w, ctl, PID_ON, 1);
+  const wasOn = piTestAndSetOn(s.words, pidAt(s, v));
   emit(log, EVENT.posted, v, vector, tag, wasOn ? 0 : 1);
   if (wasOn) return;
   kick(s, log, v, fromPcpu, POSTED_INTR_VECTOR);

@@ -21,6 +21,7 @@
 // vIOMMU invalidation path re-routes), MSI-X function mask, the PBA page's reads.
 
 import { fieldPos, getField } from '../hw/field-pos.js';
+import { pendingBitFlush, pendingBitRaise, SIGNAL } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { kvmSetMsi } from './host-irq.js';
 import { handledOrWait, irLockFree, QI_SUBMIT_SYNC } from './host-qi.js';
@@ -33,8 +34,9 @@ import {
   setRoute,
   setVmsixFlag,
   TRAP_KIND,
+  VMSIX_STATE,
   vmsixAt,
-  vmsixFlag,
+  vmsixStateAt,
 } from './system-state.js';
 import { countCoalesced } from './system-vcpu.js';
 import { trapExit, trapOf } from './vcpu-trap.js';
@@ -43,6 +45,12 @@ const ENTRY_MASK = fieldPos(MSIX_TABLE_ENTRY, 'mask');
 
 export const virtualMasked = (s: SystemState, vector: number): boolean =>
   getField(s.words, vmsixAt(s, vector), ENTRY_MASK) === 1;
+
+const VIRTUAL_PENDING = fieldPos(VMSIX_STATE, 'pending');
+
+/** The virtual PBA bit of the guest's entry, as a bit index counted from word 0 of the state. */
+const virtualPendingBit = (s: SystemState, vector: number): number =>
+  (vmsixStateAt(s, vector) + VIRTUAL_PENDING.dword) * 32 + VIRTUAL_PENDING.shift;
 
 /** Per guest entry kind, the trap of a read and of a write. */
 const ENTRY_TRAPS = {
@@ -138,24 +146,23 @@ function vfioMsixVectorUse(s: SystemState, log: EventLog, vector: number): void 
   if (hasBypassProducer(s, vector) && route.vcpu < t.vms[spec.vm].vcpus) {
     piUpdateIrte(s, log, vector, route.vcpu, route.vector, true);
   }
-  if (vmsixFlag(s, vector, 'pending')) {
-    setVmsixFlag(s, vector, 'pending', false);
-    kvmSetMsi(s, log, vector, -1);
-  }
+  // msix_handle_mask_update: unmasked with the virtual PBA bit set -> msix_clr_pending, notify.
+  if (pendingBitFlush(s.words, virtualPendingBit(s, vector), true)) kvmSetMsi(s, log, vector, -1);
 }
 
 /** vfio_msi_interrupt in QEMU's event loop: the eventfd VFIO signalled is read; msix_notify
  *  sends the entry's message, or, the entry masked, sets its virtual pending bit. */
 export function vmmInterrupt(s: SystemState, log: EventLog, vector: number): void {
   setVmsixFlag(s, vector, 'signalled', false);
-  if (!virtualMasked(s, vector)) {
-    kvmSetMsi(s, log, vector, -1);
-    return;
+  // QEMU emulates the PCIe pending-bit rule on its virtual PBA: the same decision.
+  switch (pendingBitRaise(s.words, virtualPendingBit(s, vector), true, virtualMasked(s, vector))) {
+    case SIGNAL.send:
+      kvmSetMsi(s, log, vector, -1);
+      return;
+    case SIGNAL.coalesced:
+      countCoalesced(s, log, vector, COALESCE_AT.vmm);
+      return;
+    default:
+      emit(log, EVENT.vmmPendingSet, vector);
   }
-  if (vmsixFlag(s, vector, 'pending')) {
-    countCoalesced(s, log, vector, COALESCE_AT.vmm);
-    return;
-  }
-  setVmsixFlag(s, vector, 'pending', true);
-  emit(log, EVENT.vmmPendingSet, vector);
 }

@@ -21,7 +21,8 @@ export const ACTION = {
   pcpuInterrupt: 2,
   /** KVM: VM entry of a runnable vCPU. a: vCPU */
   vcpuEnter: 3,
-  /** guest: runs the handler of its highest pending virtual interrupt. a: vCPU */
+  /** guest: takes its highest deliverable virtual interrupt (vIRR -> vISR) and runs its
+   *  handler's entry (common_interrupt: the owner of the vector). a: vCPU */
   guestHandle: 4,
   /** guest: idle vCPU executes HLT. a: vCPU */
   vcpuHalt: 5,
@@ -38,27 +39,31 @@ export const ACTION = {
   iecEvict: 9,
   /** system bus: the oldest interrupt in flight from the remapping unit reaches its LAPIC. */
   apicDeliver: 10,
+  /** guest: its handler's ack writes EOI for the vector in service (apic_ack_edge). a: vCPU */
+  guestEoi: 11,
   // ---- workload inputs ----
   /** guest driver masks an assigned vector. a: vector index */
-  mask: 11,
+  mask: 12,
   /** guest driver unmasks an assigned vector. a: vector index */
-  unmask: 12,
+  unmask: 13,
   /** guest moves a vector to another of its vCPUs and guest vector (what its kernel chose).
    *  a: vector index, b: `affinityTarget(vcpu index in the VM, guest vector)` */
-  setAffinity: 13,
+  setAffinity: 14,
   /** host scheduler moves a vCPU. a: vCPU, b: pCPU */
-  vcpuMigrate: 14,
+  vcpuMigrate: 15,
   /** the assigned function or subdevice of a vector's store disappears. a: store */
-  hotUnplug: 15,
+  hotUnplug: 16,
   /** guest driver frees an assigned vector's irq (free_irq). a: vector index */
-  freeIrq: 16,
+  freeIrq: 17,
   /** guest driver requests a freed vector's irq again (request_irq). a: vector index */
-  requestIrq: 17,
+  requestIrq: 18,
 } as const;
 
 export type ActionKind = (typeof ACTION)[keyof typeof ACTION];
 export const ACTION_NAMES: readonly string[] = Object.keys(ACTION);
-/** Kinds below this are the system's own; the rest are workload inputs. */
+/** Kinds below this are the system's own; the rest are workload inputs. A new system action
+ *  goes before the inputs (the simulator retries an input that is not enabled yet, and skips a
+ *  system action that is not); schedule files name actions, so their numbers may move. */
 export const FIRST_INPUT_ACTION = ACTION.mask;
 
 export interface SystemAction {
@@ -125,6 +130,7 @@ export const ACTION_OPERANDS: {
   vmmInterrupt: ['vector', 'none'],
   iecEvict: ['irte', 'none'],
   apicDeliver: ['none', 'none'],
+  guestEoi: ['vcpu', 'none'],
   mask: ['vector', 'none'],
   unmask: ['vector', 'none'],
   setAffinity: ['vector', 'affinityTarget'],

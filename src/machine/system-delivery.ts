@@ -9,11 +9,11 @@
 // `npm run bench`. It works directly on the state's words through the SAME hw layouts (their
 // `[hi, lo]` tables compiled once by `hw/field-pos.ts`), allocating nothing, where the hw
 // modules' object APIs return effect objects. The decisions themselves have one implementation
-// in hw, called by both: a store's raise (`signalOutcome`), the remapping unit's decision over
+// in hw, called by both: a store's raise (`pendingBitRaise`), the remapping unit's decision over
 // words (`vtdIrRequestIndex`, `vtdIrteLookup`: the request, the IRTE through the interrupt entry
 // cache and its checks; `vtdIrRemap` is a view of the same functions), the cache's invalidation
-// and eviction (`iecDrop`), posting (`piPostAt`). What stays here is the state's own bookkeeping
-// (FIFOs, ghost counters, events).
+// and eviction (`iecDrop`), posting (`piPostAt`), the LAPIC's IRR (`apicIrrSet`). What stays here
+// is the state's own bookkeeping (FIFOs, ghost counters, events).
 // Invariants: every raise of an assigned vector ends, now or later, in exactly one of: a guest
 // handler run, a coalescing (device pending bit, FIFO full, PIR, vIRR or host IRR bit already
 // set), or a loss (dropped, IR fault, not an interrupt); the ghost counters record which.
@@ -25,7 +25,7 @@ import { fieldPos, getField, setField } from '../hw/field-pos.js';
 import { IMS_ENTRY, IMS_ENTRY_DWORDS } from '../hw/ims/ims-store.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
-import { SIGNAL, signalOutcome } from '../hw/pci/msix-pba.js';
+import { pendingBitRaise, SIGNAL } from '../hw/pci/msix-pba.js';
 import { MSIX_ENTRY_DWORDS, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import { iecDrop, iecCached as vtdIecCached } from '../hw/vtd/interrupt-entry-cache.js';
 import {
@@ -35,7 +35,12 @@ import {
   vtdIrteLookup,
 } from '../hw/vtd/interrupt-remapping.js';
 import { IRTE_MODE, IRTE_POSTED, IRTE_REMAPPED, irteApicId } from '../hw/vtd/irte.js';
-import { APIC_FIRST_LEGAL_VECTOR, APIC_REG_DWORDS, DELIVERY_MODE } from '../hw/x86/lapic.js';
+import {
+  APIC_FIRST_LEGAL_VECTOR,
+  APIC_REG_DWORDS,
+  apicIrrSet,
+  DELIVERY_MODE,
+} from '../hw/x86/lapic.js';
 import {
   MSI_ADDRESS_COMPAT,
   MSI_ADDRESS_REMAPPABLE,
@@ -148,7 +153,7 @@ export function storeRaise(s: SystemState, log: EventLog, storeIndex: number, en
   emit(log, EVENT.raise, storeIndex, entryIndex, vector);
   const pendingBit = st.pendingAt * 32 + entryIndex;
   const enabled = w[st.unpluggedAt] === 0 && storeEnabled(w, st);
-  switch (signalOutcome(enabled, entryMasked(w, st, entryIndex), testBit(w, pendingBit))) {
+  switch (pendingBitRaise(w, pendingBit, enabled, entryMasked(w, st, entryIndex))) {
     case SIGNAL.dropped:
       countOutcome(s, vector, VECTOR_COUNTERS.lost);
       emit(log, EVENT.dropped, storeIndex, entryIndex, vector);
@@ -157,7 +162,6 @@ export function storeRaise(s: SystemState, log: EventLog, storeIndex: number, en
       coalesce(s, log, vector, COALESCE_AT.device);
       return;
     case SIGNAL.setPending:
-      setBit(w, pendingBit);
       emit(log, EVENT.pendingSet, storeIndex, entryIndex, vector);
       return;
     default:
@@ -476,11 +480,9 @@ export function lapicRequest(
     lose(s, log, port, NO_SUCH_DESTINATION, apicId, tag);
     return;
   }
-  const bit = (s.topology.layout.pcpuIrr + apicId * APIC_REG_DWORDS) * 32 + vector;
-  if (testBit(s.words, bit)) {
+  if (!apicIrrSet(s.words, s.topology.layout.pcpuIrr + apicId * APIC_REG_DWORDS, vector)) {
     coalesce(s, log, tag, COALESCE_AT.hostIrr);
     return;
   }
-  setBit(s.words, bit);
   emit(log, EVENT.hostIrrSet, apicId, vector, tag);
 }

@@ -2,16 +2,8 @@
 // from word 0 of the state (`hw/bitmap.ts`'s hot forms, re-exported), and the state's FIFOs (a
 // count word, then records). (Fields: `hw/field-pos.ts`.)
 
-export { clearBit, setBit, testBit } from '../hw/bitmap.js';
-
 /** Highest set bit of the `dwords`-long bit array at word `at` (its own numbering), or -1. */
-export function highestBit(w: Uint32Array, at: number, dwords: number): number {
-  for (let i = dwords - 1; i >= 0; i--) {
-    const v = w[at + i];
-    if (v !== 0) return i * 32 + 31 - Math.clz32(v);
-  }
-  return -1;
-}
+export { bitmapHighestIn as highestBit, clearBit, setBit, testBit } from '../hw/bitmap.js';
 
 /** Takes the first record off the FIFO at word `fifo` (its count, then `dwords`-long records):
  *  the rest shift down and the freed slot is zeroed, so the FIFO stays canonical (the same

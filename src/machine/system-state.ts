@@ -8,8 +8,9 @@
 // Saving a state is one typed-array copy (`cloneSystemState`); its canonical encoding is the words
 // themselves (FIFOs are kept shifted and zero-filled, so equal states have equal words).
 // Invariants: only `state.words` changes; `state.topology` is shared and never written.
-// Not modelled: host and guest ISRs (handlers run atomically in one step, so nothing is in service
-// between steps), TMRs (every interrupt here is edge-triggered).
+// Not modelled: host ISRs (a host handler runs atomically in one step, so nothing is in service
+// between steps; the guest's virtual ISR is kept: its EOI is a step of its own), TMRs (every
+// interrupt here is edge-triggered).
 
 import { defineLayout } from '../hw/bits.js';
 import { assert } from '../hw/errors.js';

@@ -220,6 +220,8 @@ export interface SystemLayout {
   readonly vectorRoute: number;
   readonly guestApic: number;
   readonly vectorCounters: number;
+  /** Per vCPU, its virtual ISR (the vectors the guest took and has not EOI'd yet). */
+  readonly vcpuVisr: number;
 }
 
 export interface SystemTopology {
@@ -322,6 +324,7 @@ export function createSystemTopology(spec: SystemSpec): SystemTopology {
     guestIrte: take(vectorCount * IRTE_DWORDS),
     vcpuTrap: take(vcpus.length * TRAP_DWORDS),
     threads: take((vcpus.length + 2 * vectorCount) * THREAD_DWORDS),
+    vcpuVisr: take(vcpus.length * APIC_REG_DWORDS),
     words: 0,
   };
   const threads: ThreadTopology[] = [

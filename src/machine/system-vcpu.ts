@@ -1,5 +1,5 @@
 // A vCPU's interrupt state in the whole-system model, below the code that moves it: its virtual
-// IRR (the virtual-APIC page), its posted-interrupt descriptor's PIR, the host LAPIC IRR of each
+// IRR and ISR (the virtual-APIC page), its posted-interrupt descriptor's PIR, the host LAPIC IRR of each
 // pCPU, the VM exit, and the move of PIR into the virtual IRR (Intel SDM Vol. 3C
 // "Posted-Interrupt Processing"; KVM vmx_sync_pir_to_irr). Who runs these: `host-irq.ts` (the
 // pCPU taking an interrupt), `kvm-posted-intr.ts` (KVM's scheduling of the vCPU and its
@@ -12,15 +12,13 @@
 // them at the next VM entry after a kick; irqlab keeps that pending set in the same PIR dwords
 // (no ON bit, no notification).
 
-import { fieldPos, setField } from '../hw/field-pos.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
-import { PID_CONTROL, PID_PIR_DWORDS } from '../hw/x86/posted-descriptor.js';
+import { PID_PIR_DWORDS, piSyncPirToIrr } from '../hw/x86/posted-descriptor.js';
 import { countOutcome } from './system-delivery.js';
 import { COALESCE_AT, EVENT, type EventLog, emit } from './system-events.js';
 import { highestBit } from './system-fields.js';
 import {
   pidAt,
-  pidControlAt,
   type SystemState,
   setPcpuHost,
   setVcpuRun,
@@ -29,10 +27,12 @@ import {
 } from './system-state.js';
 import { NO_VECTOR, VECTOR_COUNTERS } from './system-topology.js';
 
-const PID_ON = fieldPos(PID_CONTROL, 'on');
-
 export const virrAt = (s: SystemState, v: number): number =>
   s.topology.layout.vcpuVirr + v * APIC_REG_DWORDS;
+/** The vCPU's virtual ISR (virtual-APIC page): set by virtual-interrupt delivery, cleared by
+ *  the guest's EOI (`guest-vector.ts`). */
+export const visrAt = (s: SystemState, v: number): number =>
+  s.topology.layout.vcpuVisr + v * APIC_REG_DWORDS;
 export const irrAt = (s: SystemState, p: number): number =>
   s.topology.layout.pcpuIrr + p * APIC_REG_DWORDS;
 
@@ -42,6 +42,9 @@ export const vcpuVirrPending = (s: SystemState, v: number): boolean =>
   highestBit(s.words, virrAt(s, v), APIC_REG_DWORDS) >= 0;
 export const vcpuPirPending = (s: SystemState, v: number): boolean =>
   highestBit(s.words, pidAt(s, v), PID_PIR_DWORDS) >= 0;
+/** The guest is in an interrupt handler: a vector it took is in service, not yet EOI'd. */
+export const vcpuInService = (s: SystemState, v: number): boolean =>
+  highestBit(s.words, visrAt(s, v), APIC_REG_DWORDS) >= 0;
 
 export function countCoalesced(s: SystemState, log: EventLog, vector: number, where: number) {
   countOutcome(s, vector, VECTOR_COUNTERS.coalesced);
@@ -55,31 +58,17 @@ export function vmExit(s: SystemState, log: EventLog, v: number, reason: number,
   emit(log, EVENT.vmExit, v, reason, p, info);
 }
 
-/** Clears ON and ORs PIR into the virtual IRR, clearing PIR; a vector already in the IRR merges
- *  into it (counted as coalesced for `ownerOf(vector)`). Returns how many vectors moved. */
+/** Posted-interrupt processing or KVM's sync of vCPU `v`'s descriptor into its virtual IRR
+ *  (`piSyncPirToIrr`, the one implementation); a vector already in the IRR merges into it,
+ *  counted as coalesced for `ownerOf(vector)`. Returns how many vectors moved. */
 export function syncPir(
   s: SystemState,
   log: EventLog,
   v: number,
   ownerOf: (s: SystemState, v: number, vector: number) => number,
 ): number {
-  const w = s.words;
-  const pir = pidAt(s, v);
-  const virr = virrAt(s, v);
-  setField(w, pidControlAt(s, v), PID_ON, 0);
-  let moved = 0;
-  for (let i = 0; i < PID_PIR_DWORDS; i++) {
-    const bits = w[pir + i];
-    if (bits === 0) continue;
-    const merged = (w[virr + i] & bits) >>> 0;
-    w[virr + i] = (w[virr + i] | bits) >>> 0;
-    w[pir + i] = 0;
-    for (let rest = bits; rest !== 0; rest = (rest & (rest - 1)) >>> 0) moved++;
-    for (let rest = merged; rest !== 0; rest = (rest & (rest - 1)) >>> 0) {
-      const b = 31 - Math.clz32(rest & -rest);
-      const owner = ownerOf(s, v, i * 32 + b);
-      if (owner !== NO_VECTOR) countCoalesced(s, log, owner, COALESCE_AT.virr);
-    }
-  }
-  return moved;
+  return piSyncPirToIrr(s.words, pidAt(s, v), s.words, virrAt(s, v), (vector) => {
+    const owner = ownerOf(s, v, vector);
+    if (owner !== NO_VECTOR) countCoalesced(s, log, owner, COALESCE_AT.virr);
+  });
 }

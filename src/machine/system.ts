@@ -14,7 +14,7 @@
 
 import { assert } from '../hw/errors.js';
 import { guestOpCanStart } from './guest-op.js';
-import { guestHandle } from './guest-vector.js';
+import { guestDeliverableVector, guestEoi, guestHandle } from './guest-vector.js';
 import { guestBusyOn } from './guest-work.js';
 import { pcpuInterrupt } from './host-irq.js';
 import { describeQiHead, irLockFree, qiProcess, qiProcessEnabled } from './host-qi.js';
@@ -50,7 +50,7 @@ import {
   vmsixFlag,
 } from './system-state.js';
 import { UPSTREAM_DEPTH, VECTOR_COUNTERS } from './system-topology.js';
-import { pcpuIrrPending, vcpuVirrPending } from './system-vcpu.js';
+import { pcpuIrrPending, vcpuInService, vcpuVirrPending } from './system-vcpu.js';
 import { hotUnplug, setAffinity, setVectorMask } from './workload-inputs.js';
 
 /** Applies one action in place (the simulator's and the explorer's only way forward). */
@@ -88,6 +88,9 @@ export function systemStep(s: SystemState, a: SystemAction, log: EventLog): void
       return;
     case ACTION.apicDeliver:
       apicDeliver(s, log);
+      return;
+    case ACTION.guestEoi:
+      guestEoi(s, log, a.a);
       return;
     case ACTION.mask:
       setVectorMask(s, log, a.a, 'mask');
@@ -129,7 +132,7 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
     case ACTION.guestHandle:
       return (
         vcpuState(s, a.a) === VCPU_STATE.inGuest &&
-        vcpuVirrPending(s, a.a) &&
+        guestDeliverableVector(s, a.a) >= 0 &&
         !guestIrqsOffOn(s, a.a)
       );
     case ACTION.vcpuHalt:
@@ -137,6 +140,7 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
         t.vms[t.vcpus[a.a].vm].idle === 'halt' &&
         vcpuState(s, a.a) === VCPU_STATE.inGuest &&
         !vcpuVirrPending(s, a.a) &&
+        !vcpuInService(s, a.a) &&
         !guestBusyOn(s, a.a)
       );
     case ACTION.qiProcess:
@@ -149,6 +153,8 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return iecCached(s, a.a);
     case ACTION.apicDeliver:
       return upstreamCount(s) > 0;
+    case ACTION.guestEoi:
+      return vcpuState(s, a.a) === VCPU_STATE.inGuest && vcpuInService(s, a.a);
     case ACTION.mask:
     case ACTION.unmask:
     case ACTION.freeIrq:
@@ -208,6 +214,9 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   });
   for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecEvict, i);
   add(ACTION.apicDeliver, 0);
+  t.vcpus.forEach((_, v) => {
+    add(ACTION.guestEoi, v);
+  });
   return out;
 }
 
@@ -224,6 +233,7 @@ export function describeSystemAction(s: SystemState, a: SystemAction): string {
     case ACTION.vcpuEnter:
     case ACTION.guestHandle:
     case ACTION.vcpuHalt:
+    case ACTION.guestEoi:
       return `${name} ${t.vcpus[a.a].name}`;
     case ACTION.iecEvict:
       return `${name} IRTE ${a.a}`;

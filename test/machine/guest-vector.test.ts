@@ -30,14 +30,15 @@ function movedWithOldPending() {
   x.step(ACTION.deliver, 0); // posted to vCPU 1
   x.step(ACTION.apicDeliver);
   x.step(ACTION.pcpuInterrupt, vcpuPcpu(s, 1));
-  const first = x.step(ACTION.guestHandle, 1); // first interrupt on the new target
+  x.step(ACTION.guestHandle, 1); // first interrupt on the new target, in service
+  const first = x.step(ACTION.guestEoi, 1); // its ack: irq_complete_move, apic_eoi
   return { s, x, old, first };
 }
 
 describe('irq_complete_move and __vector_cleanup', () => {
-  it('schedules the cleanup at the first interrupt on the new target, not at the move', () => {
+  it('schedules the cleanup at the ack of the first interrupt on the new target, not at the move', () => {
     const { s, first } = movedWithOldPending();
-    expect(kinds(first)).toEqual(['threadReady', 'guestIrq']);
+    expect(kinds(first)).toEqual(['threadReady']);
     expect(threadProgram(s, cleanupThread(s.topology, 0))).toBe(
       PROGRAMS.findIndex((p) => p?.name === 'vector_cleanup'),
     );
@@ -51,6 +52,7 @@ describe('irq_complete_move and __vector_cleanup', () => {
     expect(again[0].args.slice(0, 2)).toEqual([0, 0]); // not freed
     expect(guestVectorOwner(s, 0, old)).toBe(0);
     expect(kinds(x.step(ACTION.guestHandle, 0))).toEqual(['guestIrq']);
+    x.step(ACTION.guestEoi, 0);
     const freed = x.step(ACTION.threadStep, thread);
     expect(freed[0].args.slice(0, 2)).toEqual([0, 1]);
     expect(previousHeld(s, 0)).toBe(false);

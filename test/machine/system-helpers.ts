@@ -5,7 +5,12 @@ import { threadIdle } from '../../src/machine/step-program.js';
 import { settle, systemIsEnabled, systemStep } from '../../src/machine/system.js';
 import { ACTION, type ActionKind } from '../../src/machine/system-actions.js';
 import { createEventLog, type EventLog, eventsOf } from '../../src/machine/system-events.js';
-import { cloneSystemState, type SystemState } from '../../src/machine/system-state.js';
+import {
+  cloneSystemState,
+  type SystemState,
+  VCPU_STATE,
+  vcpuState,
+} from '../../src/machine/system-state.js';
 import { irqThread } from '../../src/machine/system-topology.js';
 import { buildScenario } from '../../src/scenario/build.js';
 import { loadScenario } from '../../src/scenario/load.js';
@@ -72,6 +77,10 @@ export function stepper(s: SystemState) {
     drive(vector = 0, until?: string) {
       const from = log.length;
       const thread = irqThread(s.topology, vector);
+      const enter = (v: number) => ({ kind: ACTION.vcpuEnter, a: v, b: 0 });
+      const inGuest = s.topology.vcpus.flatMap((_, v) =>
+        vcpuState(s, v) === VCPU_STATE.inGuest ? [v] : [],
+      );
       for (let n = 0; n < 256; n++) {
         const trapped = s.topology.vcpus.findIndex((_, v) => !threadIdle(s, v));
         if (trapped < 0 && threadIdle(s, thread)) break;
@@ -96,6 +105,10 @@ export function stepper(s: SystemState) {
         ].find((a) => systemIsEnabled(s, a));
         if (unblock === undefined) throw new Error(`guestOp: thread ${next} cannot step`);
         systemStep(s, unblock, log);
+      }
+      // the vCPUs its traps took out of the guest go back in
+      for (const v of inGuest) {
+        if (systemIsEnabled(s, enter(v))) systemStep(s, enter(v), log);
       }
       return eventsOf(log, from);
     },

@@ -24,7 +24,7 @@
 // Not modelled: the PASID TLP prefix on the interrupt write when PASID Enable is set (the
 // transaction carries address, data and requester ID only); the queue-memory IMS variant.
 
-import { bitmapClear, bitmapCount, bitmapDwords, bitmapSet, bitmapTest } from '../bitmap.js';
+import { bitmapCount, bitmapDwords, bitmapTest } from '../bitmap.js';
 import { defineLayout } from '../bits.js';
 import { InputError } from '../errors.js';
 import type { RequesterId } from '../pci/bdf.js';
@@ -33,8 +33,9 @@ import {
   type AccessSize,
   type MmioRead,
   mmioAccessStatus,
+  pendingBitFlush,
+  pendingBitRaise,
   SIGNAL,
-  signalOutcome,
   undefinedRead,
 } from '../pci/msix-pba.js';
 import {
@@ -149,14 +150,13 @@ export function imsRaise(s: ImsStore, entry: number): SignalEffect {
   checkEntry(s, entry);
   s.counters.raised++;
   // An IMS store has no function-level enable or mask: each entry is masked or not.
-  switch (signalOutcome(true, imsEntryMasked(s, entry), bitmapTest(s.pending, entry))) {
+  switch (pendingBitRaise(s.pending, entry, true, imsEntryMasked(s, entry))) {
     case SIGNAL.send:
       return send(s, entry);
     case SIGNAL.coalesced:
       s.counters.coalesced++;
       return { kind: 'coalesced', source: 'ims', index: entry };
     default:
-      bitmapSet(s.pending, entry);
       return { kind: 'set-pending', source: 'ims', index: entry };
   }
 }
@@ -189,8 +189,7 @@ export function imsWrite(
   s.dwords[dword] = value;
   if (opts.size === 8) s.dwords[dword + 1] = opts.valueHigh ?? 0;
   const effects: SignalEffect[] = [];
-  if (wasMasked && !imsEntryMasked(s, entry) && bitmapTest(s.pending, entry)) {
-    bitmapClear(s.pending, entry);
+  if (wasMasked && pendingBitFlush(s.pending, entry, !imsEntryMasked(s, entry))) {
     effects.push(send(s, entry));
   }
   return { status, effects };

@@ -27,12 +27,39 @@ export type SignalOutcome = (typeof SIGNAL)[keyof typeof SIGNAL];
 /** PCIe 6.1.4.5: a function signalling an entry: nothing while its interrupt mechanism is
  *  disabled; the message if the entry is deliverable (not masked, by its Mask Bit or the
  *  Function Mask); otherwise its Pending Bit is set, and a signal while it is already set merges
- *  into it. The one rule for the MSI-X table, the IMS store (always enabled) and the
- *  whole-system model's stores (`machine/system-delivery.ts storeRaise`). */
+ *  into it. The decision `pendingBitRaise` applies to a pending bit. */
 export function signalOutcome(enabled: boolean, masked: boolean, pending: boolean): SignalOutcome {
   if (!enabled) return SIGNAL.dropped;
   if (!masked) return SIGNAL.send;
   return pending ? SIGNAL.coalesced : SIGNAL.setPending;
+}
+
+// The pending-bit rule on the words: the one implementation of a raise and of an unmask's flush,
+// run by the hw object APIs (msix-table.ts, ims-store.ts: the bit is the entry number in their own
+// pending array) and by the whole-system model (machine/system-delivery.ts storeRaise,
+// workload-inputs.ts setVectorMask: the bit is counted from word 0 of the state). Bit n is bit
+// n % 32 of dword n >>> 5, the arrays' own numbering (hw/bitmap.ts); no allocation, no range check
+// (callers own their bounds: this is the delivery hot path).
+
+/** PCIe 6.1.4.5, a function signals an entry whose Pending Bit is bit `bit` of `w`: `signalOutcome`,
+ *  and on `setPending` the bit is set. The caller sends the message on `send`. */
+export function pendingBitRaise(
+  w: Uint32Array,
+  bit: number,
+  enabled: boolean,
+  masked: boolean,
+): SignalOutcome {
+  const outcome = signalOutcome(enabled, masked, ((w[bit >>> 5] >>> bit) & 1) === 1);
+  if (outcome === SIGNAL.setPending) w[bit >>> 5] |= 1 << bit;
+  return outcome;
+}
+
+/** PCIe 6.1.4.5: an entry that becomes deliverable with its Pending Bit (bit `bit` of `w`) set
+ *  sends its message once and the bit clears. Returns whether the message is due (bit taken). */
+export function pendingBitFlush(w: Uint32Array, bit: number, deliverable: boolean): boolean {
+  if (!deliverable || ((w[bit >>> 5] >>> bit) & 1) === 0) return false;
+  w[bit >>> 5] &= ~(1 << bit);
+  return true;
 }
 
 /** PCIe: "aligned full DWORD or aligned full QWORD". */

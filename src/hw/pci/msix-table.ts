@@ -27,7 +27,7 @@
 // Not modelled: TPH Steering Tags in Vector Control bits 31:16 (kept as written, reserved here),
 // Bus Master Enable gating of the write, INTx fallback when MSI-X is disabled.
 
-import { bitmapClear, bitmapCount, bitmapIndices, bitmapSet, bitmapTest } from '../bitmap.js';
+import { bitmapCount, bitmapIndices, bitmapTest } from '../bitmap.js';
 import { defineLayout } from '../bits.js';
 import { InputError } from '../errors.js';
 import type { RequesterId } from './bdf.js';
@@ -39,8 +39,9 @@ import {
   type MmioRead,
   mmioAccessStatus,
   newMsixPba,
+  pendingBitFlush,
+  pendingBitRaise,
   SIGNAL,
-  signalOutcome,
   undefinedRead,
 } from './msix-pba.js';
 
@@ -183,7 +184,7 @@ function send(t: MsixTable, entry: number): SignalEffect {
 /** The function signals entry `entry` (e.g. a completion on the queue bound to it). */
 export function msixRaise(t: MsixTable, ctl: MsixControl, entry: number): SignalEffect {
   checkEntry(t, entry);
-  switch (signalOutcome(ctl.enable, !deliverable(t, ctl, entry), bitmapTest(t.pba, entry))) {
+  switch (pendingBitRaise(t.pba, entry, ctl.enable, !deliverable(t, ctl, entry))) {
     case SIGNAL.dropped:
       t.counters.dropped++;
       return { kind: 'dropped', source: 'msix', index: entry, reason: 'msix-disabled' };
@@ -196,17 +197,13 @@ export function msixRaise(t: MsixTable, ctl: MsixControl, entry: number): Signal
       return { kind: 'coalesced', source: 'msix', index: entry };
     default:
       t.counters.raised++;
-      bitmapSet(t.pba, entry);
       return { kind: 'set-pending', source: 'msix', index: entry };
   }
 }
 
 /** Sends and clears the Pending Bit of `entry` if it is set and the entry is deliverable. */
 function flushPending(t: MsixTable, ctl: MsixControl, entry: number, out: SignalEffect[]): void {
-  if (bitmapTest(t.pba, entry) && deliverable(t, ctl, entry)) {
-    bitmapClear(t.pba, entry);
-    out.push(send(t, entry));
-  }
+  if (pendingBitFlush(t.pba, entry, deliverable(t, ctl, entry))) out.push(send(t, entry));
 }
 
 /**

@@ -17,14 +17,19 @@
 //  - the CPU takes the highest IRR vector only if its priority class is above PPR's; it moves to
 //    ISR; EOI clears the highest ISR bit;
 //  - TMR follows the trigger mode of the last acceptance (set for level, cleared for edge).
+// The acceptance, priority, dispatch and EOI decisions are word functions over registers held at
+// an offset of a Uint32Array (`apicIrrSet` ... `apicEoi`): the object API is a view over them,
+// and the whole-system model runs them on its state words (a pCPU's IRR, a vCPU's virtual
+// IRR/ISR), so each decision exists once.
 // Not modelled: the LVT, timer, ICR/IPIs sent by this APIC, SMI/INIT/SIPI/ExtINT delivery (they
 // are reported as not modelled), lowest-priority arbitration between APICs (a bus-level choice:
 // the caller picks the target), EFLAGS.IF and interrupt windows, directed EOI to IOAPICs beyond
 // reporting that an EOI was for a level-triggered vector, the xAPIC cluster model's bus topology.
 
-import { bitmapClear, bitmapCount, bitmapHighest, bitmapSet, bitmapTest } from '../bitmap.js';
+import { bitmapClear, bitmapCount, bitmapHighestIn, bitmapSet, bitmapTest } from '../bitmap.js';
 import { defineLayout, type FieldAccessor } from '../bits.js';
 import { InputError } from '../errors.js';
+import { fieldPlaced, fieldPos, fieldValue } from '../field-pos.js';
 
 export const APIC_VECTORS = 256;
 /** Vectors 0-15 are illegal in a message (SDM, "Error Handling": Receive Illegal Vector). */
@@ -296,7 +301,82 @@ function xapicClusterMatch(logicalId: number[], mda: number[]): boolean {
   return (a.members.get(mda) & a.members.get(logicalId)) !== 0;
 }
 
-// ---- acceptance, priority, EOI ----
+// ---- IRR, ISR and priority as words: the one implementation ----
+// Each function works on 256-bit registers of APIC_REG_DWORDS dwords held at an offset of a
+// Uint32Array: the object API below passes a Lapic's own arrays at 0; the whole-system model
+// passes its state words at a pCPU's IRR or a vCPU's virtual IRR/ISR (machine/system-vcpu.ts),
+// so both run the same decisions. For a vCPU with virtual-interrupt delivery the virtual-APIC
+// page follows the same rules (SDM Vol. 3C, "Virtual-Interrupt Delivery": RVI is the highest
+// VIRR bit, SVI the highest VISR bit, VPPR computed as PPR is; "EOI Virtualization": VISR[SVI]
+// cleared). Vectors are known to be 0..255 here (the callers check their input); no allocation.
+
+const VECTOR_CLASS = fieldPos(VECTOR, 'priorityClass');
+const PRIORITY_CLASS = fieldPos(PRIORITY_REGISTER, 'priorityClass');
+
+/** SDM "Interrupt Acceptance for Fixed Interrupts": sets IRR[vector]. False when it was set
+ *  already: the request collapses into it ("Any additional interrupts issued for the same
+ *  interrupt vector are collapsed into the single bit in the IRR"). */
+export function apicIrrSet(irr: Uint32Array, irrAt: number, vector: number): boolean {
+  const i = irrAt + (vector >>> 5);
+  const bit = 1 << (vector & 31);
+  if ((irr[i] & bit) !== 0) return false;
+  irr[i] |= bit;
+  return true;
+}
+
+/** The highest vector set in the register at `at` (IRRV, ISRV), or -1. */
+export const apicHighestVector = (reg: Uint32Array, at: number): number =>
+  bitmapHighestIn(reg, at, APIC_REG_DWORDS);
+
+/** SDM "Processor-Priority Register": TPR if TPR[7:4] >= ISRV[7:4], else ISRV[7:4] with
+ *  sub-class 0 (ISRV: the highest in-service vector, 0 if none). */
+export function apicPpr(isr: Uint32Array, isrAt: number, tpr: number): number {
+  const isrv = apicHighestVector(isr, isrAt);
+  const isrvClass = isrv < 0 ? 0 : fieldValue(isrv, VECTOR_CLASS);
+  if (fieldValue(tpr, PRIORITY_CLASS) >= isrvClass) return tpr;
+  return fieldPlaced(isrvClass, PRIORITY_CLASS);
+}
+
+/** SDM "Interrupt Acceptance for Fixed Interrupts" (and virtual-interrupt delivery's RVI[7:4] >
+ *  VPPR[7:4]): the vector the CPU takes next, the highest IRR vector if its priority class
+ *  (vector[7:4]) is above PPR[7:4]; -1 if none is. */
+export function apicDeliverableVector(
+  irr: Uint32Array,
+  irrAt: number,
+  isr: Uint32Array,
+  isrAt: number,
+  tpr: number,
+): number {
+  const v = apicHighestVector(irr, irrAt);
+  if (v < 0) return -1;
+  const pprClass = fieldValue(apicPpr(isr, isrAt, tpr), PRIORITY_CLASS);
+  return fieldValue(v, VECTOR_CLASS) > pprClass ? v : -1;
+}
+
+/** The CPU takes `vector` (the deliverable one): IRR[vector] := 0, ISR[vector] := 1 (virtual-
+ *  interrupt delivery: VIRR -> VISR, SVI := vector, RVI := the next highest VIRR bit). */
+export function apicDispatch(
+  irr: Uint32Array,
+  irrAt: number,
+  isr: Uint32Array,
+  isrAt: number,
+  vector: number,
+): void {
+  const bit = 1 << (vector & 31);
+  irr[irrAt + (vector >>> 5)] &= ~bit;
+  isr[isrAt + (vector >>> 5)] |= bit;
+}
+
+/** SDM "Signaling Interrupt Servicing Completion" (EOI virtualization alike): the highest
+ *  in-service vector is done, its ISR bit cleared; returns it, or -1 if nothing was in service
+ *  (the write then changes nothing). */
+export function apicEoi(isr: Uint32Array, isrAt: number): number {
+  const v = apicHighestVector(isr, isrAt);
+  if (v >= 0) isr[isrAt + (v >>> 5)] &= ~(1 << (v & 31));
+  return v;
+}
+
+// ---- acceptance, priority, EOI: the object API, a view over the word functions ----
 
 /** Sets the IRR bit for `vector` (collapsing into it if already set) and its TMR bit. */
 export function lapicSetIrr(
@@ -307,11 +387,10 @@ export function lapicSetIrr(
   checkVector(vector);
   if (opts.level) bitmapSet(apic.tmr, vector);
   else bitmapClear(apic.tmr, vector);
-  if (bitmapTest(apic.irr, vector)) {
+  if (!apicIrrSet(apic.irr, 0, vector)) {
     apic.counters.coalesced++;
     return { kind: 'coalesced', vector };
   }
-  bitmapSet(apic.irr, vector);
   apic.counters.accepted++;
   return { kind: 'accepted', vector };
 }
@@ -344,31 +423,18 @@ function withField(register: number, field: FieldAccessor, value: number): numbe
   return words[0];
 }
 
-const classOf = (vector: number) => VECTOR.accessors.priorityClass.get([vector]);
+/** Processor-Priority Register (`apicPpr`). */
+export const lapicPpr = (apic: Lapic): number => apicPpr(apic.isr, 0, apic.tpr);
 
-/** Processor-Priority Register: TPR if its class is at least the highest in-service vector's,
- *  else that vector's class with sub-class 0 (SDM "Processor-Priority Register"). */
-export function lapicPpr(apic: Lapic): number {
-  const isrv = bitmapHighest(apic.isr);
-  const isrvClass = isrv < 0 ? 0 : classOf(isrv);
-  const tprClass = PRIORITY_REGISTER.accessors.priorityClass.get([apic.tpr]);
-  if (tprClass >= isrvClass) return apic.tpr;
-  return withField(0, PRIORITY_REGISTER.accessors.priorityClass, isrvClass);
-}
-
-/** The vector the CPU would take now, or -1: the highest IRR vector whose class is above PPR's. */
-export function lapicDeliverable(apic: Lapic): number {
-  const v = bitmapHighest(apic.irr);
-  if (v < 0) return -1;
-  return classOf(v) > PRIORITY_REGISTER.accessors.priorityClass.get([lapicPpr(apic)]) ? v : -1;
-}
+/** The vector the CPU would take now, or -1 (`apicDeliverableVector`). */
+export const lapicDeliverable = (apic: Lapic): number =>
+  apicDeliverableVector(apic.irr, 0, apic.isr, 0, apic.tpr);
 
 /** The CPU acknowledges the highest deliverable vector (IRR -> ISR); -1 if none. */
 export function lapicAck(apic: Lapic): number {
   const v = lapicDeliverable(apic);
   if (v < 0) return -1;
-  bitmapClear(apic.irr, v);
-  bitmapSet(apic.isr, v);
+  apicDispatch(apic.irr, 0, apic.isr, 0, v);
   apic.counters.delivered++;
   return v;
 }
@@ -378,9 +444,8 @@ export type LapicEoi = { kind: 'eoi'; vector: number; level: boolean } | { kind:
 /** Software writes EOI: the highest in-service vector is done. `level` tells the caller to
  *  broadcast the EOI to the IOAPICs (TMR set). An EOI with nothing in service does nothing. */
 export function lapicEoi(apic: Lapic): LapicEoi {
-  const v = bitmapHighest(apic.isr);
+  const v = apicEoi(apic.isr, 0);
   if (v < 0) return { kind: 'spurious-eoi' };
-  bitmapClear(apic.isr, v);
   apic.counters.eoi++;
   return { kind: 'eoi', vector: v, level: bitmapTest(apic.tmr, v) };
 }

@@ -24,11 +24,11 @@
 // shared with other structures; the delay between setting ON and the notification's arrival
 // (the caller models the notification as an in-flight message if it wants the race).
 
-import { bitmapClear, bitmapHighest, bitmapIndices, bitmapTest } from '../bitmap.js';
+import { bitmapClear, bitmapIndices, bitmapTest } from '../bitmap.js';
 import { defineLayout, reservedBitsSet } from '../bits.js';
 import { InputError } from '../errors.js';
 import { fieldPos, getField, setField } from '../field-pos.js';
-import { type Lapic, lapicSetIrr } from './lapic.js';
+import type { Lapic } from './lapic.js';
 
 export const PID_DWORDS = 16;
 export const PID_PIR_DWORDS = 8;
@@ -203,32 +203,80 @@ const SN = fieldPos(PID_CONTROL, 'sn');
  *  already known to be 0..255: set PIR[vector]; if ON was clear and (`urgent` or SN clear), set
  *  ON. Returns PI_POST bits: coalesced (the PIR bit was already set), notify (ON went 0 -> 1: a
  *  notification event to NDST with NV). The one implementation of posting: `piPost` here and the
- *  whole-system model's delivery path (`machine/system-delivery.ts`), which is also what KVM does in
- *  software when it injects with APICv (vmx_deliver_posted_interrupt). Allocates nothing. */
+ *  whole-system model's delivery path (`machine/system-delivery.ts`). Allocates nothing. */
 export function piPostAt(words: Uint32Array, at: number, vector: number, urgent: boolean): number {
-  const pir = at + (vector >>> 5);
-  const bit = 1 << (vector & 31);
-  const coalesced = (words[pir] & bit) !== 0;
-  words[pir] |= bit;
+  const coalesced = piTestAndSetPir(words, at, vector);
   const ctl = at + PID_CONTROL_DWORD;
   const notify = getField(words, ctl, ON) === 0 && (urgent || getField(words, ctl, SN) === 0);
   if (notify) setField(words, ctl, ON, 1);
   return (coalesced ? PI_POST.coalesced : 0) | (notify ? PI_POST.notify : 0);
 }
 
+/** Sets PIR[vector] of the descriptor at `words[at..]`; true if it was set already (Linux
+ *  pi_test_and_set_pir: KVM's software post, vmx_deliver_posted_interrupt, starts with it). */
+export function piTestAndSetPir(words: Uint32Array, at: number, vector: number): boolean {
+  const pir = at + (vector >>> 5);
+  const bit = 1 << (vector & 31);
+  const was = (words[pir] & bit) !== 0;
+  words[pir] |= bit;
+  return was;
+}
+
+/** Sets ON of the descriptor at `words[at..]`; true if it was set already (pi_test_and_set_on:
+ *  KVM's software post sends the notification only on 0 -> 1; SN is the hardware's business). */
+export function piTestAndSetOn(words: Uint32Array, at: number): boolean {
+  const ctl = at + PID_CONTROL_DWORD;
+  const was = getField(words, ctl, ON) === 1;
+  setField(words, ctl, ON, 1);
+  return was;
+}
+
 /**
- * The CPU (or KVM's sync) processes the descriptor for the virtual APIC `vapic`: clear ON, move
- * every PIR bit into IRR, clear PIR. Returns the vectors moved, lowest first. A posted request is
- * edge-triggered here (its TMR bit is cleared); level-triggered posting is not modelled.
+ * SDM Vol. 3C "Posted-Interrupt Processing" (and KVM's software form, vmx_sync_pir_to_irr ->
+ * __kvm_apic_update_irr) on the descriptor at `pid[pidAt..]` and the 256-bit (virtual) IRR at
+ * `irr[irrAt..]`: clear ON, then per PIR dword take it and clear it in one step (KVM: xchg with
+ * 0; the CPU: "atomically", so no post lands between the read and the clearing) and OR it into
+ * IRR. `merged` hears each vector whose IRR bit was already set (the request collapses into it).
+ * Returns how many vectors moved. The one implementation: `piSyncToIrr` here and the
+ * whole-system model (`machine/system-vcpu.ts syncPir`).
+ */
+export function piSyncPirToIrr(
+  pid: Uint32Array,
+  pidAt: number,
+  irr: Uint32Array,
+  irrAt: number,
+  merged: (vector: number) => void,
+): number {
+  setField(pid, pidAt + PID_CONTROL_DWORD, ON, 0);
+  let moved = 0;
+  for (let i = 0; i < PID_PIR_DWORDS; i++) {
+    const bits = pid[pidAt + i];
+    if (bits === 0) continue;
+    pid[pidAt + i] = 0;
+    const collapsed = (irr[irrAt + i] & bits) >>> 0;
+    irr[irrAt + i] |= bits;
+    for (let rest = bits; rest !== 0; rest = (rest & (rest - 1)) >>> 0) moved++;
+    for (let rest = collapsed; rest !== 0; rest = (rest & (rest - 1)) >>> 0) {
+      merged(i * 32 + 31 - Math.clz32(rest & -rest));
+    }
+  }
+  return moved;
+}
+
+/**
+ * The CPU (or KVM's sync) processes the descriptor for the virtual APIC `vapic`
+ * (`piSyncPirToIrr`): clear ON, move every PIR bit into IRR, clear PIR. Returns the vectors
+ * moved, lowest first. A posted request is edge-triggered here (its TMR bit is cleared);
+ * level-triggered posting is not modelled.
  */
 export function piSyncToIrr(pid: PostedInterruptDescriptor, vapic: Lapic): number[] {
-  control.on.set(pid.dwords, 0, PID_CONTROL_DWORD);
-  const pir = pirOf(pid);
-  const moved: number[] = [];
-  for (let v = bitmapHighest(pir); v >= 0; v = bitmapHighest(pir)) {
-    bitmapClear(pir, v);
-    lapicSetIrr(vapic, v, { level: false });
-    moved.push(v);
-  }
-  return moved.reverse();
+  const moved = piPirVectors(pid);
+  let collapsed = 0;
+  piSyncPirToIrr(pid.dwords, 0, vapic.irr, 0, () => {
+    collapsed++;
+  });
+  for (const v of moved) bitmapClear(vapic.tmr, v);
+  vapic.counters.accepted += moved.length - collapsed;
+  vapic.counters.coalesced += collapsed;
+  return moved;
 }

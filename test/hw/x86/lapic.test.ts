@@ -7,6 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, type Layout } from '../../../src/hw/bits.js';
 import { InputError } from '../../../src/hw/errors.js';
 import {
+  apicDeliverableVector,
+  apicDispatch,
+  apicEoi,
+  apicHighestVector,
+  apicIrrSet,
+  apicPpr,
   DELIVERY_MODE,
   DEST_MODE,
   ESR,
@@ -203,5 +209,78 @@ describe('LAPIC register layouts', () => {
         { numRuns: 50 },
       );
     }
+  });
+});
+
+// The word functions the object API above and the whole-system model both run, on registers held
+// at an offset of a larger array of words (as a vCPU's virtual IRR/ISR sit in the state words).
+// Facts: SDM Vol. 3A, IRR/ISR bit n is bit n%32 of the register at 0x10*(n/32); priority class =
+// vector[7:4]; PPR = TPR if TPR[7:4] >= ISRV[7:4] else ISRV[7:4]:0000; the CPU takes the highest
+// IRR vector only if its class is above PPR[7:4]; EOI clears the highest ISR bit.
+describe('LAPIC registers as words', () => {
+  const IRR = 3;
+  const ISR = 11;
+  const words = () => new Uint32Array(IRR + 8 + 8 + 2);
+
+  it('IRR set: bit n%32 of dword n/32 of the register; a second set collapses into it', () => {
+    const w = words();
+    expect(apicIrrSet(w, IRR, 0x45)).toBe(true);
+    expect(w[IRR + 2]).toBe(1 << 5);
+    expect(apicIrrSet(w, IRR, 0x45)).toBe(false);
+    expect(apicIrrSet(w, IRR, 0xff)).toBe(true);
+    expect(w[IRR + 7]).toBe(0x80000000);
+    expect(Array.from(w).filter((x) => x !== 0)).toHaveLength(2); // nothing else written
+  });
+
+  it('PPR: TPR when its class is at least the in-service class, else that class, sub-class 0', () => {
+    const w = words();
+    expect(apicPpr(w, ISR, 0x35)).toBe(0x35); // nothing in service
+    apicIrrSet(w, ISR, 0x52); // the same bit layout: 0x52 in service
+    expect(apicPpr(w, ISR, 0x35)).toBe(0x50);
+    expect(apicPpr(w, ISR, 0x65)).toBe(0x65);
+    expect(apicPpr(w, ISR, 0x5f)).toBe(0x5f); // equal class: TPR
+  });
+
+  it('a higher class preempts the one in service; the same class and TPR block', () => {
+    const w = words();
+    apicIrrSet(w, IRR, 0x50);
+    expect(apicDeliverableVector(w, IRR, w, ISR, 0)).toBe(0x50);
+    apicDispatch(w, IRR, w, ISR, 0x50);
+    expect(apicHighestVector(w, IRR)).toBe(-1);
+    expect(apicHighestVector(w, ISR)).toBe(0x50);
+    apicIrrSet(w, IRR, 0x5f); // class 5: not above the in-service class
+    expect(apicDeliverableVector(w, IRR, w, ISR, 0)).toBe(-1);
+    apicIrrSet(w, IRR, 0x61); // class 6: taken, nesting
+    expect(apicDeliverableVector(w, IRR, w, ISR, 0)).toBe(0x61);
+    expect(apicDeliverableVector(w, IRR, w, ISR, 0x70)).toBe(-1); // TPR class 7 blocks it
+  });
+
+  it('EOI clears the highest in-service vector first; with nothing in service it does nothing', () => {
+    const w = words();
+    for (const v of [0x50, 0x61]) {
+      apicIrrSet(w, IRR, v);
+      apicDispatch(w, IRR, w, ISR, v);
+    }
+    expect(apicEoi(w, ISR)).toBe(0x61);
+    expect(apicEoi(w, ISR)).toBe(0x50);
+    const before = w.slice();
+    expect(apicEoi(w, ISR)).toBe(-1);
+    expect(w).toEqual(before);
+  });
+
+  it('the object API is the same decision: lapicAck / lapicEoi on a Lapic', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 16, max: 255 }), { maxLength: 8 }), (vs) => {
+        const apic = xapic(0);
+        const w = words();
+        for (const v of vs) {
+          lapicAccept(apic, fixed(v));
+          apicIrrSet(w, IRR, v);
+        }
+        const taken = lapicAck(apic);
+        expect(taken).toBe(apicDeliverableVector(w, IRR, w, ISR, 0));
+        expect(taken).toBe(vs.length === 0 ? -1 : Math.max(...vs)); // class of 16+ is above 0
+      }),
+    );
   });
 });

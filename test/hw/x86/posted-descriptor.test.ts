@@ -14,7 +14,10 @@ import {
   piReservedBitsSet,
   piSetNotification,
   piSetSuppress,
+  piSyncPirToIrr,
   piSyncToIrr,
+  piTestAndSetOn,
+  piTestAndSetPir,
 } from '../../../src/hw/x86/posted-descriptor.js';
 
 /** KVM's POSTED_INTR_VECTOR is 0xf2 (arch/x86/include/asm/irq_vectors.h). */
@@ -106,5 +109,35 @@ describe('CPU side: posted-interrupt processing', () => {
     expect([lapicIrrTest(vapic, 0x41), lapicIrrTest(vapic, 0xe0)]).toEqual([true, true]);
     // With ON clear again, the next post notifies again.
     expect(piPost(pid, 0x42, { urgent: false, x2apic: true }).notification).not.toBeNull();
+  });
+});
+
+// The word forms the machine runs: a descriptor and a virtual IRR held at offsets of one array.
+describe('posting and the sync on the words', () => {
+  const PID = 2;
+  const IRR = PID + 16;
+  it('pi_test_and_set_pir / _on report the bit as it was and set it', () => {
+    const w = new Uint32Array(IRR + 8);
+    expect(piTestAndSetPir(w, PID, 0x41)).toBe(false);
+    expect(w[PID + 2]).toBe(1 << 1);
+    expect(piTestAndSetPir(w, PID, 0x41)).toBe(true);
+    expect(piTestAndSetOn(w, PID)).toBe(false);
+    expect(w[PID + 8]).toBe(1); // ON: PID bit 256
+    expect(piTestAndSetOn(w, PID)).toBe(true);
+  });
+
+  it('SDM posted-interrupt processing: ON cleared, IRR |= PIR, PIR cleared, a set bit merges', () => {
+    const w = new Uint32Array(IRR + 8);
+    for (const v of [0x20, 0x41, 0xff]) piTestAndSetPir(w, PID, v);
+    piTestAndSetOn(w, PID);
+    w[PID + 9] = 0x12345678; // NDST: untouched
+    w[IRR + 2] = 1 << 1; // 0x41 already requested in the IRR
+    w[IRR + 3] = 1; // 0x60, not posted: stays
+    const merged: number[] = [];
+    expect(piSyncPirToIrr(w, PID, w, IRR, (v) => merged.push(v))).toBe(3);
+    expect(merged).toEqual([0x41]);
+    expect(Array.from(w.subarray(PID, PID + 9))).toEqual(new Array(9).fill(0));
+    expect(w[PID + 9]).toBe(0x12345678);
+    expect(Array.from(w.subarray(IRR, IRR + 8))).toEqual([0, 1, 2, 1, 0, 0, 0, 0x80000000]);
   });
 });
