@@ -1,0 +1,308 @@
+// The whole-system machine (`machine/system.ts`) as a bounded model for the explorer: every
+// interleaving of the system's own actions, device raises within a budget and the workload's
+// inputs (each carrying the guest kernel's decision, as `scenario/build.ts runWorkload` made it)
+// a bounded number of times, in the workload's order per subject (a vector's mask, move and
+// unmask keep their order; different vectors and vCPUs interleave freely).
+//
+// State: the machine's words followed by the check's own words, in one Uint32Array:
+//   raise budget   one word (raises left in total) or one per raisable vector;
+//   inputs         per workload input, how many more times it may be offered;
+//   ghost          verdict bits the properties read that the machine's words cannot show once
+//                  the step is over (a guest handler that found no owner, a posted notification
+//                  sent to a pCPU its vCPU is not on), set from the step's events.
+// The topology (CPUs, stores, vectors, threads) stays outside the state, shared by every state.
+// What the explorer stores is the state without the words a run cannot change: the host IRTEs and
+// their IEC copies at indices no assigned vector owns (vir-direct sets a window of thousands
+// aside for the guests' handles; the data plane writes host IRTEs only at the assigned vectors'
+// indices, `kvm-irq-bypass.ts`). A step that caches such an index in the IEC would change them:
+// asserted after every step, so the projection never hides a state.
+// Invariants: the machine part is exactly `SystemState.words` (systemStep runs on a view of it);
+// the action order is fixed by the state (the system's own, then raises, then inputs, as
+// `systemEnabled` orders them), so a counterexample is a list of indices any engine replays.
+// Not here: the properties (`machine-properties.ts`), hostile writes (no actor yet), POR (the
+// machine declares no action independent, so the search is full).
+
+import { assert } from '../hw/errors.js';
+import { IRTE_DWORDS } from '../hw/vtd/irte.js';
+import {
+  describeSystemAction,
+  systemEnabled,
+  systemIsEnabled,
+  systemStep,
+} from '../machine/system.js';
+import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
+import {
+  clearEvents,
+  createEventLog,
+  EVENT,
+  EVENT_ARGS,
+  type EventLog,
+} from '../machine/system-events.js';
+import {
+  POSTED_INTR_VECTOR,
+  type SystemState,
+  VCPU_STATE,
+  vcpuPcpu,
+  vcpuState,
+} from '../machine/system-state.js';
+import type { SystemTopology } from '../machine/system-topology.js';
+import type { Model, PackedModel, Property } from '../sim/model.js';
+import { packModel } from './model-adapter.js';
+
+/** A workload input the check may offer: the action (with the guest kernel's decision in `b`)
+ *  and how many times it may happen. */
+export interface CheckInput {
+  readonly kind: ActionKind;
+  readonly a: number;
+  readonly b: number;
+  readonly times: number;
+}
+
+export interface MachineCheckSpec {
+  /** Raises left in total, or per raisable vector. */
+  readonly raises: { readonly total: number } | { readonly perVector: number };
+  /** Assigned vectors a device may raise (indices into the topology's vectors). */
+  readonly raisable: readonly number[];
+  readonly inputs: readonly CheckInput[];
+  /** Whether the IEC may drop a cached IRTE on its own (`iecEvict`). */
+  readonly iecEviction: boolean;
+}
+
+/** Ghost bits of the check's state (GHOST word). */
+export const GHOST = { misdirected: 1, notificationMisdirected: 2 } as const;
+
+/** Where the check's own words sit after the machine's. */
+export interface MachineCheckLayout {
+  readonly machineWords: number;
+  readonly budget: number;
+  readonly budgetWords: number;
+  readonly inputs: number;
+  readonly ghost: number;
+  readonly words: number;
+}
+
+/** One state of the check: the machine's state (its words a view of `words`) and the whole. */
+export interface CheckState {
+  readonly system: SystemState;
+  readonly words: Uint32Array;
+}
+
+function layoutOf(machineWords: number, spec: MachineCheckSpec): MachineCheckLayout {
+  const budgetWords = 'total' in spec.raises ? 1 : spec.raisable.length;
+  const budget = machineWords;
+  const inputs = budget + budgetWords;
+  const ghost = inputs + spec.inputs.length;
+  return { machineWords, budget, budgetWords, inputs, ghost, words: ghost + 1 };
+}
+
+function checkState(initial: SystemState, layout: MachineCheckLayout): CheckState {
+  const words = new Uint32Array(layout.words);
+  words.set(initial.words);
+  return {
+    words,
+    system: { topology: initial.topology, words: words.subarray(0, layout.machineWords) },
+  };
+}
+
+/** What an input's ordering is kept within: inputs on the same vector, vCPU or store. */
+const subjectOf = (i: CheckInput): string =>
+  `${i.kind === ACTION.vcpuMigrate ? 'vcpu' : i.kind === ACTION.hotUnplug ? 'store' : 'vector'}:${i.a}`;
+
+/** The words the explorer stores (indices into a check state's words): all but the host IRTEs,
+ *  their IEC copies and the IEC's valid and flush bits at indices no assigned vector owns; and,
+ *  for the guard, those bits as (word, mask) pairs (a bitmap word all of whose indices are
+ *  unowned is left out too: the guard holds it at zero). */
+function projection(t: SystemTopology, layout: MachineCheckLayout) {
+  const constant = new Uint8Array(layout.words);
+  const unowned = new Map<number, number>();
+  for (let i = 0; i < t.irtEntries; i++) {
+    if (t.irteOwner[i] >= 0) continue;
+    for (let d = 0; d < IRTE_DWORDS; d++) {
+      constant[t.layout.irt + i * IRTE_DWORDS + d] = 1;
+      constant[t.layout.iecCopy + i * IRTE_DWORDS + d] = 1;
+    }
+    for (const bitmap of [t.layout.iecValid, t.layout.iecFlushPending]) {
+      const word = bitmap + (i >>> 5);
+      unowned.set(word, ((unowned.get(word) ?? 0) | (1 << (i & 31))) >>> 0);
+    }
+  }
+  const guard: number[] = [];
+  for (const [word, mask] of unowned) {
+    guard.push(word, mask);
+    if (mask === 0xffffffff) constant[word] = 1;
+  }
+  const kept: number[] = [];
+  constant.forEach((c, i) => {
+    if (c === 0) kept.push(i);
+  });
+  return { kept: Int32Array.from(kept), guard: Int32Array.from(guard) };
+}
+
+/** Asserts that no step cached an IRTE index the projection leaves out. */
+function checkGuard(words: Uint32Array, guard: Int32Array): void {
+  for (let i = 0; i < guard.length; i += 2) {
+    assert(
+      (words[guard[i]] & guard[i + 1]) === 0,
+      'check: a step cached or flushed an IRTE index no vector owns',
+    );
+  }
+}
+
+export interface MachineCheckModel {
+  readonly model: Model<CheckState, SystemAction, EventLog>;
+  readonly packed: PackedModel;
+  readonly layout: MachineCheckLayout;
+  /** The system actions of a counterexample (its indices replayed from the initial state), and
+   *  the state it ends in. */
+  replay(trace: readonly number[]): { actions: SystemAction[]; end: CheckState };
+}
+
+/** The bounded model of `initial` (a built scenario's state after setup) under `spec`. */
+export function machineCheckModel(
+  name: string,
+  initial: SystemState,
+  spec: MachineCheckSpec,
+  properties: readonly Property<CheckState>[],
+): MachineCheckModel {
+  const t = initial.topology;
+  const layout = layoutOf(initial.words.length, spec);
+  const budgetSlot = new Map<number, number>();
+  spec.raisable.forEach((v, i) => {
+    const vec = t.vectors[v];
+    budgetSlot.set(vec.store * 65536 + vec.entry, 'total' in spec.raises ? 0 : i);
+  });
+  const { kept, guard } = projection(t, layout);
+  const start = checkState(initial, layout);
+  const perVector = 'perVector' in spec.raises ? spec.raises.perVector : 0;
+  for (let i = 0; i < layout.budgetWords; i++) {
+    start.words[layout.budget + i] = 'total' in spec.raises ? spec.raises.total : perVector;
+  }
+  spec.inputs.forEach((input, i) => {
+    start.words[layout.inputs + i] = input.times;
+  });
+  const subjects = spec.inputs.map(subjectOf);
+  const earlierSameSubject = spec.inputs.map((_, i) =>
+    subjects.flatMap((s, j) => (j < i && s === subjects[i] ? [j] : [])),
+  );
+  const inputActions = spec.inputs.map((i) => ({ kind: i.kind, a: i.a, b: i.b }));
+
+  const inputOffered = (s: CheckState, i: number): boolean => {
+    const w = s.words;
+    if (w[layout.inputs + i] === 0) return false;
+    for (const j of earlierSameSubject[i]) {
+      if (w[layout.inputs + j] === spec.inputs[j].times) return false;
+    }
+    return systemIsEnabled(s.system, inputActions[i]);
+  };
+
+  const enabled = (s: CheckState): SystemAction[] => {
+    const out: SystemAction[] = [];
+    for (const a of systemEnabled(s.system)) {
+      if (a.kind === ACTION.iecEvict && !spec.iecEviction) continue;
+      if (a.kind === ACTION.raise) {
+        const slot = budgetSlot.get(a.a * 65536 + a.b);
+        if (slot === undefined || s.words[layout.budget + slot] === 0) continue;
+      }
+      out.push(a);
+    }
+    for (let i = 0; i < inputActions.length; i++) {
+      if (inputOffered(s, i)) out.push({ kind: inputActions[i].kind, a: -1 - i, b: 0 });
+    }
+    return out;
+  };
+
+  /** An input is carried in the enabled list as `a = -1 - index` (so two inputs with the same
+   *  action stay apart); this is the machine's action. */
+  const systemAction = (a: SystemAction): SystemAction => (a.a < 0 ? inputActions[-1 - a.a] : a);
+
+  const step = (s: CheckState, a: SystemAction, log: EventLog): void => {
+    const from = log.length;
+    const act = systemAction(a);
+    systemStep(s.system, act, log);
+    if (a.a < 0) s.words[layout.inputs - 1 - a.a]--;
+    else if (a.kind === ACTION.raise) {
+      s.words[layout.budget + (budgetSlot.get(a.a * 65536 + a.b) as number)]--;
+    }
+    s.words[layout.ghost] |= ghostBits(s.system, log, from);
+    checkGuard(s.words, guard);
+  };
+  const compact = new Uint32Array(kept.length);
+
+  const model: Model<CheckState, SystemAction, EventLog> = {
+    init: () => copy(start),
+    enabled,
+    step,
+    clone: (s) => copy(s),
+    encode(s) {
+      for (let i = 0; i < kept.length; i++) compact[i] = s.words[kept[i]];
+      return compact;
+    },
+    decode(_like, words) {
+      assert(words.length === kept.length, 'decode: encoding of another check');
+      const c = copy(start);
+      for (let i = 0; i < kept.length; i++) c.words[kept[i]] = words[i];
+      return c;
+    },
+    load(s, words) {
+      for (let i = 0; i < kept.length; i++) s.words[kept[i]] = words[i];
+    },
+    describeAction: (s, a) => {
+      const label = describeSystemAction(s.system, systemAction(a));
+      return a.a < 0 ? `${label} (workload input ${-a.a})` : label;
+    },
+    properties,
+  };
+  const sink = { events: createEventLog(), clear: clearEvents };
+  const packed = packModel(name, model, sink);
+  return {
+    model,
+    packed,
+    layout,
+    replay(trace) {
+      const s = model.init();
+      const log = createEventLog();
+      const actions: SystemAction[] = [];
+      for (const index of trace) {
+        const a = model.enabled(s)[index];
+        assert(a !== undefined, `replay: no action ${index}`);
+        actions.push(systemAction(a));
+        model.step(s, a, log);
+        clearEvents(log);
+      }
+      return { actions, end: s };
+    },
+  };
+}
+
+function copy(s: CheckState): CheckState {
+  const words = s.words.slice();
+  const machineWords = s.system.words.length;
+  return { words, system: { topology: s.system.topology, words: words.subarray(0, machineWords) } };
+}
+
+/** The ghost bits the events of one step set: a guest handler that found no owner for its
+ *  vector, or a posted notification sent to a pCPU its vCPU is not on (not loaded there, or
+ *  switched out runnable: the IPI finds nothing to do, a wasted interrupt). */
+function ghostBits(s: SystemState, log: EventLog, from: number): number {
+  let bits = 0;
+  for (let i = from; i < log.length; i++) {
+    const at = i * EVENT_ARGS;
+    if (log.kind[i] === EVENT.misdirected) bits |= GHOST.misdirected;
+    if (log.kind[i] === EVENT.piNotify) {
+      const pcpu = log.args[at];
+      const nv = log.args[at + 1];
+      const v = log.args[at + 2];
+      if (!notificationOnTarget(s, v, pcpu, nv)) bits |= GHOST.notificationMisdirected;
+    }
+  }
+  return bits;
+}
+
+/** A notification on POSTED_INTR_VECTOR must reach the pCPU the vCPU is loaded on; one on the
+ *  wake-up vector the pCPU whose wake-up list the blocked vCPU is on (vcpu->cpu). */
+function notificationOnTarget(s: SystemState, v: number, pcpu: number, nv: number): boolean {
+  if (vcpuPcpu(s, v) !== pcpu) return false;
+  const state = vcpuState(s, v);
+  if (nv === POSTED_INTR_VECTOR) return state === VCPU_STATE.inGuest || state === VCPU_STATE.inHost;
+  return state === VCPU_STATE.blocked;
+}
