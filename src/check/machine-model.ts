@@ -11,11 +11,11 @@
 //                  the step is over (a guest handler that found no owner, a posted notification
 //                  sent to a pCPU its vCPU is not on), set from the step's events.
 // The topology (CPUs, stores, vectors, threads) stays outside the state, shared by every state.
-// What the explorer stores is the state without the words a run cannot change: the host IRTEs and
-// their IEC copies at indices no assigned vector owns (vir-direct sets a window of thousands
-// aside for the guests' handles; the data plane writes host IRTEs only at the assigned vectors'
-// indices, `kvm-irq-bypass.ts`). A step that caches such an index in the IEC would change them:
-// asserted after every step, so the projection never hides a state.
+// What the explorer stores is the state without the words a run cannot change: the host IRTEs,
+// their IEC copies and IEC valid/flush bits at indices no assigned vector owns (vir-direct sets a
+// window of thousands aside for the guests' handles; the data plane writes host IRTEs only at the
+// assigned vectors' indices, `kvm-irq-bypass.ts`). A step that cached or flushed such an index
+// would change them: asserted after every step, so the projection never hides a state.
 // Invariants: the machine part is exactly `SystemState.words` (systemStep runs on a view of it);
 // the action order is fixed by the state (the system's own, then raises, then inputs, as
 // `systemEnabled` orders them), so a counterexample is a list of indices any engine replays.
@@ -30,7 +30,13 @@ import {
   systemIsEnabled,
   systemStep,
 } from '../machine/system.js';
-import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
+import {
+  ACTION,
+  ACTION_NAMES,
+  ACTION_OPERANDS,
+  type ActionKind,
+  type SystemAction,
+} from '../machine/system-actions.js';
 import {
   clearEvents,
   createEventLog,
@@ -104,9 +110,16 @@ function checkState(initial: SystemState, layout: MachineCheckLayout): CheckStat
   };
 }
 
-/** What an input's ordering is kept within: inputs on the same vector, vCPU or store. */
+/** What an input's ordering is kept within: its `a` operand (the vector, vCPU or store). */
 const subjectOf = (i: CheckInput): string =>
-  `${i.kind === ACTION.vcpuMigrate ? 'vcpu' : i.kind === ACTION.hotUnplug ? 'store' : 'vector'}:${i.a}`;
+  `${ACTION_OPERANDS[ACTION_NAMES[i.kind] as keyof typeof ACTION_OPERANDS][0]}:${i.a}`;
+
+/** An action of the check: the machine's, and which workload input it is (-1: none), so two
+ *  inputs with the same action stay apart. */
+export interface CheckAction {
+  readonly action: SystemAction;
+  readonly input: number;
+}
 
 /** The words the explorer stores (indices into a check state's words): all but the host IRTEs,
  *  their IEC copies and the IEC's valid and flush bits at indices no assigned vector owns; and,
@@ -149,7 +162,7 @@ function checkGuard(words: Uint32Array, guard: Int32Array): void {
 }
 
 export interface MachineCheckModel {
-  readonly model: Model<CheckState, SystemAction, EventLog>;
+  readonly model: Model<CheckState, CheckAction, EventLog>;
   readonly packed: PackedModel;
   readonly layout: MachineCheckLayout;
   /** The system actions of a counterexample (its indices replayed from the initial state), and
@@ -166,10 +179,11 @@ export function machineCheckModel(
 ): MachineCheckModel {
   const t = initial.topology;
   const layout = layoutOf(initial.words.length, spec);
-  const budgetSlot = new Map<number, number>();
+  // A raise action names (store, entry); its budget word is the vector's (or the one total).
+  const budgetSlot = new Map<string, number>();
   spec.raisable.forEach((v, i) => {
     const vec = t.vectors[v];
-    budgetSlot.set(vec.store * 65536 + vec.entry, 'total' in spec.raises ? 0 : i);
+    budgetSlot.set(`${vec.store}/${vec.entry}`, 'total' in spec.raises ? 0 : i);
   });
   const { kept, guard } = projection(t, layout);
   const start = checkState(initial, layout);
@@ -195,40 +209,35 @@ export function machineCheckModel(
     return systemIsEnabled(s.system, inputActions[i]);
   };
 
-  const enabled = (s: CheckState): SystemAction[] => {
-    const out: SystemAction[] = [];
+  const enabled = (s: CheckState): CheckAction[] => {
+    const out: CheckAction[] = [];
     for (const a of systemEnabled(s.system)) {
       if (a.kind === ACTION.iecEvict && !spec.iecEviction) continue;
       if (a.kind === ACTION.raise) {
-        const slot = budgetSlot.get(a.a * 65536 + a.b);
+        const slot = budgetSlot.get(`${a.a}/${a.b}`);
         if (slot === undefined || s.words[layout.budget + slot] === 0) continue;
       }
-      out.push(a);
+      out.push({ action: a, input: -1 });
     }
     for (let i = 0; i < inputActions.length; i++) {
-      if (inputOffered(s, i)) out.push({ kind: inputActions[i].kind, a: -1 - i, b: 0 });
+      if (inputOffered(s, i)) out.push({ action: inputActions[i], input: i });
     }
     return out;
   };
 
-  /** An input is carried in the enabled list as `a = -1 - index` (so two inputs with the same
-   *  action stay apart); this is the machine's action. */
-  const systemAction = (a: SystemAction): SystemAction => (a.a < 0 ? inputActions[-1 - a.a] : a);
-
-  const step = (s: CheckState, a: SystemAction, log: EventLog): void => {
+  const step = (s: CheckState, { action: a, input }: CheckAction, log: EventLog): void => {
     const from = log.length;
-    const act = systemAction(a);
-    systemStep(s.system, act, log);
-    if (a.a < 0) s.words[layout.inputs - 1 - a.a]--;
+    systemStep(s.system, a, log);
+    if (input >= 0) s.words[layout.inputs + input]--;
     else if (a.kind === ACTION.raise) {
-      s.words[layout.budget + (budgetSlot.get(a.a * 65536 + a.b) as number)]--;
+      s.words[layout.budget + (budgetSlot.get(`${a.a}/${a.b}`) as number)]--;
     }
     s.words[layout.ghost] |= ghostBits(s.system, log, from);
     checkGuard(s.words, guard);
   };
   const compact = new Uint32Array(kept.length);
 
-  const model: Model<CheckState, SystemAction, EventLog> = {
+  const model: Model<CheckState, CheckAction, EventLog> = {
     init: () => copy(start),
     enabled,
     step,
@@ -247,8 +256,8 @@ export function machineCheckModel(
       for (let i = 0; i < kept.length; i++) s.words[kept[i]] = words[i];
     },
     describeAction: (s, a) => {
-      const label = describeSystemAction(s.system, systemAction(a));
-      return a.a < 0 ? `${label} (workload input ${-a.a})` : label;
+      const label = describeSystemAction(s.system, a.action);
+      return a.input < 0 ? label : `${label} (workload input ${a.input + 1})`;
     },
     properties,
   };
@@ -265,7 +274,7 @@ export function machineCheckModel(
       for (const index of trace) {
         const a = model.enabled(s)[index];
         assert(a !== undefined, `replay: no action ${index}`);
-        actions.push(systemAction(a));
+        actions.push(a.action);
         model.step(s, a, log);
         clearEvents(log);
       }
