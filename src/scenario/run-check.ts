@@ -20,9 +20,22 @@ import { type CheckInput, machineCheckModel } from '../check/machine-model.js';
 import { MACHINE_PROPERTIES, type MachinePropertyName } from '../check/machine-properties.js';
 import type { StoreKind } from '../check/visited-set.js';
 import { RuleError } from '../hw/errors.js';
+import { IRTE_DWORDS } from '../hw/vtd/irte.js';
+import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
+import { PID_DWORDS } from '../hw/x86/posted-descriptor.js';
 import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
 import { createEventLog, eventsOf } from '../machine/system-events.js';
-import type { SystemTopology } from '../machine/system-topology.js';
+import {
+  GUEST_APIC_DWORDS,
+  ROUTE_DWORDS,
+  type SystemLayout,
+  type SystemTopology,
+  THREAD_DWORDS,
+  TRAP_DWORDS,
+  VECTOR_COUNTER_DWORDS,
+  VECTOR_COUNTERS,
+  VMSIX_DWORDS,
+} from '../machine/system-topology.js';
 import type { SimInput } from '../sim/system-sim.js';
 import { buildScenario, runWorkload } from './build.js';
 import { ScenarioError } from './errors.js';
@@ -245,8 +258,41 @@ function describeCounterexample(
   });
 }
 
+type Namer = (t: SystemTopology, i: number) => string;
+const vcpuName: Namer = (t, i) => t.vcpus[i].name;
+const vectorName: Namer = (t, i) => t.vectors[i].name;
+const irteName: Namer = (_, i) => `IRTE ${i}`;
+const cpuName: Namer = (_, i) => `cpu${i}`;
+
+/** The layout's regions made of one item per IRTE, pCPU, vCPU, vector or thread: the item's size
+ *  in words, its name and, where the words have names, theirs; so a changed word reads
+ *  `vcpuPid[vm0/vcpu0]+8` (the descriptor's control dword: ON, SN, NV, NDST) or
+ *  `vectorCounters[vm0/nic0-vf0/0].delivered`. */
+const ITEMS: Partial<
+  Record<keyof SystemLayout, { dwords: number; name: Namer; words?: readonly string[] }>
+> = {
+  irt: { dwords: IRTE_DWORDS, name: irteName },
+  iecCopy: { dwords: IRTE_DWORDS, name: irteName },
+  pcpuIrr: { dwords: APIC_REG_DWORDS, name: cpuName },
+  pcpuMode: { dwords: 1, name: cpuName },
+  vcpuPid: { dwords: PID_DWORDS, name: vcpuName },
+  vcpuVirr: { dwords: APIC_REG_DWORDS, name: vcpuName },
+  vcpuRun: { dwords: 1, name: vcpuName },
+  vcpuTrap: { dwords: TRAP_DWORDS, name: vcpuName },
+  vectorRoute: { dwords: ROUTE_DWORDS, name: vectorName },
+  guestApic: { dwords: GUEST_APIC_DWORDS, name: vectorName, words: ['current', 'previous'] },
+  vectorCounters: {
+    dwords: VECTOR_COUNTER_DWORDS,
+    name: vectorName,
+    words: Object.keys(VECTOR_COUNTERS),
+  },
+  vmsix: { dwords: VMSIX_DWORDS, name: vectorName },
+  guestIrte: { dwords: IRTE_DWORDS, name: vectorName },
+  threads: { dwords: THREAD_DWORDS, name: (t, i) => t.threads[i].name },
+};
+
 /** A word's name: the machine region it lies in (the layout's, a store's, a port's FIFO) or the
- *  check's own (budget, inputs, ghost), with the offset into it. */
+ *  check's own (budget, inputs, ghost), with the item and the offset into it. */
 function regionNames(
   t: SystemTopology,
   layout: ReturnType<typeof machineCheckModel>['layout'],
@@ -268,6 +314,13 @@ function regionNames(
   return (word) => {
     let best = starts[0];
     for (const st of starts) if (st[0] <= word) best = st;
-    return word === best[0] ? best[1] : `${best[1]}+${word - best[0]}`;
+    const [at, region] = best;
+    const items = ITEMS[region as keyof SystemLayout];
+    if (items === undefined) return word === at ? region : `${region}+${word - at}`;
+    const item = Math.floor((word - at) / items.dwords);
+    const within = (word - at) % items.dwords;
+    const base = `${region}[${items.name(t, item)}]`;
+    if (items.words !== undefined) return `${base}.${items.words[within]}`;
+    return within === 0 ? base : `${base}+${within}`;
   };
 }
