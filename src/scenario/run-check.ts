@@ -266,7 +266,7 @@ const cpuName: Namer = (_, i) => `cpu${i}`;
 
 /** The layout's regions made of one item per IRTE, pCPU, vCPU, vector or thread: the item's size
  *  in words, its name and, where the words have names, theirs; so a changed word reads
- *  `vcpuPid[vm0/vcpu0]+8` (the descriptor's control dword: ON, SN, NV, NDST) or
+ *  `vcpuPid[vm0/vcpu0]+8` (the descriptor's ON, SN and NV; +9 is NDST) or
  *  `vectorCounters[vm0/nic0-vf0/0].delivered`. */
 const ITEMS: Partial<
   Record<keyof SystemLayout, { dwords: number; name: Namer; words?: readonly string[] }>

@@ -139,6 +139,38 @@ describe('pi-migration: a vCPU halting, waking and migrating while posted interr
   });
 });
 
+describe('the check section bounds the search', () => {
+  const states = (yaml: string, strategy: Strategy = 'pv') => {
+    const { result } = checkScenario(yaml, 'pi.yaml', {
+      strategies: [strategy],
+      property: 'exactly-once',
+    });
+    const entry = result.strategies[strategy];
+    if (!('properties' in entry)) throw new Error(`${strategy} rejected`);
+    return entry.properties['exactly-once'].states;
+  };
+  const pi = text('pi-migration.yaml');
+
+  it('migrate-vcpu: 0 offers no migration: the states an enumeration without inputs reaches', () => {
+    const input = inputOf('pi-migration.yaml', 'pv');
+    const without = naiveCount({ ...input, inputs: [] }, 2);
+    const zero = pi.replace('  raises: 2\n', '  raises: 2\n  operations: { migrate-vcpu: 0 }\n');
+    expect(states(zero)).toBe(without);
+    expect(states(pi)).toBe(naiveCount(input, 2));
+    expect(states(pi)).toBeGreaterThan(without);
+  });
+
+  it('raises { perVector: 2 } of the one raisable vector is raises: 2', () => {
+    expect(states(pi.replace('  raises: 2\n', '  raises: { perVector: 2 }\n'))).toBe(states(pi));
+  });
+
+  it('without the migration actor the input is not offered either', () => {
+    const noMigration = pi.replace('actors: [device, migration]', 'actors: [device]');
+    const input = inputOf('pi-migration.yaml', 'pv');
+    expect(states(noMigration)).toBe(naiveCount({ ...input, inputs: [] }, 2));
+  });
+});
+
 describe('msix-rewrite-masked: the workload order of one vector is kept on every path', () => {
   it('unmask is never offered before mask and set-affinity have been', () => {
     const input = inputOf('msix-rewrite-masked.yaml', 'vir');
