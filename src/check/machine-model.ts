@@ -19,9 +19,13 @@
 // Invariants: the machine part is exactly `SystemState.words` (systemStep runs on a view of it);
 // the action order is fixed by the state (the system's own, then raises, then inputs, as
 // `systemEnabled` orders them), so a counterexample is a list of indices any engine replays.
-// Not here: the properties (`machine-properties.ts`), hostile writes (no actor yet), POR (the
-// machine declares no action independent, so the search is full).
+// A hostile guest (the `hostile` actor) writes, at any time and up to a budget, any message of
+// `hv/isolation-probes.ts`'s adversarial set into the entries it reaches directly; the device's
+// raises then send it through the real delivery path, interleaved with everything else.
+// Not here: the properties (`machine-properties.ts`), POR (the machine declares no action
+// independent, so the search is full).
 
+import { type ProbeMessage, writeEntry } from '../hv/isolation.js';
 import { assert } from '../hw/errors.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import {
@@ -51,7 +55,7 @@ import {
   vcpuPcpu,
   vcpuState,
 } from '../machine/system-state.js';
-import type { SystemTopology } from '../machine/system-topology.js';
+import { NO_VECTOR, type SystemTopology } from '../machine/system-topology.js';
 import type { Model, PackedModel, Property } from '../sim/model.js';
 import { packModel } from './model-adapter.js';
 
@@ -72,10 +76,20 @@ export interface MachineCheckSpec {
   readonly inputs: readonly CheckInput[];
   /** Whether the IEC may drop a cached IRTE on its own (`iecEvict`). */
   readonly iecEviction: boolean;
+  /** A hostile guest's writes into the entries it reaches directly (`hv/isolation.ts vmReach`),
+   *  any of them at any time, at most `budget` in all. */
+  readonly hostile?: { readonly writes: readonly HostileWrite[]; readonly budget: number };
+}
+
+/** One message a hostile guest may write into an entry of a store it writes directly. */
+export interface HostileWrite {
+  readonly store: number;
+  readonly entry: number;
+  readonly message: ProbeMessage;
 }
 
 /** Ghost bits of the check's state (GHOST word). */
-export const GHOST = { misdirected: 1, notificationMisdirected: 2 } as const;
+export const GHOST = { misdirected: 1, notificationMisdirected: 2, crossedVm: 4 } as const;
 
 /** Where the check's own words sit after the machine's. */
 export interface MachineCheckLayout {
@@ -83,6 +97,8 @@ export interface MachineCheckLayout {
   readonly budget: number;
   readonly budgetWords: number;
   readonly inputs: number;
+  /** Hostile writes left (one word, present only with a hostile actor). */
+  readonly hostile: number;
   readonly ghost: number;
   readonly words: number;
 }
@@ -97,8 +113,9 @@ function layoutOf(machineWords: number, spec: MachineCheckSpec): MachineCheckLay
   const budgetWords = 'total' in spec.raises ? 1 : spec.raisable.length;
   const budget = machineWords;
   const inputs = budget + budgetWords;
-  const ghost = inputs + spec.inputs.length;
-  return { machineWords, budget, budgetWords, inputs, ghost, words: ghost + 1 };
+  const hostile = inputs + spec.inputs.length;
+  const ghost = hostile + (spec.hostile === undefined ? 0 : 1);
+  return { machineWords, budget, budgetWords, inputs, hostile, ghost, words: ghost + 1 };
 }
 
 function checkState(initial: SystemState, layout: MachineCheckLayout): CheckState {
@@ -115,10 +132,12 @@ const subjectOf = (i: CheckInput): string =>
   `${ACTION_OPERANDS[ACTION_NAMES[i.kind] as keyof typeof ACTION_OPERANDS][0]}:${i.a}`;
 
 /** An action of the check: the machine's, and which workload input it is (-1: none), so two
- *  inputs with the same action stay apart. */
+ *  inputs with the same action stay apart; or a hostile write (`hostile` its index, `action`
+ *  unused): the guest's store into device memory, which no engine but the explorer makes. */
 export interface CheckAction {
   readonly action: SystemAction;
   readonly input: number;
+  readonly hostile: number;
 }
 
 /** The words the explorer stores (indices into a check state's words): all but the host IRTEs,
@@ -161,13 +180,21 @@ function checkGuard(words: Uint32Array, guard: Int32Array): void {
   }
 }
 
+/** The action slot of a hostile write (it is no machine action). */
+const NO_ACTION: SystemAction = { kind: ACTION.apicDeliver, a: -1, b: -1 };
+
 export interface MachineCheckModel {
   readonly model: Model<CheckState, CheckAction, EventLog>;
   readonly packed: PackedModel;
   readonly layout: MachineCheckLayout;
   /** The system actions of a counterexample (its indices replayed from the initial state), and
    *  the state it ends in. */
-  replay(trace: readonly number[]): { actions: SystemAction[]; end: CheckState };
+  replay(trace: readonly number[]): {
+    actions: SystemAction[];
+    /** Whether a hostile write is among them (no simulator replays those). */
+    hostile: boolean;
+    end: CheckState;
+  };
 }
 
 /** The bounded model of `initial` (a built scenario's state after setup) under `spec`. */
@@ -194,6 +221,8 @@ export function machineCheckModel(
   spec.inputs.forEach((input, i) => {
     start.words[layout.inputs + i] = input.times;
   });
+  const hostileWrites = spec.hostile?.writes ?? [];
+  if (spec.hostile !== undefined) start.words[layout.hostile] = spec.hostile.budget;
   const subjects = spec.inputs.map(subjectOf);
   const earlierSameSubject = spec.inputs.map((_, i) =>
     subjects.flatMap((s, j) => (j < i && s === subjects[i] ? [j] : [])),
@@ -217,16 +246,27 @@ export function machineCheckModel(
         const slot = budgetSlot.get(`${a.a}/${a.b}`);
         if (slot === undefined || s.words[layout.budget + slot] === 0) continue;
       }
-      out.push({ action: a, input: -1 });
+      out.push({ action: a, input: -1, hostile: -1 });
     }
     for (let i = 0; i < inputActions.length; i++) {
-      if (inputOffered(s, i)) out.push({ action: inputActions[i], input: i });
+      if (inputOffered(s, i)) out.push({ action: inputActions[i], input: i, hostile: -1 });
+    }
+    if (hostileWrites.length > 0 && s.words[layout.hostile] > 0) {
+      hostileWrites.forEach((_, i) => {
+        out.push({ action: NO_ACTION, input: -1, hostile: i });
+      });
     }
     return out;
   };
 
-  const step = (s: CheckState, { action: a, input }: CheckAction, log: EventLog): void => {
+  const step = (s: CheckState, { action: a, input, hostile }: CheckAction, log: EventLog) => {
     const from = log.length;
+    if (hostile >= 0) {
+      const h = hostileWrites[hostile];
+      writeEntry(s.system, t.stores[h.store], h.entry, h.message);
+      s.words[layout.hostile]--;
+      return;
+    }
     systemStep(s.system, a, log);
     if (input >= 0) s.words[layout.inputs + input]--;
     else if (a.kind === ACTION.raise) {
@@ -256,6 +296,10 @@ export function machineCheckModel(
       for (let i = 0; i < kept.length; i++) s.words[kept[i]] = words[i];
     },
     describeAction: (s, a) => {
+      if (a.hostile >= 0) {
+        const h = hostileWrites[a.hostile];
+        return `hostile write ${t.stores[h.store].name} entry ${h.entry}: ${h.message.label} (addr 0x${h.message.addrLo.toString(16)}, data 0x${h.message.data.toString(16)})`;
+      }
       const label = describeSystemAction(s.system, a.action);
       return a.input < 0 ? label : `${label} (workload input ${a.input + 1})`;
     },
@@ -271,14 +315,16 @@ export function machineCheckModel(
       const s = model.init();
       const log = createEventLog();
       const actions: SystemAction[] = [];
+      let hostile = false;
       for (const index of trace) {
         const a = model.enabled(s)[index];
         assert(a !== undefined, `replay: no action ${index}`);
-        actions.push(a.action);
+        if (a.hostile >= 0) hostile = true;
+        else actions.push(a.action);
         model.step(s, a, log);
         clearEvents(log);
       }
-      return { actions, end: s };
+      return { actions, hostile, end: s };
     },
   };
 }
@@ -297,6 +343,7 @@ function ghostBits(s: SystemState, log: EventLog, from: number): number {
   for (let i = from; i < log.length; i++) {
     const at = i * EVENT_ARGS;
     if (log.kind[i] === EVENT.misdirected) bits |= GHOST.misdirected;
+    if (crossesVm(s, log.kind[i], log.args, at)) bits |= GHOST.crossedVm;
     if (log.kind[i] === EVENT.piNotify) {
       const pcpu = log.args[at];
       const nv = log.args[at + 1];
@@ -306,6 +353,27 @@ function ghostBits(s: SystemState, log: EventLog, from: number): number {
   }
   return bits;
 }
+
+/** An interrupt raised by one VM's device (the message's tag, its assigned vector) posted to a
+ *  vCPU of another VM, injected into one, or accepted by a host LAPIC on a host vector that is not
+ *  its own (another VM's VFIO irq, or the host's): what `isolation` forbids. */
+function crossesVm(s: SystemState, kind: number, args: Float64Array, at: number): boolean {
+  const t = s.topology;
+  const tagAt = CROSSING_TAG[kind];
+  if (tagAt === undefined) return false;
+  const tag = args[at + tagAt];
+  if (tag === NO_VECTOR) return false;
+  if (kind === EVENT.hostIrrSet) return t.hostVectorOwner[args[at] * 256 + args[at + 1]] !== tag;
+  return t.vcpus[args[at]].vm !== t.vectors[tag].vm;
+}
+
+/** Per event kind that delivers somewhere, the argument holding the sender's vector (the rest:
+ *  posted and kvmMsiSetIrq name the vCPU in their first argument, hostIrrSet the CPU and vector). */
+const CROSSING_TAG: Readonly<Record<number, number>> = {
+  [EVENT.posted]: 2,
+  [EVENT.kvmMsiSetIrq]: 3,
+  [EVENT.hostIrrSet]: 2,
+};
 
 /** A notification on POSTED_INTR_VECTOR must reach the pCPU the vCPU is loaded on; one on the
  *  wake-up vector the pCPU whose wake-up list the blocked vCPU is on (vcpu->cpu). */

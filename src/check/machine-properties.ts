@@ -13,10 +13,13 @@
 //   notification-target  always: every posted notification reached the pCPU its vCPU is loaded
 //                        on (POSTED_INTR_VECTOR) or blocked on (the wake-up vector); one sent to
 //                        a pCPU it left is a wasted interrupt.
-// Not here: which raise a delivery came from (a PIR or vIRR bit keeps no source, so a message
-// for one vector reaching another vector's target shows as exactly-once broken, not as
-// right-target); `no-leak` (needs the teardown as step programs) and `isolation` (needs hostile
-// writes as an actor).
+//   isolation            always: no interrupt a VM's device sent (the message's tag: the sender's
+//                        assigned vector) is posted to or injected into another VM's vCPU, or
+//                        accepted by a host LAPIC on a host vector that is not the sender's own,
+//                        whatever the hostile guests write (the `hostile` actor).
+// Not here: which raise a delivery came from once it is a PIR or vIRR bit (a message for one
+// vector reaching another vector's target in the same VM shows as exactly-once broken, not as
+// right-target); `no-leak` (needs the teardown as step programs).
 
 import { conserved, heldPending, vectorOutcomes } from '../machine/system.js';
 import type { Property } from '../sim/model.js';
@@ -26,6 +29,7 @@ export const MACHINE_PROPERTY_NAMES = [
   'exactly-once',
   'right-target',
   'notification-target',
+  'isolation',
 ] as const;
 export type MachinePropertyName = (typeof MACHINE_PROPERTY_NAMES)[number];
 
@@ -64,4 +68,5 @@ export const MACHINE_PROPERTIES: readonly (Property<CheckState> & {
     expect: 'always',
     holds: ghostClear(GHOST.notificationMisdirected),
   },
+  { name: 'isolation', expect: 'always', holds: ghostClear(GHOST.crossedVm) },
 ];

@@ -8,17 +8,21 @@
 //            assigned vectors when it has none); each workload input as often as
 //            `check.operations` allows, kept in the workload's order per vector, vCPU or store;
 //   actors   device (raises), driver (mask, unmask, set-affinity, hot-unplug), migration (the
-//            host scheduler's vCPU moves), iec-eviction (the IEC dropping a cached entry).
+//            host scheduler's vCPU moves), iec-eviction (the IEC dropping a cached entry),
 // A counterexample is the list of actions from the state after setup (the model's own words),
 // each with the state words it changed, named by the machine's regions; `replays` keeps the
 // actions so a caller can run them through the simulator (`sim/system-sim.ts replaySystem`).
 // A strategy the scenario's rules reject carries `{ error }`, as in compare.
-// Not here: rendering (`report/check-text.ts`), the `mutate:` section, hostile writes.
+//   hostile  the hostile VMs (vms[].hostile) write messages of their adversarial set into the
+//            entries they reach directly (`hv/isolation.ts`); a counterexample with such a
+//            write is not replayed (no simulator makes them).
+// Not here: rendering (`report/check-text.ts`), the `mutate:` section.
 
 import { type Bound, type ExploreOptions, explore, type Verdict } from '../check/explore.js';
-import { type CheckInput, machineCheckModel } from '../check/machine-model.js';
+import { type CheckInput, type HostileWrite, machineCheckModel } from '../check/machine-model.js';
 import { MACHINE_PROPERTIES, type MachinePropertyName } from '../check/machine-properties.js';
 import type { StoreKind } from '../check/visited-set.js';
+import { adversarialMessages, vmReach } from '../hv/isolation.js';
 import { RuleError } from '../hw/errors.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
@@ -180,7 +184,7 @@ function checkStrategy(
 ): CheckEntry {
   const built = buildScenario(s, { strategy });
   const input = runWorkload(built);
-  const spec = checkSpecOf(input, section);
+  const spec = { ...checkSpecOf(input, section), hostile: hostileOf(s, strategy, input, section) };
   const model = machineCheckModel(`${s.name ?? 'check'}/${strategy}`, input.initial, spec, [
     ...MACHINE_PROPERTIES,
   ]);
@@ -198,8 +202,8 @@ function checkStrategy(
     let counterexample: CounterexampleStep[] | null = null;
     if (r.counterexample !== null) {
       const indices = r.counterexample.map((st) => st.action);
-      const { actions } = model.replay(indices);
-      replays.push({ scenario: s, strategy, property, input, actions });
+      const { actions, hostile } = model.replay(indices);
+      if (!hostile) replays.push({ scenario: s, strategy, property, input, actions });
       counterexample = describeCounterexample(model, indices, r.counterexample);
     }
     properties[property] = {
@@ -233,6 +237,21 @@ function checkSpecOf(input: SimInput, section: CheckSection) {
   });
   const raises = typeof section.raises === 'number' ? { total: section.raises } : section.raises;
   return { raises, raisable, inputs, iecEviction: actors.has('iec-eviction') };
+}
+
+/** The hostile actor's writes: for each hostile VM, the first `check.hostile.messages` of its
+ *  adversarial set into the first entry of each store it writes directly (none where the
+ *  strategy traps the table: emulate, vir). */
+function hostileOf(s: Scenario, strategy: Strategy, input: SimInput, section: CheckSection) {
+  if (!section.actors.includes('hostile')) return undefined;
+  const writes: HostileWrite[] = s.vms.flatMap((vm, v) => {
+    if (!vm.hostile) return [];
+    const messages = adversarialMessages(input.initial, v).slice(0, section.hostile.messages);
+    return vmReach(input.initial, v, strategy).direct.flatMap((surface) =>
+      messages.map((message) => ({ store: surface.store, entry: surface.entries[0], message })),
+    );
+  });
+  return { writes, budget: section.hostile.writes };
 }
 
 function describeCounterexample(

@@ -322,8 +322,11 @@ export const CHECK_TIMES_MAX = 4;
 /** States one search may store (the visited set holds every one). */
 export const CHECK_STATES_MAX = 50_000_000;
 /** Who acts in a check: the device raising, the guest driver's operations (mask, unmask,
- *  set-affinity, hot-unplug), the host scheduler migrating vCPUs, the IEC evicting entries. */
-export const CHECK_ACTORS = ['device', 'driver', 'migration', 'iec-eviction'] as const;
+ *  set-affinity, hot-unplug), the host scheduler migrating vCPUs, the IEC evicting entries, the
+ *  hostile VMs writing into what they reach directly. */
+export const CHECK_ACTORS = ['device', 'driver', 'migration', 'iec-eviction', 'hostile'] as const;
+/** Messages of the adversarial set (`hv/isolation-probes.ts`) a hostile guest may write. */
+export const CHECK_HOSTILE_MESSAGES_MAX = 64;
 /** Workload operations a check offers, by the workload's `do` names. */
 export const CHECK_OPERATIONS = [
   'mask',
@@ -365,6 +368,20 @@ const check = z
       .array(z.enum(CHECK_ACTORS))
       .default(['device', 'driver', 'migration'])
       .meta({ description: `who acts: ${CHECK_ACTORS.join(', ')}` }),
+    hostile: z
+      .strictObject({
+        writes: z.number().int().min(0).max(CHECK_TIMES_MAX).default(1).meta({
+          description: 'writes a hostile guest may make in all',
+        }),
+        messages: z.number().int().min(1).max(CHECK_HOSTILE_MESSAGES_MAX).default(8).meta({
+          description:
+            'the first n messages of the adversarial set (IRTEs in use first, then handles past the table, compatibility-format messages, non-interrupt writes)',
+        }),
+      })
+      .prefault({})
+      .meta({
+        description: 'what the hostile actor writes (vms[].hostile, under vir-direct and pv)',
+      }),
     properties: z
       .array(z.enum(MACHINE_PROPERTY_NAMES))
       .min(1)

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { explore } from '../../src/check/explore.js';
 import { type CheckState, machineCheckModel } from '../../src/check/machine-model.js';
 import { MACHINE_PROPERTIES } from '../../src/check/machine-properties.js';
+import { adversarialMessages, probeMessage } from '../../src/hv/isolation.js';
 import {
   systemEnabled,
   systemIsEnabled,
@@ -111,6 +112,7 @@ describe('pi-migration: a vCPU halting, waking and migrating while posted interr
       'exactly-once',
       'right-target',
       'notification-target',
+      'isolation',
       'exactly-once',
     ]);
   });
@@ -196,6 +198,29 @@ describe('msix-rewrite-masked: the workload order of one vector is kept on every
     expect(r.verdict).toBe('holds');
     expect(r.states).toBeGreaterThan(100);
   });
+});
+
+describe('shared-rid-hostile: isolation agrees with the isolation analysis (hv/isolation.ts)', () => {
+  const { result } = checkScenario(text('shared-rid-hostile.yaml'), 'h.yaml', {
+    property: 'isolation',
+    search: 'bfs',
+  });
+  it.each(['vir', 'vir-direct', 'pv', 'pv-batch'] as const)(
+    'under %s the explorer breaks isolation iff a probe of the same messages reaches the victim',
+    (strategy) => {
+      const scenario = loadScenario(text('shared-rid-hostile.yaml'), 'h.yaml', { strategy });
+      const input = runWorkload(buildScenario(scenario, { strategy }));
+      const probes = adversarialMessages(input.initial, 0).slice(0, 4);
+      const breach = probes.some((message) =>
+        probeMessage(input.initial, { vm: 0, strategy, message }).some((f) => f.breach),
+      );
+      const entry = result.strategies[strategy];
+      if (!('properties' in entry)) throw new Error(`${strategy} rejected`);
+      const p = entry.properties.isolation;
+      expect(p.verdict).toBe(breach ? 'violated' : 'holds');
+      if (breach) expect(p.counterexample?.[0].action).toMatch(/^hostile write dsa0\/ims entry 0/);
+    },
+  );
 });
 
 describe('ir-affinity-inflight: a counterexample replays in the simulator', () => {

@@ -28,6 +28,7 @@ test('a scenario whose properties all hold exits 0 and every cell has the JSON s
       'exactly-once',
       'right-target',
       'notification-target',
+      'isolation',
     ]);
     for (const p of Object.values(entry.properties)) {
       expect(p.verdict).toBe('holds');
