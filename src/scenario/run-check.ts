@@ -61,8 +61,15 @@ export interface CheckOptions {
   /** Overrides `check.maxStates`. */
   readonly maxStates?: number;
   readonly store?: StoreKind;
+  /** Bytes one search's arrays may hold (default CHECK_BYTES_MAX). */
+  readonly maxBytes?: number;
   readonly onProgress?: ExploreOptions['onProgress'];
 }
+
+/** Bytes one search may hold (visited set, stacks, queue): a machine state is a kilobyte or so,
+ *  so a million of them with the BFS queue would pass what a laptop has; past this the search
+ *  ends incomplete (memory) instead. */
+export const CHECK_BYTES_MAX = 2 ** 30;
 
 /** One word a step changed: the machine region (or check word) and the offset in it. */
 export interface WordChange {
@@ -197,6 +204,7 @@ function checkStrategy(
       por: opts.por,
       store: opts.store,
       maxStates: opts.maxStates ?? section.maxStates,
+      maxBytes: opts.maxBytes ?? CHECK_BYTES_MAX,
       onProgress: opts.onProgress,
     });
     let counterexample: CounterexampleStep[] | null = null;

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { memoryIo } from '../../src/cli/io.js';
 import { main } from '../../src/cli/main.js';
+import { checkScenario } from '../../src/scenario/run-check.js';
 
 const scenario = (f: string) =>
   readFileSync(new URL(`../../scenarios/check/${f}`, import.meta.url), 'utf8');
@@ -62,6 +63,22 @@ test('a search stopped by --max-states is incomplete, names the bound and exits 
   expect(r.code).toBe(1);
   expect(r.out).toMatch(/^check pi-migration: incomplete$/m);
   expect(r.out).toMatch(/incomplete \(max-states\)/);
+});
+
+test('a search that would pass its memory bound ends incomplete (memory), in bounded memory', () => {
+  const { result } = checkScenario(scenario('msix-rewrite-masked.yaml'), 'm.yaml', {
+    strategies: ['emulate'],
+    property: 'exactly-once',
+    search: 'bfs',
+    maxBytes: 8 * 1024 * 1024,
+  });
+  expect(result.verdict).toBe('incomplete');
+  const entry = result.strategies.emulate;
+  if (!('properties' in entry)) throw new Error('emulate rejected');
+  expect(entry.properties['exactly-once']).toMatchObject({
+    verdict: 'incomplete',
+    bound: 'memory',
+  });
 });
 
 test('a bad check section is reported at its line and column, exit 2', async () => {
