@@ -319,7 +319,7 @@ const ITEMS: Partial<
 };
 
 /** A word's name: the machine region it lies in (the layout's, a store's, a port's FIFO) or the
- *  check's own (budget, inputs, ghost), with the item and the offset into it. */
+ *  check's own (budget, inputs, hostile writes, ghost), with the item and the offset into it. */
 function regionNames(
   t: SystemTopology,
   layout: ReturnType<typeof machineCheckModel>['layout'],
@@ -332,11 +332,9 @@ function regionNames(
     starts.push([st.unpluggedAt, `${st.name}.unplugged`]);
   }
   for (const p of t.ports) starts.push([p.fifoAt, `${p.name}.fifo`]);
-  starts.push(
-    [layout.budget, 'check.raisesLeft'],
-    [layout.inputs, 'check.inputsLeft'],
-    [layout.ghost, 'check.ghost'],
-  );
+  starts.push([layout.budget, 'check.raisesLeft'], [layout.inputs, 'check.inputsLeft']);
+  if (layout.ghost > layout.hostile) starts.push([layout.hostile, 'check.hostileWritesLeft']);
+  starts.push([layout.ghost, 'check.ghost']);
   starts.sort((x, y) => x[0] - y[0]);
   return (word) => {
     let best = starts[0];
