@@ -1,5 +1,6 @@
 // The explorer's visited set: open addressing with linear probing over ONE flat Uint32Array,
-// power-of-two capacity, doubled when the load would pass 3/4 (reference/explorer-limit.md §4: a
+// power-of-two capacity (2^16 slots to start, fewer for long states: at most 2^20 words),
+// doubled when the load would pass 3/4 (reference/explorer-limit.md §4: a
 // JS Set of string keys of the same words costs 3.3-3.6x the time and 3x the memory).
 // Two ways to store a state:
 //  - `full`: the state's K words in its slot (exact: two states share a slot only if equal). An
@@ -16,6 +17,11 @@
 export type StoreKind = 'full' | 'fingerprint';
 
 const MIN_CAPACITY_LOG2 = 16;
+/** Words the table starts with at most: a model with long states (the machine's are hundreds of
+ *  words) starts with fewer slots instead of 2^16 of them (64 MiB at 256 words), and grows. */
+const INITIAL_TABLE_WORDS_MAX = 1 << 20;
+/** Slots it starts with at least, whatever the state's length. */
+const FLOOR_CAPACITY_LOG2 = 8;
 
 /** murmur3's 32-bit mix over `k` words (seeded): the slot index and the fingerprint. */
 function hashWords(w: Uint32Array, at: number, k: number, seed: number): number {
@@ -59,7 +65,9 @@ export class VisitedSet {
     this.kind = kind;
     this.k = stateWords;
     this.width = kind === 'full' ? stateWords : 2;
-    const capacity = 1 << MIN_CAPACITY_LOG2;
+    let log2 = MIN_CAPACITY_LOG2;
+    while (log2 > FLOOR_CAPACITY_LOG2 && (1 << log2) * this.width > INITIAL_TABLE_WORDS_MAX) log2--;
+    const capacity = 1 << log2;
     this.table = new Uint32Array(capacity * this.width);
     this.mask = capacity - 1;
   }

@@ -5,6 +5,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { InputError, InvariantError, RuleError } from '../hw/errors.js';
+import { registerCheck } from './check.js';
 import { registerCompare } from './compare.js';
 import { registerDecode } from './decode.js';
 import { registerDemo } from './demo.js';
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo): Command {
   registerDemo(program, io);
   registerRun(program, io);
   registerCompare(program, io);
+  registerCheck(program, io);
   registerShow(program, io);
   registerSchema(program, io);
   registerServe(program, io);

@@ -35,7 +35,7 @@ import { streamingTraceRecorder, type TraceRecorder } from '../sim/trace-recorde
 import type { CliIo } from './io.js';
 
 export const TRACE_FORMATS = ['perfetto', 'ftrace'] as const;
-type TraceFormat = (typeof TRACE_FORMATS)[number];
+export type TraceFormat = (typeof TRACE_FORMATS)[number];
 /** Runs shorter than this (wall clock) never show a progress bar. */
 const PROGRESS_AFTER_MS = 1000;
 const PROGRESS_WIDTH = 30;
@@ -224,7 +224,7 @@ function parseMaxEvents(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-function parseFormat(opts: RunOptions): TraceFormat {
+export function parseFormat(opts: { format?: string; trace?: string }): TraceFormat {
   if (opts.format !== undefined && opts.trace === undefined) {
     throw new InputError('--format', 'needs --trace <file>');
   }
@@ -235,7 +235,7 @@ function parseFormat(opts: RunOptions): TraceFormat {
   return format as TraceFormat;
 }
 
-function openTrace(
+export function openTrace(
   path: string,
   format: TraceFormat,
   topology: Parameters<typeof perfettoTraceWriter>[0],

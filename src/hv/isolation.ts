@@ -369,7 +369,8 @@ function probe(
   return classify(s, log, vm, st.port);
 }
 
-function writeEntry(s: SystemState, st: StoreTopology, entry: number, m: MsiMessage): void {
+/** The guest writes `m` into `entry` of the store and clears the entry's mask. */
+export function writeEntry(s: SystemState, st: StoreTopology, entry: number, m: MsiMessage): void {
   const w = s.words;
   switch (st.kind) {
     case 'msix':

@@ -9,6 +9,7 @@
 // Limits quoted from the specs are named once (MSI-X 2048 entries, MSI 32 vectors, ...).
 
 import { z } from 'zod';
+import { MACHINE_PROPERTY_NAMES } from '../check/machine-properties.js';
 import { kernelSpecSchema } from '../kernel/kernel-spec.js';
 import { COST_NAMES, type CostName } from '../sim/cost-model.js';
 import { DURATION_PATTERN, durationNs, RATE_PATTERN, ratePerSecond } from './units.js';
@@ -317,6 +318,89 @@ const run = z
   })
   .meta({ description: 'how to run the scenario' });
 
+/** Raises a check may make (in total, or per vector): every raise multiplies the interleavings,
+ *  so a check that finishes in seconds keeps to a handful. */
+export const CHECK_RAISES_MAX = 16;
+/** Times one workload operation may be offered to the explorer. */
+export const CHECK_TIMES_MAX = 4;
+/** States one search may store (the visited set holds every one). */
+export const CHECK_STATES_MAX = 50_000_000;
+/** Who acts in a check: the device raising, the guest driver's operations (mask, unmask,
+ *  set-affinity, hot-unplug), the host scheduler migrating vCPUs, the IEC evicting entries, the
+ *  hostile VMs writing into what they reach directly. */
+export const CHECK_ACTORS = ['device', 'driver', 'migration', 'iec-eviction', 'hostile'] as const;
+/** Messages of the adversarial set (`hv/isolation-probes.ts`) a hostile guest may write. */
+export const CHECK_HOSTILE_MESSAGES_MAX = 64;
+/** Workload operations a check offers, by the workload's `do` names. */
+export const CHECK_OPERATIONS = [
+  'mask',
+  'unmask',
+  'set-affinity',
+  'migrate-vcpu',
+  'hot-unplug',
+] as const;
+
+const checkTimes = z
+  .number()
+  .int()
+  .min(0)
+  .max(CHECK_TIMES_MAX)
+  .default(1)
+  .meta({ description: 'times each workload action of this kind may happen (0: never)' });
+
+const check = z
+  .strictObject({
+    raises: z
+      .union([
+        z.number().int().min(0).max(CHECK_RAISES_MAX),
+        z.strictObject({ perVector: z.number().int().min(0).max(CHECK_RAISES_MAX) }),
+      ])
+      .default(1)
+      .meta({
+        description: `raises the devices may make, in total (a number) or { perVector: n }; at most ${CHECK_RAISES_MAX}`,
+      }),
+    operations: z
+      .strictObject(
+        Object.fromEntries(CHECK_OPERATIONS.map((op) => [op, checkTimes])) as Record<
+          (typeof CHECK_OPERATIONS)[number],
+          typeof checkTimes
+        >,
+      )
+      .prefault({})
+      .meta({ description: 'how often each workload operation may happen' }),
+    actors: z
+      .array(z.enum(CHECK_ACTORS))
+      .default(['device', 'driver', 'migration'])
+      .meta({ description: `who acts: ${CHECK_ACTORS.join(', ')}` }),
+    hostile: z
+      .strictObject({
+        writes: z.number().int().min(0).max(CHECK_TIMES_MAX).default(1).meta({
+          description: 'writes a hostile guest may make in all',
+        }),
+        messages: z.number().int().min(1).max(CHECK_HOSTILE_MESSAGES_MAX).default(8).meta({
+          description:
+            'the first n messages of the adversarial set (IRTEs in use first, then handles past the table, compatibility-format messages, non-interrupt writes)',
+        }),
+      })
+      .prefault({})
+      .meta({
+        description: 'what the hostile actor writes (vms[].hostile, under vir-direct and pv)',
+      }),
+    properties: z
+      .array(z.enum(MACHINE_PROPERTY_NAMES))
+      .min(1)
+      .default([...MACHINE_PROPERTY_NAMES])
+      .meta({ description: 'properties to check' }),
+    maxStates: z
+      .number()
+      .int()
+      .min(1)
+      .max(CHECK_STATES_MAX)
+      .default(1_000_000)
+      .meta({ description: 'states one search may store before it ends incomplete' }),
+  })
+  .meta({ description: 'what `irqlab check` explores: its bounds, actors and properties' });
+
 export const scenarioSchema = z
   .strictObject({
     name: z.string().optional(),
@@ -343,6 +427,7 @@ export const scenarioSchema = z
       })
       .prefault({}),
     run,
+    check: check.optional(),
   })
   .meta({ title: 'irqlab scenario', description: 'an irqlab scenario file (YAML)' });
 
@@ -353,6 +438,7 @@ export type ScenarioAssignment = ScenarioVm['assign'][number];
 export type WorkloadAction = Scenario['workload']['actions'][number];
 export type WorkloadSource = Scenario['workload']['sources'][number];
 export type Strategy = (typeof STRATEGIES)[number];
+export type CheckSection = z.output<typeof check>;
 
 /** The JSON Schema editors use to complete and validate scenario files (what is written). */
 export function scenarioJsonSchema(): Record<string, unknown> {

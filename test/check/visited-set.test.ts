@@ -65,4 +65,21 @@ describe('visited set', () => {
     const zero = new Uint32Array(2);
     expect([set.add(zero, 0), set.add(zero, 0), set.size]).toEqual([true, false, 1]);
   });
+
+  it('a long state starts with a small table (at most 4 MiB) and still agrees with a JS Set', () => {
+    const k = 256;
+    const set = new VisitedSet('full', k);
+    expect(set.bytes).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(new VisitedSet('full', 3).capacity).toBe(2 ** 16);
+    const rows = Array.from({ length: 5000 }, (_, i) =>
+      Array.from({ length: k }, (_, j) => (j === i % k ? i : j === 0 ? 1 : 0)),
+    );
+    const oracle = new Set<string>();
+    for (const row of rows) {
+      if (set.full) set.grow();
+      expect(set.add(Uint32Array.from(row), 0)).toBe(!oracle.has(row.join()));
+      oracle.add(row.join());
+    }
+    expect(set.size).toBe(oracle.size);
+  });
 });
