@@ -141,7 +141,7 @@ export interface CheckAction {
 }
 
 /** The words the explorer stores (indices into a check state's words): all but the host IRTEs,
- *  their IEC copies and the IEC's valid and flush bits at indices no assigned vector owns; and,
+ *  their IEC copies and the IEC's valid bits at indices no assigned vector owns; and,
  *  for the guard, those bits as (word, mask) pairs (a bitmap word all of whose indices are
  *  unowned is left out too: the guard holds it at zero). */
 function projection(t: SystemTopology, layout: MachineCheckLayout) {
@@ -153,10 +153,8 @@ function projection(t: SystemTopology, layout: MachineCheckLayout) {
       constant[t.layout.irt + i * IRTE_DWORDS + d] = 1;
       constant[t.layout.iecCopy + i * IRTE_DWORDS + d] = 1;
     }
-    for (const bitmap of [t.layout.iecValid, t.layout.iecFlushPending]) {
-      const word = bitmap + (i >>> 5);
-      unowned.set(word, ((unowned.get(word) ?? 0) | (1 << (i & 31))) >>> 0);
-    }
+    const word = t.layout.iecValid + (i >>> 5);
+    unowned.set(word, ((unowned.get(word) ?? 0) | (1 << (i & 31))) >>> 0);
   }
   const guard: number[] = [];
   for (const [word, mask] of unowned) {
@@ -175,7 +173,7 @@ function checkGuard(words: Uint32Array, guard: Int32Array): void {
   for (let i = 0; i < guard.length; i += 2) {
     assert(
       (words[guard[i]] & guard[i + 1]) === 0,
-      'check: a step cached or flushed an IRTE index no vector owns',
+      'check: a step cached an IRTE index no vector owns',
     );
   }
 }

@@ -135,7 +135,7 @@ export function registerCheck(program: Command, io: CliIo): void {
       'after',
       '\nExit: 0 every property holds, 1 one is violated or a search is incomplete, 2 bad input.\n' +
         'Examples:\n  irqlab check scenarios/check/pi-migration.yaml\n' +
-        '  irqlab check scenarios/check/ir-affinity-inflight.yaml --strategies vir,vir-direct --bfs\n' +
+        '  irqlab check scenarios/check/msi-affinity-onestep.yaml --strategies emulate --bfs\n' +
         '  irqlab check scenarios/check/pi-migration.yaml --json --max-states 1000',
     )
     .action((file: string, opts: CheckCliOptions) => {

@@ -104,7 +104,7 @@ function writeMsiMsg(which: Which): ProgramStep[] {
       MSI_MESSAGE_DWORD.data,
       (s, v) => msg(s, v).data,
     ),
-    configAccess(`pci_read_config_word(PCI_MSI_FLAGS) [${which}]`, control, () => 0),
+    configAccess(`pci_read_config_word(PCI_MSI_FLAGS: flush) [${which}]`, control, () => 0),
   ];
 }
 

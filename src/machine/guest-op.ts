@@ -22,8 +22,9 @@ import {
 } from './step-program.js';
 import { affinityVcpu, affinityVector } from './system-actions.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
-import { type SystemState, VCPU_STATE, vcpuState } from './system-state.js';
+import type { SystemState } from './system-state.js';
 import { irqThread } from './system-topology.js';
+import { guestExecuting } from './system-vcpu.js';
 
 /** The assigned vector a guest irq thread works on. */
 export const vectorOf = (s: SystemState, thread: number): number =>
@@ -35,10 +36,11 @@ export const askedTarget = (s: SystemState, thread: number) => {
   return { vcpu: affinityVcpu(target), vector: affinityVector(target) };
 };
 
-/** A step's guard: its vCPU executes guest code and is not in the middle of an exit. */
+/** A step's guard: its vCPU executes guest code (no host interrupt pending on its pCPU either)
+ *  and is not in the middle of an exit. */
 export function onRunningVcpu(s: SystemState, thread: number): boolean {
   const v = runner(s, thread);
-  return vcpuState(s, v) === VCPU_STATE.inGuest && threadIdle(s, v);
+  return guestExecuting(s, v) && threadIdle(s, v);
 }
 
 /** apic_set_affinity -> assign_vector_locked for the move asked for; a refusal (-EBUSY while a

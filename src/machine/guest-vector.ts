@@ -34,8 +34,6 @@ import {
   GUEST_APIC_PREVIOUS,
   RETRIGGER_MARK,
   type SystemState,
-  VCPU_STATE,
-  vcpuState,
 } from './system-state.js';
 import {
   cleanupThread,
@@ -44,7 +42,7 @@ import {
   VECTOR_COUNTERS,
   vcpuId,
 } from './system-topology.js';
-import { vcpuInService, virrAt, visrAt, vmExit } from './system-vcpu.js';
+import { guestExecuting, vcpuInService, virrAt, visrAt, vmExit } from './system-vcpu.js';
 
 /** KVM's route holds the guest's compatibility-format pair: dword 0 address, dword 2 data. */
 const CUR_F = {
@@ -211,7 +209,7 @@ function vectorCleanup(s: SystemState, log: EventLog, thread: number): StepResul
 /** The cleanup timer can run on vCPU `v`: it runs guest code and is not in an interrupt
  *  handler (a timer callback runs in softirq context, never inside a hardirq before its EOI). */
 function cleanupCanRun(s: SystemState, v: number): boolean {
-  return vcpuState(s, v) === VCPU_STATE.inGuest && !vcpuInService(s, v);
+  return guestExecuting(s, v) && !vcpuInService(s, v);
 }
 
 export const VECTOR_CLEANUP: StepProgram = {

@@ -36,7 +36,7 @@ import {
 } from './step-program.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import type { SystemState } from './system-state.js';
-import { irqThread } from './system-topology.js';
+import { droppedStepKey, irqThread } from './system-topology.js';
 import { INTEL_IR_SET_AFFINITY, VTD_INVALIDATION } from './viommu-ir.js';
 
 export const PROGRAMS: readonly (StepProgram | null)[] = [
@@ -64,17 +64,34 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);
+  // a step is named `program/step` in traces and in a check's `mutate:`: one name, one step
+  const names = p?.steps.map((st) => st.name) ?? [];
+  assert(new Set(names).size === names.length, `program ${p?.name}: two steps of one name`);
 });
 
-/** The step the thread runs next, or null when it runs no program. */
+/** The thread's next step index, past the steps a check leaves out (`droppedSteps`): the
+ *  program's length when none is left (the program ends at its next action). */
+function effectivePc(s: SystemState, thread: number): number {
+  const id = threadProgram(s, thread);
+  const dropped = s.topology.droppedSteps;
+  let pc = threadPc(s, thread);
+  if (dropped === undefined) return pc;
+  const steps = PROGRAMS[id]?.steps.length ?? 0;
+  while (pc < steps && dropped.has(droppedStepKey(id, pc))) pc++;
+  return pc;
+}
+
+/** The step the thread runs next, or null when it runs no program (or none is left). */
 export function nextStep(s: SystemState, thread: number): ProgramStep | null {
   const program = PROGRAMS[threadProgram(s, thread)];
-  return program === null ? null : program.steps[threadPc(s, thread)];
+  return program === null ? null : (program.steps[effectivePc(s, thread)] ?? null);
 }
 
 export function threadEnabled(s: SystemState, thread: number): boolean {
+  if (threadIdle(s, thread)) return false;
   const step = nextStep(s, thread);
-  return step !== null && (step.enabled === undefined || step.enabled(s, thread));
+  if (step === null) return true; // only left-out steps remain: the program ends
+  return step.enabled === undefined || step.enabled(s, thread);
 }
 
 /** Runs the thread's next step and moves it on. */
@@ -82,7 +99,11 @@ export function threadStep(s: SystemState, log: EventLog, thread: number): void 
   const id = threadProgram(s, thread);
   const program = PROGRAMS[id];
   if (program === null) return;
-  const pc = threadPc(s, thread);
+  const pc = effectivePc(s, thread);
+  if (pc === program.steps.length) {
+    endProgram(s, thread);
+    return;
+  }
   const before = s.words[threadAt(s, thread)];
   const result = program.steps[pc].run(s, log, thread);
   emit(log, EVENT.programStep, thread, id, pc, result);
@@ -95,14 +116,23 @@ export function threadStep(s: SystemState, log: EventLog, thread: number): void 
   const next = result === STEP.next ? pc + 1 : result === STEP.again ? pc : result;
   assert(next >= 0 && next < program.steps.length, `${program.name}: no step ${next}`);
   setThread(s, thread, id, next);
-  emit(log, EVENT.threadReady, thread, program.steps[next].wait);
+  emit(log, EVENT.threadReady, thread, nextStep(s, thread)?.wait ?? 0);
+}
+
+/** Every step of every program as `program/step`, with its key in `droppedSteps`. */
+export function programStepNames(): { name: string; key: number }[] {
+  return PROGRAMS.flatMap((p) =>
+    p === null
+      ? []
+      : p.steps.map((st, pc) => ({ name: `${p.name}/${st.name}`, key: droppedStepKey(p.id, pc) })),
+  );
 }
 
 /** `program/step` of the thread's next step, for traces and counterexamples. */
 export function describeThreadStep(s: SystemState, thread: number): string {
   const program = PROGRAMS[threadProgram(s, thread)];
   if (program === null) return 'idle';
-  return `${program.name}/${program.steps[threadPc(s, thread)].name}`;
+  return `${program.name}/${nextStep(s, thread)?.name ?? '(end)'}`;
 }
 
 /** Whether vCPU `v` runs a guest operation with interrupts off (`StepProgram.irqsOff`). */

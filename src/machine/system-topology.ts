@@ -241,6 +241,9 @@ export interface SystemTopology {
   readonly initialPcpu: readonly number[];
   readonly vectors: readonly VectorSpec[];
   readonly threads: readonly ThreadTopology[];
+  /** Steps of step programs left out (a check's `mutate:`), as `droppedStepKey(program, pc)`;
+   *  absent: none. */
+  readonly droppedSteps?: ReadonlySet<number>;
   /** `hostVectorOwner[cpu * 256 + vector]` = assigned vector index, or -1. */
   readonly hostVectorOwner: Int32Array;
   /** `irteOwner[index]` = assigned vector index, or -1. */
@@ -436,3 +439,6 @@ export const cleanupThread = (t: SystemTopology, vector: number): number =>
 /** Global vCPU index of vCPU `index` of VM `vm`. */
 export const vcpuId = (t: SystemTopology, vm: number, index: number): number =>
   t.vms[vm].firstVcpu + index;
+
+/** The key of step `pc` of program `program` in `droppedSteps`. */
+export const droppedStepKey = (program: number, pc: number): number => program * 256 + pc;

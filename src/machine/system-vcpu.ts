@@ -24,6 +24,7 @@ import {
   setVcpuRun,
   VCPU_STATE,
   vcpuPcpu,
+  vcpuState,
 } from './system-state.js';
 import { NO_VECTOR, VECTOR_COUNTERS } from './system-topology.js';
 
@@ -42,6 +43,11 @@ export const vcpuVirrPending = (s: SystemState, v: number): boolean =>
   highestBit(s.words, virrAt(s, v), APIC_REG_DWORDS) >= 0;
 export const vcpuPirPending = (s: SystemState, v: number): boolean =>
   highestBit(s.words, pidAt(s, v), PID_PIR_DWORDS) >= 0;
+/** vCPU `v` executes guest instructions: it is in guest mode and its pCPU has no host interrupt
+ *  pending (the CPU takes a pending external interrupt before the next guest instruction: a VM
+ *  exit, or the posted-interrupt notification processed into the vIRR; SDM 25.2, 29.6). */
+export const guestExecuting = (s: SystemState, v: number): boolean =>
+  vcpuState(s, v) === VCPU_STATE.inGuest && !pcpuIrrPending(s, vcpuPcpu(s, v));
 /** The guest is in an interrupt handler: a vector it took is in service, not yet EOI'd. */
 export const vcpuInService = (s: SystemState, v: number): boolean =>
   highestBit(s.words, visrAt(s, v), APIC_REG_DWORDS) >= 0;

@@ -50,7 +50,7 @@ import {
   vmsixFlag,
 } from './system-state.js';
 import { UPSTREAM_DEPTH, VECTOR_COUNTERS } from './system-topology.js';
-import { pcpuIrrPending, vcpuInService, vcpuVirrPending } from './system-vcpu.js';
+import { guestExecuting, pcpuIrrPending, vcpuInService, vcpuVirrPending } from './system-vcpu.js';
 import { hotUnplug, setAffinity, setVectorMask } from './workload-inputs.js';
 
 /** Applies one action in place (the simulator's and the explorer's only way forward). */
@@ -131,14 +131,12 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
       return vcpuState(s, a.a) === VCPU_STATE.inHost && threadIdle(s, a.a);
     case ACTION.guestHandle:
       return (
-        vcpuState(s, a.a) === VCPU_STATE.inGuest &&
-        guestDeliverableVector(s, a.a) >= 0 &&
-        !guestIrqsOffOn(s, a.a)
+        guestExecuting(s, a.a) && guestDeliverableVector(s, a.a) >= 0 && !guestIrqsOffOn(s, a.a)
       );
     case ACTION.vcpuHalt:
       return (
         t.vms[t.vcpus[a.a].vm].idle === 'halt' &&
-        vcpuState(s, a.a) === VCPU_STATE.inGuest &&
+        guestExecuting(s, a.a) &&
         !vcpuVirrPending(s, a.a) &&
         !vcpuInService(s, a.a) &&
         !guestBusyOn(s, a.a)
@@ -154,7 +152,7 @@ export function systemIsEnabled(s: SystemState, a: SystemAction): boolean {
     case ACTION.apicDeliver:
       return upstreamCount(s) > 0;
     case ACTION.guestEoi:
-      return vcpuState(s, a.a) === VCPU_STATE.inGuest && vcpuInService(s, a.a);
+      return guestExecuting(s, a.a) && vcpuInService(s, a.a);
     case ACTION.mask:
     case ACTION.unmask:
     case ACTION.freeIrq:

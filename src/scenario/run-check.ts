@@ -27,6 +27,7 @@ import { RuleError } from '../hw/errors.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import { APIC_REG_DWORDS } from '../hw/x86/lapic.js';
 import { PID_DWORDS } from '../hw/x86/posted-descriptor.js';
+import { programStepNames } from '../machine/programs.js';
 import { ACTION, type ActionKind, type SystemAction } from '../machine/system-actions.js';
 import { createEventLog, eventsOf } from '../machine/system-events.js';
 import {
@@ -139,6 +140,7 @@ export function checkScenario(
 ): { result: CheckScenarioResult; replays: CheckReplay[] } {
   const parsed = parseScenario(text, file);
   const section = checkSectionOf(parsed);
+  const dropped = droppedStepsOf(parsed, section);
   const strategies: Record<string, CheckEntry> = {};
   const replays: CheckReplay[] = [];
   for (const strategy of opts.strategies ?? STRATEGIES) {
@@ -149,7 +151,7 @@ export function checkScenario(
       continue;
     }
     try {
-      strategies[strategy] = checkStrategy(scenario, strategy, section, opts, replays);
+      strategies[strategy] = checkStrategy(scenario, strategy, section, dropped, opts, replays);
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
       strategies[strategy] = { error: { rule: e.rule, message: e.message.split('\n')[0] } };
@@ -157,6 +159,44 @@ export function checkScenario(
   }
   const name = parsed.scenario.name ?? file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
   return { result: { scenario: name, verdict: overallVerdict(strategies), strategies }, replays };
+}
+
+/** The steps `check.mutate` leaves out, as the machine keys them; a name that is no
+ *  `program/step` is the scenario's error, located. */
+function droppedStepsOf(parsed: ParsedScenario, section: CheckSection): ReadonlySet<number> {
+  const steps = programStepNames();
+  const known = new Map(steps.map((st) => [st.name, st.key]));
+  const issues = section.mutate.flatMap((m, i) =>
+    known.has(m.drop)
+      ? []
+      : [
+          {
+            ...parsed.at(['check', 'mutate', i, 'drop']),
+            rule: 'check-mutate-step',
+            problem: `"${m.drop}" is no step of a step program: ${candidatesOf(m.drop, steps)}`,
+          },
+        ],
+  );
+  if (issues.length > 0) throw new ScenarioError(issues);
+  return new Set(section.mutate.map((m) => known.get(m.drop) as number));
+}
+
+/** What a misspelt `program/step` may have meant: the steps of the program it names, or the
+ *  programs. */
+function candidatesOf(name: string, steps: readonly { name: string }[]): string {
+  const program = name.slice(0, name.indexOf('/') + 1);
+  const same = steps.filter((st) => program !== '' && st.name.startsWith(program));
+  if (same.length > 0) return `its steps are ${same.map((st) => st.name).join(', ')}`;
+  const programs = [...new Set(steps.map((st) => st.name.slice(0, st.name.indexOf('/'))))];
+  return `the programs are ${programs.join(', ')} (write program/step)`;
+}
+
+/** The workload's run with `dropped` steps left out of the machine: the same words over a
+ *  topology that says so, so the explorer and the simulator's replay both run the mutant. */
+function withDroppedSteps(input: SimInput, dropped: ReadonlySet<number>): SimInput {
+  if (dropped.size === 0) return input;
+  const topology = { ...input.initial.topology, droppedSteps: dropped };
+  return { ...input, initial: { topology, words: input.initial.words.slice() } };
 }
 
 function checkSectionOf(parsed: ParsedScenario): CheckSection {
@@ -186,11 +226,12 @@ function checkStrategy(
   s: Scenario,
   strategy: Strategy,
   section: CheckSection,
+  dropped: ReadonlySet<number>,
   opts: CheckOptions,
   replays: CheckReplay[],
 ): CheckEntry {
   const built = buildScenario(s, { strategy });
-  const input = runWorkload(built);
+  const input = withDroppedSteps(runWorkload(built), dropped);
   const spec = { ...checkSpecOf(input, section), hostile: hostileOf(s, strategy, input, section) };
   const model = machineCheckModel(`${s.name ?? 'check'}/${strategy}`, input.initial, spec, [
     ...MACHINE_PROPERTIES,

@@ -398,8 +398,24 @@ const check = z
       .max(CHECK_STATES_MAX)
       .default(1_000_000)
       .meta({ description: 'states one search may store before it ends incomplete' }),
+    mutate: z
+      .array(
+        z.strictObject({
+          drop: z.string().meta({
+            description:
+              'a step left out of every run of its program, as `program/step` (`irqlab check --steps` lists them)',
+          }),
+        }),
+      )
+      .default([])
+      .meta({
+        description:
+          'what if the real code did not take these steps: the explorer shows which step each property rests on',
+      }),
   })
-  .meta({ description: 'what `irqlab check` explores: its bounds, actors and properties' });
+  .meta({
+    description: 'what `irqlab check` explores: its bounds, actors, properties and mutations',
+  });
 
 export const scenarioSchema = z
   .strictObject({

@@ -44,12 +44,13 @@ import {
 } from '../machine/system-events.js';
 import {
   cloneSystemState,
+  guestOnPcpu,
   POSTED_INTR_VECTOR,
   POSTED_INTR_WAKEUP_VECTOR,
   type SystemState,
 } from '../machine/system-state.js';
 import { NO_VECTOR } from '../machine/system-topology.js';
-import { vcpuInService, vcpuVirrPending } from '../machine/system-vcpu.js';
+import { pcpuIrrPending, vcpuInService, vcpuVirrPending } from '../machine/system-vcpu.js';
 import type { Costs } from './cost-model.js';
 import {
   createEventQueue,
@@ -412,6 +413,7 @@ function step(run: Run, a: SystemAction): void {
   run.onStep?.(a, run.nowNs);
   if (a.kind === ACTION.guestEoi) afterEoi(run, a.a);
   afterStep(run, a.kind, program);
+  if (a.kind === ACTION.pcpuInterrupt) afterHostInterrupt(run, a.a);
   if (irqsOffOn >= 0 && threadIdle(run.s, a.a) && vcpuVirrPending(run.s, irqsOffOn)) {
     scheduleHandle(run, irqsOffOn, run.nowNs);
   }
@@ -730,6 +732,13 @@ function onGuestIrq(run: Run, vcpu: number, vector: number, tag: number, irq: nu
   // cost model has no figure for a virtualized EOI (a gap: it is inside guestHandlerNs); without
   // APICv its MSR-write exit is priced as every exit is.
   queuePush(run.q, now, ACTION.guestEoi, vcpu, 0);
+}
+
+/** The guest on pCPU `p` was held while a host interrupt was pending there (`guestExecuting`):
+ *  with none left, it goes on with what it had to do (an EOI, a handler, HLT). */
+function afterHostInterrupt(run: Run, p: number): void {
+  const v = guestOnPcpu(run.s, p);
+  if (v >= 0 && !pcpuIrrPending(run.s, p)) scheduleIdle(run, v, run.nowNs);
 }
 
 /** After the EOI the vCPU takes what waits in its virtual IRR, or idles, once the handler's

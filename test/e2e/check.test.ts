@@ -42,20 +42,20 @@ test('a scenario whose properties all hold exits 0 and every cell has the JSON s
 });
 
 test('a violated property exits 1 with numbered steps; the text table names it', async () => {
-  const text = scenario('ir-affinity-inflight.yaml');
-  const r = await check(text, '--strategies', 'vir', '--property', 'right-target', '--bfs');
+  const text = scenario('msi-affinity-onestep.yaml');
+  const args = ['--strategies', 'emulate', '--property', 'exactly-once', '--bfs'];
+  const r = await check(text, ...args);
   expect(r.code).toBe(1);
-  expect(r.out).toMatch(/^check ir-affinity-inflight: violated$/m);
-  expect(r.out).toMatch(/^vir\s+right-target\s+violated\s+[\d,]+\s+[\d,]+\s+\d+/m);
-  expect(r.out).toMatch(/counterexample: right-target under vir \(\d+ steps, shortest\)/);
-  expect(r.out).toMatch(/^\s+1\. raise nic0-vf0\/msix entry 0$/m);
-  const json = JSON.parse(
-    (await check(text, '--strategies', 'vir', '--property', 'right-target', '--bfs', '--json')).out,
-  );
+  expect(r.out).toMatch(/^check msi-affinity-onestep: violated$/m);
+  expect(r.out).toMatch(/^emulate\s+exactly-once\s+violated\s+[\d,]+\s+[\d,]+\s+\d+/m);
+  expect(r.out).toMatch(/counterexample: exactly-once under emulate \(\d+ steps, shortest\)/);
+  expect(r.out).toMatch(/^\s+1\. raise dev0\/msi entry 0$/m);
+  const json = JSON.parse((await check(text, ...args, '--json')).out);
   expect(json.verdict).toBe('violated');
-  const steps = json.strategies.vir.properties['right-target'].counterexample;
-  expect(steps[0]).toMatchObject({ step: 1, action: 'raise nic0-vf0/msix entry 0' });
-  expect(steps.at(-1).events.some((e: string) => e.startsWith('misdirected('))).toBe(true);
+  const steps = json.strategies.emulate.properties['exactly-once'].counterexample;
+  expect(steps[0]).toMatchObject({ step: 1, action: 'raise dev0/msi entry 0' });
+  // the old vector reached the new vCPU, where another device's irq owns it
+  expect(steps.at(-1).events.some((e: string) => e.startsWith('guestIrq(1, 32, 1,'))).toBe(true);
 });
 
 test('a search stopped by --max-states is incomplete, names the bound and exits 1', async () => {
@@ -95,6 +95,29 @@ test('a bad check section is reported at its line and column, exit 2', async () 
   expect(none.err).toMatch(/s\.yaml:\d+:\d+: no `check:` section.*\[rule: check-section\]/);
 });
 
+test('mutate: a step that is no step of a program is bad input at its line, naming the steps', async () => {
+  const text = scenario('msi-affinity-onestep.yaml').replace(
+    'msi_set_affinity/pci_write_config_word(DATA_64) [temporary]',
+    'msi_set_affinity/pci_write_config_word(DATA_65) [temporary]',
+  );
+  const line = text.split('\n').findIndex((l) => l.includes('DATA_65')) + 1;
+  const r = await check(text);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(
+    new RegExp(`^irqlab: s\\.yaml:${line}:\\d+: check\\.mutate\\[4\\]\\.drop: `),
+  );
+  expect(r.err).toMatch(/its steps are msi_set_affinity\/irq_mask\(pci_msi_mask\), /);
+  expect(r.err).toMatch(/\[rule: check-mutate-step\]/);
+});
+
+test('mutate: the same move with and without its two-step (Linux msi_set_affinity)', async () => {
+  const linux = await check(scenario('msi-affinity-linux.yaml'), '--strategies', 'emulate');
+  expect(linux.code).toBe(0);
+  const onestep = await check(scenario('msi-affinity-onestep.yaml'), '--strategies', 'emulate');
+  expect(onestep.code).toBe(1);
+  expect(onestep.out).toMatch(/^emulate\s+exactly-once\s+violated/m);
+});
+
 test('bad options exit 2', async () => {
   expect((await check(scenario('pi-migration.yaml'), '--store', 'set')).code).toBe(2);
   expect((await check(scenario('pi-migration.yaml'), '--property', 'nope')).code).toBe(2);
@@ -105,9 +128,9 @@ test('--trace replays the counterexample into a Perfetto trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'irqlab-check-'));
   const file = join(dir, 'cx.json');
   const r = await check(
-    scenario('ir-affinity-inflight.yaml'),
+    scenario('msi-affinity-onestep.yaml'),
     '--strategies',
-    'pv',
+    'emulate',
     '--property',
     'exactly-once',
     '--bfs',
@@ -115,7 +138,7 @@ test('--trace replays the counterexample into a Perfetto trace', async () => {
     file,
   );
   expect(r.code).toBe(1);
-  expect(r.err).toMatch(/--trace: exactly-once under pv replayed into/);
+  expect(r.err).toMatch(/--trace: exactly-once under emulate replayed into/);
   const trace = JSON.parse(readFileSync(file, 'utf8'));
   const events = Array.isArray(trace) ? trace : trace.traceEvents;
   expect(events.length).toBeGreaterThan(10);

@@ -252,7 +252,7 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.step(ACTION.deliver, 0);
     x.step(ACTION.apicDeliver);
     expect(evictable()).toBe(true);
-    x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    kvmRetarget(s, createEventLog(), 0, 1, 0x41); // the IRTE rewritten, its invalidation queued
     expect(kinds(x.step(ACTION.iecEvict, irte))).toEqual(['iecEvict']);
     expect(evictable()).toBe(false);
     x.raise();
@@ -264,8 +264,9 @@ describe('interrupt entry cache (VT-d 6.2)', () => {
     x.raise();
     x.step(ACTION.deliver, 0);
     x.step(ACTION.apicDeliver);
-    x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
+    // the notification is taken before the guest's next instruction: in vCPU 0's vIRR
     x.step(ACTION.pcpuInterrupt, s.topology.initialPcpu[0]);
+    x.guestOp(ACTION.setAffinity, 0, affinityTarget(1, 0x41));
     const handled = x.step(ACTION.guestHandle, 0);
     expect(handled[0].args[2]).toBe(0); // found its owner on the old vCPU
     expect(vectorOutcomes(s, 0).delivered).toBe(1);
