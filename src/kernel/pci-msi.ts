@@ -1,6 +1,7 @@
 // PCI/MSI register programming (drivers/pci/msi/msi.c): the exact config and MMIO accesses
 // current Linux makes, because the `emulate` strategy's exit counts follow from them
-// (`reference/perf-anchors.md` §1.3):
+// (`reference/perf-anchors.md` §1.3). The per-vector procedures are data in `msi-procedures.ts`,
+// run here straight through (`runMsiProcedure`) and by the machine one access per step:
 //  - message write (`__pci_write_msi_msg`): MSI-X entry: mask it first if Linux's cached Vector
 //    Control says unmasked, write Message Address, Upper Address and Data, restore the mask,
 //    then read Data back to flush; MSI: Message Control (Multiple Message Enable), Address,
@@ -21,16 +22,21 @@ import { MSIX_ENTRY_SIZE, MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability
 import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
 import type { MsiMsg } from './irqdomain.js';
 import type { KernelState, MsiDesc, PciDev } from './kernel-state.js';
+import {
+  type MsiAccess,
+  type MsiProcedureArgs,
+  type MsiRegister,
+  PCI_MSI_UPDATE_MASK,
+  PCI_MSIX_MASK,
+  PCI_MSIX_UNMASK,
+  PCI_MSIX_WRITE_MSG_MASKED,
+  PCI_MSIX_WRITE_MSG_UNMASKED,
+  pciMsiWriteMsg,
+  withVectorMask,
+} from './msi-procedures.js';
 import { hwCfgRead, hwCfgWrite, hwMmioRead, hwMmioWrite, type KernelPlatform } from './platform.js';
 
 const entryOffset = (index: number, dword: number) => index * MSIX_ENTRY_SIZE + dword * 4;
-
-/** Vector Control with the Mask Bit set or cleared, other bits kept. */
-export function withVectorMask(ctrl: number, masked: boolean): number {
-  const entry = [0, 0, 0, ctrl];
-  MSIX_TABLE_ENTRY.accessors.mask.set(entry, masked ? 1 : 0);
-  return entry[MSIX_ENTRY_DWORD.vectorControl];
-}
 
 export const vectorMasked = (ctrl: number): boolean =>
   MSIX_TABLE_ENTRY.accessors.mask.get([0, 0, 0, ctrl]) === 1;
@@ -51,9 +57,64 @@ export function pciMsixReadVectorCtrl(
   );
 }
 
-function pciMsixWriteVectorCtrl(k: KernelState, p: KernelPlatform, dev: PciDev, desc: MsiDesc) {
-  const offset = entryOffset(desc.index, MSIX_ENTRY_DWORD.vectorControl);
-  hwMmioWrite(k, p, dev.info.bdf, 'msix-table', offset, desc.pci.ctrl);
+const MSIX_DWORD_OF: Partial<Record<MsiRegister, number>> = {
+  addrLo: MSIX_ENTRY_DWORD.addrLo,
+  addrHi: MSIX_ENTRY_DWORD.addrHi,
+  data: MSIX_ENTRY_DWORD.data,
+  vectorControl: MSIX_ENTRY_DWORD.vectorControl,
+};
+
+/** Where each register of a procedure's vector is: the MSI-X entry's dwords and the table base, or
+ *  the MSI capability's registers (config offset and size). */
+function accessAt(dev: PciDev, desc: MsiDesc, register: MsiRegister) {
+  if (desc.pci.isMsix) {
+    // readl(desc->pci.mask_base): the table's first dword
+    const dword = MSIX_DWORD_OF[register];
+    assert(register === 'maskBase' || dword !== undefined, `MSI-X entry: no register ${register}`);
+    const offset = dword === undefined ? 0 : entryOffset(desc.index, dword);
+    return { space: 'mmio' as const, offset, size: 4 as const };
+  }
+  const msi = dev.info.msi;
+  assert(msi !== undefined, `${dev.info.bdf}: MSI procedure for a function without MSI`);
+  const at = msiRegisterOffsets(msi.is64, msi.perVectorMask);
+  const regs: Partial<Record<MsiRegister, [number | undefined, 2 | 4]>> = {
+    addrLo: [at.messageAddress, 4],
+    addrHi: [at.messageUpperAddress, 4],
+    data: [at.messageData, 2],
+    messageControl: [MSI_MESSAGE_CONTROL.offset, 2],
+    maskBits: [at.maskBits, 4],
+  };
+  const [offset, size] = regs[register] ?? [undefined, 4];
+  assert(offset !== undefined, `${dev.info.bdf}: MSI capability has no ${register}`);
+  return { space: 'cfg' as const, offset: msi.capOffset + offset, size };
+}
+
+/** Runs `procedure` (msi-procedures.ts) on the vector of `desc`, straight through: the same
+ *  accesses the machine runs one per step. */
+function runMsiProcedure(
+  k: KernelState,
+  p: KernelPlatform,
+  dev: PciDev,
+  desc: MsiDesc,
+  procedure: readonly MsiAccess[],
+  args: MsiProcedureArgs,
+): void {
+  const bdf = dev.info.bdf;
+  let controlRead = 0;
+  for (const access of procedure) {
+    const at = accessAt(dev, desc, access.register);
+    if (access.value === null) {
+      const v =
+        at.space === 'mmio'
+          ? hwMmioRead(k, p, bdf, 'msix-table', at.offset)
+          : hwCfgRead(k, p, bdf, at.offset, at.size);
+      if (access.register === 'messageControl') controlRead = v;
+      continue;
+    }
+    const value = access.value(args, controlRead);
+    if (at.space === 'mmio') hwMmioWrite(k, p, bdf, 'msix-table', at.offset, value);
+    else hwCfgWrite(k, p, bdf, at.offset, at.size, value);
+  }
 }
 
 /** `__pci_write_msi_msg`. */
@@ -64,56 +125,18 @@ export function pciWriteMsiMsg(
   desc: MsiDesc,
   msg: MsiMsg,
 ): void {
-  const bdf = dev.info.bdf;
+  const args = { msg, ctrl: desc.pci.ctrl, multiple: desc.pci.multiple };
   if (desc.pci.isMsix) {
     if (!desc.pci.isVirtual) {
-      const ctrl = desc.pci.ctrl;
-      const unmasked = !vectorMasked(ctrl);
-      if (unmasked) {
-        const offset = entryOffset(desc.index, MSIX_ENTRY_DWORD.vectorControl);
-        hwMmioWrite(k, p, bdf, 'msix-table', offset, withVectorMask(ctrl, true));
-      }
-      hwMmioWrite(
-        k,
-        p,
-        bdf,
-        'msix-table',
-        entryOffset(desc.index, MSIX_ENTRY_DWORD.addrLo),
-        msg.addrLo,
-      );
-      hwMmioWrite(
-        k,
-        p,
-        bdf,
-        'msix-table',
-        entryOffset(desc.index, MSIX_ENTRY_DWORD.addrHi),
-        msg.addrHi,
-      );
-      hwMmioWrite(
-        k,
-        p,
-        bdf,
-        'msix-table',
-        entryOffset(desc.index, MSIX_ENTRY_DWORD.data),
-        msg.data,
-      );
-      if (unmasked) pciMsixWriteVectorCtrl(k, p, dev, desc);
-      hwMmioRead(k, p, bdf, 'msix-table', entryOffset(desc.index, MSIX_ENTRY_DWORD.data));
+      const procedure = vectorMasked(desc.pci.ctrl)
+        ? PCI_MSIX_WRITE_MSG_MASKED
+        : PCI_MSIX_WRITE_MSG_UNMASKED;
+      runMsiProcedure(k, p, dev, desc, procedure, args);
     }
   } else {
     const msi = dev.info.msi;
-    assert(msi !== undefined, `${bdf}: MSI message for a function without MSI`);
-    const at = msiRegisterOffsets(msi.is64, msi.perVectorMask);
-    const ctlAt = msi.capOffset + MSI_MESSAGE_CONTROL.offset;
-    const ctl = [hwCfgRead(k, p, bdf, ctlAt, 2)];
-    MSI_MESSAGE_CONTROL.layout.accessors.multipleMessageEnable.set(ctl, desc.pci.multiple);
-    hwCfgWrite(k, p, bdf, ctlAt, 2, ctl[0]);
-    hwCfgWrite(k, p, bdf, msi.capOffset + at.messageAddress, 4, msg.addrLo);
-    if (at.messageUpperAddress !== undefined) {
-      hwCfgWrite(k, p, bdf, msi.capOffset + at.messageUpperAddress, 4, msg.addrHi);
-    }
-    hwCfgWrite(k, p, bdf, msi.capOffset + at.messageData, 2, msg.data);
-    hwCfgRead(k, p, bdf, ctlAt, 2);
+    assert(msi !== undefined, `${dev.info.bdf}: MSI message for a function without MSI`);
+    runMsiProcedure(k, p, dev, desc, pciMsiWriteMsg(msi.is64), args);
   }
   desc.msg = { ...msg };
 }
@@ -127,12 +150,10 @@ function pciMsiUpdateMask(
   clear: number,
   set: number,
 ): void {
-  const msi = dev.info.msi;
-  assert(msi?.perVectorMask, `${dev.info.bdf}: MSI without mask bits`);
+  assert(dev.info.msi?.perVectorMask, `${dev.info.bdf}: MSI without mask bits`);
   desc.pci.ctrl = ((desc.pci.ctrl & ~clear) | set) >>> 0;
-  const maskAt = msiRegisterOffsets(msi.is64, msi.perVectorMask).maskBits;
-  assert(maskAt !== undefined, `${dev.info.bdf}: MSI without mask bits`);
-  hwCfgWrite(k, p, dev.info.bdf, msi.capOffset + maskAt, 4, desc.pci.ctrl);
+  const args = { msg: desc.msg, ctrl: desc.pci.ctrl, multiple: desc.pci.multiple };
+  runMsiProcedure(k, p, dev, desc, PCI_MSI_UPDATE_MASK, args);
 }
 
 /** Mask bits of every vector the descriptor covers (`msi_multi_mask`). */
@@ -148,10 +169,9 @@ export function pciMsiMaskVector(
 ): void {
   if (!desc.pci.canMask) return;
   if (desc.pci.isMsix) {
+    const args = { msg: desc.msg, ctrl: desc.pci.ctrl, multiple: 0 };
+    runMsiProcedure(k, p, dev, desc, PCI_MSIX_MASK, args);
     desc.pci.ctrl = withVectorMask(desc.pci.ctrl, true);
-    pciMsixWriteVectorCtrl(k, p, dev, desc);
-    // Flush write to device: Linux reads the table's first dword (`desc->pci.mask_base`).
-    hwMmioRead(k, p, dev.info.bdf, 'msix-table', 0);
   } else {
     pciMsiUpdateMask(k, p, dev, desc, 0, bits);
   }
@@ -167,8 +187,9 @@ export function pciMsiUnmaskVector(
 ): void {
   if (!desc.pci.canMask) return;
   if (desc.pci.isMsix) {
+    const args = { msg: desc.msg, ctrl: desc.pci.ctrl, multiple: 0 };
+    runMsiProcedure(k, p, dev, desc, PCI_MSIX_UNMASK, args);
     desc.pci.ctrl = withVectorMask(desc.pci.ctrl, false);
-    pciMsixWriteVectorCtrl(k, p, dev, desc);
   } else {
     pciMsiUpdateMask(k, p, dev, desc, bits, 0);
   }

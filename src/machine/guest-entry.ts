@@ -21,8 +21,17 @@
 // asks: the control plane's kernel completes it at the next interrupt the same way).
 
 import { assert } from '../hw/errors.js';
-import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { MSIX_ENTRY_DWORD } from '../hw/pci/msix-table.js';
 import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
+import {
+  type MsiAccess,
+  type MsiProcedureArgs,
+  type MsiRegister,
+  PCI_MSIX_MASK,
+  PCI_MSIX_UNMASK,
+  PCI_MSIX_WRITE_MSG_MASKED,
+  withVectorMask,
+} from '../kernel/msi-procedures.js';
 import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
 import {
   apicSetAffinityStep,
@@ -45,19 +54,17 @@ function entryWordAt(s: SystemState, vector: number, dword: number): number {
   return emulated(s, vector) ? vmsixAt(s, vector) + dword : deviceEntryWordAt(s, vector, dword);
 }
 
-/** The value the guest writes into Vector Control: its shadow with the mask bit set or clear
- *  (MSI-X and IMS keep Mask in bit 0 of the fourth dword). */
-function vectorControl(s: SystemState, vector: number, masked: boolean): number {
-  const words = [0, 0, 0, s.words[entryWordAt(s, vector, MSIX_ENTRY_DWORD.vectorControl)]];
-  MSIX_TABLE_ENTRY.accessors.mask.set(words, masked ? 1 : 0, 0);
-  return words[MSIX_ENTRY_DWORD.vectorControl];
-}
-
-/** The pair the move writes: the guest's compatibility-format message for its new target. */
-const movedMessage = (s: SystemState, thread: number) => {
+/** The procedure's arguments as the guest has them: its shadow of Vector Control (the entry's
+ *  own, as its holder has it) and, for a move, the compatibility-format pair of its new target. */
+function argsOf(s: SystemState, thread: number): MsiProcedureArgs {
+  const vector = vectorOf(s, thread);
   const target = askedTarget(s, thread);
-  return composeCompatMsiPhysical(target.vcpu, target.vector);
-};
+  return {
+    ctrl: s.words[entryWordAt(s, vector, MSIX_ENTRY_DWORD.vectorControl)],
+    msg: composeCompatMsiPhysical(target.vcpu, target.vector),
+    multiple: 0,
+  };
+}
 
 /** The guest's access to dword `dword` of its entry: `value` written, or null for a read. A
  *  read of a mapped entry changes nothing (it only flushes the posted write before it). */
@@ -81,40 +88,59 @@ function entryAccess(
   if (value !== null) deviceEntryWrite(s, log, vector, dword, value);
 }
 
-/** An access step of the guest's entry. */
-function access(
-  name: string,
-  dword: number,
-  value: (s: SystemState, thread: number) => number | null,
-): ProgramStep {
-  return {
-    name,
-    wait: WAIT.now,
-    enabled: onRunningVcpu,
-    run: (s, log, thread) => {
-      entryAccess(s, log, thread, dword, value(s, thread));
-      return STEP.next;
-    },
-  };
+/** The entry dword each register of an MSI-X procedure is (mask_base, the table's base, read
+ *  to flush: the entry's first dword, which the trap or the device answers alike). */
+const ENTRY_DWORD: Partial<Record<MsiRegister, number>> = {
+  addrLo: MSIX_ENTRY_DWORD.addrLo,
+  addrHi: MSIX_ENTRY_DWORD.addrHi,
+  data: MSIX_ENTRY_DWORD.data,
+  vectorControl: MSIX_ENTRY_DWORD.vectorControl,
+  maskBase: MSIX_ENTRY_DWORD.addrLo,
+};
+
+/** The steps of an entry procedure (`kernel/msi-procedures.ts`): one access each, named as the
+ *  kernel names it, run on the vCPU the driver runs on. */
+function entrySteps(procedure: readonly MsiAccess[]): ProgramStep[] {
+  return procedure.map((access) => {
+    const dword = ENTRY_DWORD[access.register];
+    assert(dword !== undefined, `${access.name}: no MSI-X entry register ${access.register}`);
+    const value = access.value;
+    return {
+      name: access.name,
+      wait: WAIT.now,
+      enabled: onRunningVcpu,
+      run: (s, log, thread) => {
+        const written = value === null ? null : value(argsOf(s, thread), 0);
+        entryAccess(s, log, thread, dword, written);
+        return STEP.next;
+      },
+    };
+  });
 }
 
-const controlWrite = (name: string, masked: boolean) =>
-  access(name, MSIX_ENTRY_DWORD.vectorControl, (s, th) =>
-    vectorControl(s, vectorOf(s, th), masked),
-  );
+/** A write of the IMS control dword (kernel/ims.ts imsSetMask: the shadow with Mask set or
+ *  clear; the same bit as MSI-X Vector Control's). */
+const imsControlWrite = (name: string, masked: boolean): ProgramStep => ({
+  name,
+  wait: WAIT.now,
+  enabled: onRunningVcpu,
+  run: (s, log, thread) => {
+    const ctrl = withVectorMask(argsOf(s, thread).ctrl, masked);
+    entryAccess(s, log, thread, MSIX_ENTRY_DWORD.vectorControl, ctrl);
+    return STEP.next;
+  },
+});
 
-const MASK = controlWrite('pci_msix_write_vector_ctrl(mask)', true);
-const MASK_FLUSH = access('readl(mask_base)', MSIX_ENTRY_DWORD.addrLo, () => null);
-const UNMASK = controlWrite('pci_msix_write_vector_ctrl(unmask)', false);
+const MSIX_MASK_STEPS = entrySteps(PCI_MSIX_MASK);
+const MSIX_UNMASK_STEPS = entrySteps(PCI_MSIX_UNMASK);
 
 /** The entry's mask and unmask on their own (mask_irq, unmask_irq) and as free_irq's
  *  irq_shutdown and request_irq's irq_startup make them (the message writes around them are the
  *  control plane's still: `hv/guest-run.ts`). */
 export type EntryMaskOperation = 'mask' | 'unmask' | 'free' | 'request';
 
-const MSIX_MASK_STEPS = [MASK, MASK_FLUSH];
-const IMS_MASK = controlWrite('ims_write_ctrl(mask)', true);
-const IMS_UNMASK = controlWrite('ims_write_ctrl(unmask)', false);
+const IMS_MASK = imsControlWrite('ims_write_ctrl(mask)', true);
+const IMS_UNMASK = imsControlWrite('ims_write_ctrl(unmask)', false);
 const MSIX_SOURCE = 'drivers/pci/msi/msi.c';
 const IMS_SOURCE = 'kernel/ims.ts (the IMS series irq-ims-msi.c)';
 
@@ -131,7 +157,7 @@ export const GUEST_MSIX_UNMASK: StepProgram = {
   name: 'pci_msix_unmask',
   source: MSIX_SOURCE,
   operation: 'unmask',
-  steps: [UNMASK],
+  steps: MSIX_UNMASK_STEPS,
 };
 
 export const GUEST_IMS_MASK: StepProgram = {
@@ -163,7 +189,7 @@ export const GUEST_MSIX_REQUEST: StepProgram = {
   name: 'request_irq(irq_startup: pci_msix_unmask)',
   source: `kernel/irq/manage.c, kernel/irq/chip.c, ${MSIX_SOURCE}`,
   operation: 'request',
-  steps: [UNMASK],
+  steps: MSIX_UNMASK_STEPS,
 };
 
 export const GUEST_IMS_FREE: StepProgram = {
@@ -182,24 +208,20 @@ export const GUEST_IMS_REQUEST: StepProgram = {
   steps: [IMS_UNMASK],
 };
 
-/** Index of the move's irq_unmask step, where a refused apic_set_affinity goes on. */
-const MOVE_UNMASK_STEP = 7;
+const MOVE_STEPS: readonly ProgramStep[] = [
+  ...MSIX_MASK_STEPS,
+  // apic_set_affinity; a refusal (-EBUSY) goes on at the unmask: nothing is written
+  apicSetAffinityStep(MSIX_MASK_STEPS.length + 1 + PCI_MSIX_WRITE_MSG_MASKED.length),
+  ...entrySteps(PCI_MSIX_WRITE_MSG_MASKED),
+  ...MSIX_UNMASK_STEPS,
+];
 
 export const GUEST_MSIX_MOVE: StepProgram = {
   id: 8,
   name: '__irq_move_irq',
   source: 'kernel/irq/migration.c, arch/x86/kernel/apic/vector.c, drivers/pci/msi/msi.c',
   operation: 'affinity',
-  steps: [
-    MASK,
-    MASK_FLUSH,
-    apicSetAffinityStep(MOVE_UNMASK_STEP),
-    access('writel(address_lo)', MSIX_ENTRY_DWORD.addrLo, (s, th) => movedMessage(s, th).addrLo),
-    access('writel(address_hi)', MSIX_ENTRY_DWORD.addrHi, (s, th) => movedMessage(s, th).addrHi),
-    access('writel(data)', MSIX_ENTRY_DWORD.data, (s, th) => movedMessage(s, th).data),
-    access('readl(data)', MSIX_ENTRY_DWORD.data, () => null),
-    UNMASK,
-  ],
+  steps: MOVE_STEPS,
 };
 
 /** Per entry kind, the driver's program for each mask operation. */

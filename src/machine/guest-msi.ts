@@ -26,9 +26,17 @@
 // Not modelled: the retrigger's own exit without APICv (x2APIC ICR write: it is KVM's injection
 // of the route's message here, which names the new target by then); multi-message MSI.
 
+import { assert } from '../hw/errors.js';
 import { fieldPos, getField } from '../hw/field-pos.js';
 import { MSI_MESSAGE_CONTROL } from '../hw/pci/msi-capability.js';
 import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
+import {
+  type MsiAccess,
+  type MsiProcedureArgs,
+  type MsiRegister,
+  PCI_MSI_UPDATE_MASK,
+  pciMsiWriteMsg,
+} from '../kernel/msi-procedures.js';
 import { apicSetAffinityStep, onRunningVcpu, startGuestOp, vectorOf } from './guest-op.js';
 import {
   currentTarget,
@@ -65,48 +73,51 @@ function messageOf(s: SystemState, vector: number, which: Which) {
   return composeCompatMsiPhysical(dest, now.vector);
 }
 
-function configAccess(
-  name: string,
-  dword: number,
-  value: (s: SystemState, vector: number) => number,
-): ProgramStep {
-  return {
-    name,
-    wait: WAIT.now,
-    enabled: onRunningVcpu,
-    run: (s, log, thread) => {
-      const vector = vectorOf(s, thread);
-      trapMsiConfigAccess(s, log, runner(s, thread), vector, dword, value(s, vector));
-      return STEP.next;
-    },
-  };
+/** The MSI capability register each access of a procedure touches, as QEMU's trap names it. */
+const CAP_REGISTER: Partial<Record<MsiRegister, number>> = {
+  addrLo: MSI_MESSAGE_DWORD.addrLo,
+  addrHi: MSI_MESSAGE_DWORD.addrHi,
+  data: MSI_MESSAGE_DWORD.data,
+  messageControl: MSI_MESSAGE_DWORD.control,
+  maskBits: MSI_MESSAGE_DWORD.maskBits,
+};
+
+/** The steps of an MSI procedure (`kernel/msi-procedures.ts`), each a trapped config access on
+ *  the vCPU the move runs on, named as the kernel names it and `[tag]`. A read's trap carries
+ *  0; what Message Control's write carries does not matter to QEMU. */
+function capabilitySteps(
+  procedure: readonly MsiAccess[],
+  tag: string,
+  args: (s: SystemState, vector: number) => MsiProcedureArgs,
+  skip: (s: SystemState, vector: number) => boolean = () => false,
+): ProgramStep[] {
+  return procedure.map((access) => {
+    const dword = CAP_REGISTER[access.register];
+    assert(dword !== undefined, `${access.name}: no MSI capability register ${access.register}`);
+    const value = access.value;
+    return {
+      name: `${access.name} [${tag}]`,
+      wait: WAIT.now,
+      enabled: onRunningVcpu,
+      run: (s, log, thread) => {
+        const vector = vectorOf(s, thread);
+        if (skip(s, vector)) return STEP.next;
+        const written = value === null ? 0 : value(args(s, vector), 0);
+        trapMsiConfigAccess(s, log, runner(s, thread), vector, dword, written);
+        return STEP.next;
+      },
+    };
+  });
 }
 
-/** __pci_write_msi_msg for an MSI: 6 config accesses. */
-function writeMsiMsg(which: Which): ProgramStep[] {
-  const msg = (s: SystemState, vector: number) => messageOf(s, vector, which);
-  const control = MSI_MESSAGE_DWORD.control;
-  return [
-    configAccess(`pci_read_config_word(PCI_MSI_FLAGS) [${which}]`, control, () => 0),
-    configAccess(`pci_write_config_word(PCI_MSI_FLAGS) [${which}]`, control, () => 0),
-    configAccess(
-      `pci_write_config_dword(ADDRESS_LO) [${which}]`,
-      MSI_MESSAGE_DWORD.addrLo,
-      (s, v) => msg(s, v).addrLo,
-    ),
-    configAccess(
-      `pci_write_config_dword(ADDRESS_HI) [${which}]`,
-      MSI_MESSAGE_DWORD.addrHi,
-      (s, v) => msg(s, v).addrHi,
-    ),
-    configAccess(
-      `pci_write_config_word(DATA_64) [${which}]`,
-      MSI_MESSAGE_DWORD.data,
-      (s, v) => msg(s, v).data,
-    ),
-    configAccess(`pci_read_config_word(PCI_MSI_FLAGS: flush) [${which}]`, control, () => 0),
-  ];
-}
+/** __pci_write_msi_msg of the move's message: the devices' MSI capabilities are 64-bit
+ *  (`system-state.ts setStoreEnabled`). */
+const writeMsiMsg = (which: Which): ProgramStep[] =>
+  capabilitySteps(pciMsiWriteMsg(true), which, (s, vector) => ({
+    msg: messageOf(s, vector, which),
+    ctrl: 0,
+    multiple: 0,
+  }));
 
 const TEMPORARY = writeMsiMsg('temporary');
 const FINAL = writeMsiMsg('final');
@@ -122,21 +133,17 @@ const maskable = (s: SystemState, vector: number): boolean => {
 
 /** __irq_move_irq's irq_mask / irq_unmask: pci_msi_mask writes the Mask Bits of a maskable MSI
  *  (the vector's bit set or clear); an MSI without them is left as it is (no access). */
-function maskBitsWrite(name: string, masked: boolean): ProgramStep {
-  return {
-    name,
-    wait: WAIT.now,
-    enabled: onRunningVcpu,
-    run: (s, log, thread) => {
-      const vector = vectorOf(s, thread);
-      if (!maskable(s, vector)) return STEP.next;
-      const bit = 2 ** s.topology.vectors[vector].entry;
-      const value = masked ? bit : 0;
-      trapMsiConfigAccess(s, log, runner(s, thread), vector, MSI_MESSAGE_DWORD.maskBits, value);
-      return STEP.next;
-    },
-  };
-}
+const maskBitsWrite = (tag: string, masked: boolean): ProgramStep[] =>
+  capabilitySteps(
+    PCI_MSI_UPDATE_MASK,
+    tag,
+    (s, vector) => ({
+      msg: messageOf(s, vector, 'final'),
+      ctrl: masked ? 2 ** s.topology.vectors[vector].entry : 0,
+      multiple: 0,
+    }),
+    (s, vector) => !maskable(s, vector),
+  );
 
 /** msi_set_affinity after the vector domain: direct update, or the two-step with the new vector
  *  marked VECTOR_RETRIGGERED on this CPU when no other irq uses it there. */
@@ -172,13 +179,13 @@ export const GUEST_MSI_SET_AFFINITY: StepProgram = {
   operation: 'affinity',
   irqsOff: true,
   steps: [
-    maskBitsWrite('irq_mask(pci_msi_mask)', true),
+    ...maskBitsWrite('irq_mask', true),
     apicSetAffinityStep(UNMASK_AT),
     { name: 'msi_set_affinity', wait: WAIT.now, enabled: onRunningVcpu, run: msiSetAffinity },
     ...TEMPORARY,
     ...FINAL,
     { name: 'lapic_vector_set_in_irr', wait: WAIT.now, enabled: onRunningVcpu, run: irrCheck },
-    maskBitsWrite('irq_unmask(pci_msi_unmask)', false),
+    ...maskBitsWrite('irq_unmask', false),
   ],
 };
 

@@ -106,7 +106,7 @@ test('mutate: a step that is no step of a program is bad input at its line, nami
   expect(r.err).toMatch(
     new RegExp(`^irqlab: s\\.yaml:${line}:\\d+: check\\.mutate\\[4\\]\\.drop: `),
   );
-  expect(r.err).toMatch(/its steps are msi_set_affinity\/irq_mask\(pci_msi_mask\), /);
+  expect(r.err).toMatch(/its steps are msi_set_affinity\/pci_msi_update_mask \[irq_mask\], /);
   expect(r.err).toMatch(/\[rule: check-mutate-step\]/);
 });
 
