@@ -59,6 +59,14 @@ export function irqCalcAffinityVectors(
   return resv + Math.min(setVecs, maxvec - resv);
 }
 
+/** `affd->calc_sets` for the vectors the allocation got: one set (default_calc_sets, and
+ *  nvme_calc_irq_sets with no read or poll queues, which sizes its default set to every vector
+ *  left: fewer than the driver asked for when the table is smaller); several sets as declared. */
+function calcSets(affd: IrqAffinity, affvecs: number): readonly number[] {
+  const sets = affd.setSizes;
+  return sets === undefined || sets.length === 1 ? [affvecs] : sets;
+}
+
 /** `irq_create_affinity_masks`: one affinity per vector. */
 export function irqCreateAffinityMasks(
   k: KernelState,
@@ -71,7 +79,7 @@ export function irqCreateAffinityMasks(
     managed: false,
   }));
   if (affvecs === 0) return masks;
-  const sets = affd.setSizes ?? [affvecs];
+  const sets = calcSets(affd, affvecs);
   assert(
     sets.reduce((a, b) => a + b, 0) === affvecs,
     `affinity sets ${sets.join('+')} != ${affvecs} vectors`,

@@ -143,3 +143,26 @@ describe('virtio-pci fallbacks', () => {
     ]);
   });
 });
+
+describe('nvme', () => {
+  // nvme_setup_irqs asks for 1 admin + ioQueues vectors; with a smaller table it gets what the
+  // table has, and nvme_calc_irq_sets sizes its one I/O set to the vectors left (Linux
+  // drivers/nvme/host/pci.c): 4 entries -> q0 (admin, default affinity) + 3 managed I/O queues.
+  test('a table smaller than 1 + ioQueues: the I/O set shrinks to the vectors left', () => {
+    const r = boot({
+      devices: [{ bdf: NIC, msix: 4, driver: { kind: 'nvme', instance: 0, ioQueues: 4 } }],
+      boot: [{ do: 'online-cpus' as const }, { do: 'probe' as const, bdf: NIC }],
+    } as never);
+    expect(r.failures).toEqual([]);
+    expect(names(r, NIC).map((x) => x.actions)).toEqual([
+      ['nvme0q0'],
+      ['nvme0q1'],
+      ['nvme0q2'],
+      ['nvme0q3'],
+    ]);
+    const managed = msiForEachDesc(r.kernel.devices[NIC], 'msix', 'associated').map(
+      (d) => r.kernel.descs[d.irq].state.managed,
+    );
+    expect(managed).toEqual([false, true, true, true]);
+  });
+});
