@@ -80,18 +80,6 @@ describe('dispatch and EOI are two steps of the guest', () => {
     x.step(ACTION.guestEoi, 0);
     expect(x.step(ACTION.guestHandle, 0)[0].args.slice(0, 3)).toEqual([0, vector, 0]);
   });
-
-  it('without APICv the EOI is the exit (x2APIC EOI MSR write), not the dispatch', () => {
-    const s = system({ posted: false, apicv: false });
-    const x = stepper(s);
-    x.raise();
-    x.step(ACTION.deliver, 0);
-    x.step(ACTION.apicDeliver);
-    x.step(ACTION.pcpuInterrupt, s.topology.vectors[0].hostCpu);
-    x.step(ACTION.vcpuEnter, 0);
-    expect(kinds(x.step(ACTION.guestHandle, 0))).toEqual(['guestIrq']);
-    expect(kinds(x.step(ACTION.guestEoi, 0))).toEqual(['vmExit']);
-  });
 });
 
 describe('the vector cleanup and an old vector in service', () => {
