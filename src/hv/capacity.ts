@@ -39,6 +39,7 @@ import {
 } from '../kernel/x86-vector.js';
 import { PARENT_MSIX_ENTRIES } from './flows.js';
 import type { IsolationStrategy } from './isolation.js';
+import { STRATEGY_TABLE } from './strategy-platform.js';
 
 /** Device vectors per CPU: the vector matrix's allocation range (FIRST_EXTERNAL_VECTOR 0x20 up
  *  to FIRST_SYSTEM_VECTOR 0xec) minus the system vector inside it (IA32_SYSCALL_VECTOR 0x80;
@@ -152,7 +153,7 @@ function irtesUsed(shape: CapacityShape, n: number): number {
   const v = shape.vectorsPerSubdevice;
   if (shape.backing === 'intx') return n > 0 ? 1 : 0;
   const perSubdevice = shape.backing === 'msi' ? nextPowerOfTwo(v) : v;
-  if (shape.strategy !== 'vir-direct') return n * perSubdevice;
+  if (!STRATEGY_TABLE[shape.strategy].irteWindow) return n * perSubdevice;
   let windows = 0;
   for (let i = 0; i < Math.min(n, shape.vms); i++) {
     const k = perVm(n, shape.vms, i);

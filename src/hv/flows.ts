@@ -298,7 +298,7 @@ function runFlows(spec: FlowsSpec) {
         const store = spec.vms[vm].assign[assign].store;
         platform.deviceWrite(store, entry, (offset % GUEST_ENTRY_BYTES) / 4, value);
         const b = slot === undefined ? undefined : bindings[slot];
-        if (spec.vms[vm].strategy === 'vir-direct' && b) {
+        if (STRATEGY_TABLE[spec.vms[vm].strategy].irteWindow && b) {
           // The hv learns which VFIO irq backs the handle the device entry now holds.
           const hostBdf = spec.hostFunctions[spec.vms[vm].assign[assign].hostFunction].device.bdf;
           const region = b.backing === 'ims' ? 'ims' : 'msix-table';
@@ -337,7 +337,7 @@ function runFlows(spec: FlowsSpec) {
     // vir-direct: the device sends the guest's handle, whose host IRTE the hv shadowed.
     const a = spec.vms[slot.vm].assign[slot.assign];
     const mapped = (a.backing === 'msix' || a.backing === 'ims') && a.guest === a.backing;
-    const shadowed = spec.vms[slot.vm].strategy === 'vir-direct' && mapped;
+    const shadowed = STRATEGY_TABLE[spec.vms[slot.vm].strategy].irteWindow && mapped;
     const irte = shadowed ? entryHandle(staging, slot.store, b.entry) : b.irte;
     assert(!shadowed || irte >= 0, `${slot.name}: vir-direct entry holds no remappable handle`);
     if (!shadowed) kvmPiUpdateIrte(vfio, b, firstVcpu + g.vcpu, g.vector);

@@ -53,13 +53,12 @@ import { clearBit } from '../machine/system-fields.js';
 import { cloneSystemState, type SystemState } from '../machine/system-state.js';
 import { MSI_STORE_DWORDS, NO_VECTOR, type StoreTopology } from '../machine/system-topology.js';
 import { adversarialMessages, type ProbeMessage } from './isolation-probes.js';
+import { STRATEGY_TABLE } from './strategy-platform.js';
 
 export { adversarialMessages, type ProbeMessage } from './isolation-probes.js';
 
 export type IsolationStrategy = 'emulate' | 'vir' | 'vir-direct' | 'pv' | 'pv-batch';
 
-/** Strategies under which the guest writes its device's interrupt entries itself. */
-export const DIRECT_STRATEGIES: readonly IsolationStrategy[] = ['vir-direct', 'pv', 'pv-batch'];
 /** A mapping's granularity (EPT 4 KiB pages) and the entries one page holds (16-byte entries). */
 export const PAGE_BYTES = 4096;
 export const ENTRIES_PER_PAGE = PAGE_BYTES / (MSIX_ENTRY_DWORDS * 4);
@@ -269,7 +268,8 @@ function probeFinding(
 
 // ---- reach ----
 
-const TRAPPED_WHY: Readonly<Record<'emulate' | 'vir', string>> = {
+/** Why a strategy that traps the table (STRATEGY_TABLE msixTableTrapped) keeps the guest out. */
+const TRAPPED_WHY: Readonly<Partial<Record<IsolationStrategy, string>>> = {
   emulate:
     'every guest write to the MSI/MSI-X capability, table and PBA traps; the VMM programs the host entry and IRTE itself, so no guest-chosen address/data reaches the device',
   vir: 'the table stays trapped: the guest writes virtual IRTEs and handles, which the VMM translates into host IRTEs it owns on each trapped write and IEC invalidation; no guest-chosen pair reaches the device',
@@ -283,7 +283,7 @@ function surfaceKind(store: StoreTopology, strategy: IsolationStrategy): Surface
       return 'ims';
     case 'msi':
       // Config space stays virtualized by VFIO unless the hypervisor dropped MSI emulation (pv).
-      return strategy === 'pv' || strategy === 'pv-batch' ? 'msi-capability' : null;
+      return STRATEGY_TABLE[strategy].msiCapabilityEmulated ? null : 'msi-capability';
     case 'intx':
       return null;
   }
@@ -292,8 +292,10 @@ function surfaceKind(store: StoreTopology, strategy: IsolationStrategy): Surface
 export function vmReach(s: SystemState, vm: number, strategy: IsolationStrategy): VmReach {
   const t = s.topology;
   const name = t.vms[vm].name;
-  if (strategy === 'emulate' || strategy === 'vir') {
-    return { vm: name, strategy, direct: [], trapped: TRAPPED_WHY[strategy] };
+  const trapped = TRAPPED_WHY[strategy];
+  if (STRATEGY_TABLE[strategy].msixTableTrapped) {
+    assert(trapped !== undefined, `${strategy} traps the table: why it keeps the guest out`);
+    return { vm: name, strategy, direct: [], trapped };
   }
   const byStore = new Map<number, number[]>();
   for (const v of t.vms[vm].vectors) {

@@ -193,6 +193,9 @@ export interface StrategyRecord extends TrapPolicy {
    *  handles are valid on the host, the device holds what the guest writes, and the hypervisor
    *  shadows each invalidated guest IRTE into the host IRTE at the same index. */
   readonly irteWindow: boolean;
+  /** VFIO's config space keeps the MSI capability virtualized (QEMU emulates it); the pv ABI
+   *  drops MSI emulation, so a pv guest's MSI capability writes reach the device. */
+  readonly msiCapabilityEmulated: boolean;
 }
 
 const mapped = { msixTableTrapped: false, imsTrapped: false };
@@ -201,6 +204,7 @@ const noIr = { iecTrapped: false, retranslatesRoutes: false, irteWindow: false }
 const pvRecord: StrategyRecord = {
   ...mapped,
   ...noIr,
+  msiCapabilityEmulated: false,
   trappedEntryFormat: 'remappable',
   platform: 'guest-hypercall',
   move: 'pv-retarget',
@@ -215,6 +219,7 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     platform: 'guest-emulated-msi',
     move: 'entry',
     routesAlways: true,
+    msiCapabilityEmulated: true,
   },
   vir: {
     ...trapped,
@@ -225,6 +230,7 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     routesAlways: true,
     retranslatesRoutes: true,
     irteWindow: false,
+    msiCapabilityEmulated: true,
   },
   'vir-direct': {
     ...mapped,
@@ -235,10 +241,17 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     routesAlways: false,
     retranslatesRoutes: false,
     irteWindow: true,
+    msiCapabilityEmulated: true,
   },
   pv: pvRecord,
   'pv-batch': pvRecord,
 };
+
+/** The strategies under which the guest writes its device's interrupt entries itself (the
+ *  table is mapped into it). */
+export const DIRECT_STRATEGIES: readonly StrategyName[] = (
+  Object.keys(STRATEGY_TABLE) as StrategyName[]
+).filter((st) => !STRATEGY_TABLE[st].msixTableTrapped);
 
 export function trapPolicy(strategy: StrategyName): TrapPolicy {
   const r = STRATEGY_TABLE[strategy];

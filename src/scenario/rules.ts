@@ -13,6 +13,7 @@ import {
   GUEST_KERNEL_VERSION,
   GUEST_VECTOR_DOMAIN,
 } from '../hv/guest-run.js';
+import { DIRECT_STRATEGIES } from '../hv/strategy-platform.js';
 import { parseBdf, requesterIdOf } from '../hw/pci/bdf.js';
 import { KERNEL_SPEC_RULES, type KernelSpec } from '../kernel/kernel-spec.js';
 import { allocatableVectorsPerCpu } from '../kernel/x86-vector.js';
@@ -61,7 +62,6 @@ const strategyOf = (s: Scenario, vm: ScenarioVm) => vm.strategy ?? s.run.strateg
 const usesStrategy = (s: Scenario, vm: ScenarioVm, names: readonly string[]) =>
   vm.strategy ? names.includes(vm.strategy) : s.run.strategies.some((x) => names.includes(x));
 const isPowerOfTwo = (n: number) => n > 0 && (n & (n - 1)) === 0;
-const DIRECT_STRATEGIES = ['vir-direct', 'pv', 'pv-batch'];
 const HYPERCALL_STRATEGIES = ['pv', 'pv-batch'];
 const VIR_STRATEGIES = ['vir', 'vir-direct'];
 /** A subdevice's interrupt status register (one bit per source) is a 32-bit device register: the
