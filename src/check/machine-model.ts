@@ -29,6 +29,12 @@ import { type ProbeMessage, writeEntry } from '../hv/isolation.js';
 import { assert } from '../hw/errors.js';
 import { IRTE_DWORDS } from '../hw/vtd/irte.js';
 import {
+  currentTarget,
+  previousHeld,
+  previousTarget,
+  retriggerMark,
+} from '../machine/guest-vector.js';
+import {
   describeSystemAction,
   systemEnabled,
   systemIsEnabled,
@@ -50,6 +56,7 @@ import {
 } from '../machine/system-events.js';
 import {
   POSTED_INTR_VECTOR,
+  RETRIGGER_MARK,
   type SystemState,
   VCPU_STATE,
   vcpuPcpu,
@@ -334,13 +341,16 @@ function copy(s: CheckState): CheckState {
 }
 
 /** The ghost bits the events of one step set: a guest handler that found no owner for its
- *  vector, or a posted notification sent to a pCPU its vCPU is not on (not loaded there, or
+ *  vector or an interrupt posted where the guest does not expect it (`offTarget`), or a posted
+ *  notification sent to a pCPU its vCPU is not on (not loaded there, or
  *  switched out runnable: the IPI finds nothing to do, a wasted interrupt). */
 function ghostBits(s: SystemState, log: EventLog, from: number): number {
   let bits = 0;
   for (let i = from; i < log.length; i++) {
     const at = i * EVENT_ARGS;
-    if (log.kind[i] === EVENT.misdirected) bits |= GHOST.misdirected;
+    if (log.kind[i] === EVENT.misdirected || offTarget(s, log.kind[i], log.args, at)) {
+      bits |= GHOST.misdirected;
+    }
     if (crossesVm(s, log.kind[i], log.args, at)) bits |= GHOST.crossedVm;
     if (log.kind[i] === EVENT.piNotify) {
       const pcpu = log.args[at];
@@ -363,6 +373,30 @@ function crossesVm(s: SystemState, kind: number, args: Float64Array, at: number)
   if (tag === NO_VECTOR) return false;
   if (kind === EVENT.hostIrrSet) return t.hostVectorOwner[args[at] * 256 + args[at + 1]] !== tag;
   return t.vcpus[args[at]].vm !== t.vectors[tag].vm;
+}
+
+/** An interrupt posted or injected (the message's tag: its assigned vector) into a vCPU and
+ *  guest vector of its own VM that the guest does not expect it on at this moment: neither the
+ *  vector's current target, nor its previous one while the guest still holds it (a move in
+ *  progress), nor the slot msi_set_affinity marked VECTOR_RETRIGGERED for it (the two-step's
+ *  intermediate). A half-written pair, or a stale one after the old vector was freed. */
+function offTarget(s: SystemState, kind: number, args: Float64Array, at: number): boolean {
+  if (kind !== EVENT.posted && kind !== EVENT.kvmMsiSetIrq) return false;
+  const t = s.topology;
+  const tag = args[at + CROSSING_TAG[kind]];
+  if (tag === NO_VECTOR || t.vcpus[args[at]].vm !== t.vectors[tag].vm) return false;
+  const vcpu = t.vcpus[args[at]].index;
+  // posted: (vCPU, guest vector, ...); kvmMsiSetIrq: (vCPU, address, data): the vector in data
+  const vector = kind === EVENT.posted ? args[at + 1] : args[at + 2] % 256;
+  const now = currentTarget(s, tag);
+  if (now.vcpu === vcpu && now.vector === vector) return false;
+  const old = previousTarget(s, tag);
+  if (previousHeld(s, tag) && old.vcpu === vcpu && old.vector === vector) return false;
+  return !(
+    retriggerMark(s, tag) !== RETRIGGER_MARK.none &&
+    old.vcpu === vcpu &&
+    now.vector === vector
+  );
 }
 
 /** Per event kind that delivers somewhere, the argument holding the sender's vector (the rest:

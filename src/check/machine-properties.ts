@@ -7,9 +7,11 @@
 //                        device's or the VMM's virtual PBA), so nothing is left in a FIFO, a PIR
 //                        or an IRR (`conserved`, `heldPending` of machine/system.ts).
 //   right-target         always: no guest handler ran for a vector no assigned vector owns on
-//                        that vCPU, its current target or the previous one during a move
-//                        (`guest-vector.ts guestVectorOwner`): a half-written or stale message
-//                        that reaches a vector nobody owns (the ghost bit the step sets).
+//                        that vCPU (`guest-vector.ts guestVectorOwner`), and no interrupt was
+//                        posted or injected (the message's tag: its vector) anywhere but the
+//                        guest's current target for it, the previous one while a move holds it,
+//                        or the slot msi_set_affinity marked VECTOR_RETRIGGERED for it: a
+//                        half-written or stale pair (the ghost bit the step sets).
 //   notification-target  always: every posted notification reached the pCPU its vCPU is loaded
 //                        on (POSTED_INTR_VECTOR) or blocked on (the wake-up vector); one sent to
 //                        a pCPU it left is a wasted interrupt.
@@ -17,9 +19,7 @@
 //                        assigned vector) is posted to or injected into another VM's vCPU, or
 //                        accepted by a host LAPIC on a host vector that is not the sender's own,
 //                        whatever the hostile guests write (the `hostile` actor).
-// Not here: which raise a delivery came from once it is a PIR or vIRR bit (a message for one
-// vector reaching another vector's target in the same VM shows as exactly-once broken, not as
-// right-target); `no-leak` (needs the teardown as step programs).
+// Not here: `no-leak` (needs the teardown as step programs).
 
 import { conserved, heldPending, vectorOutcomes } from '../machine/system.js';
 import type { Property } from '../sim/model.js';
