@@ -36,7 +36,7 @@ import {
 } from './step-program.js';
 import { EVENT, type EventLog, emit } from './system-events.js';
 import type { SystemState } from './system-state.js';
-import { droppedStepKey, irqThread } from './system-topology.js';
+import { irqThread, stepKey } from './system-topology.js';
 import { INTEL_IR_SET_AFFINITY, VTD_INVALIDATION } from './viommu-ir.js';
 
 export const PROGRAMS: readonly (StepProgram | null)[] = [
@@ -77,14 +77,20 @@ function effectivePc(s: SystemState, thread: number): number {
   let pc = threadPc(s, thread);
   if (dropped === undefined) return pc;
   const steps = PROGRAMS[id]?.steps.length ?? 0;
-  while (pc < steps && dropped.has(droppedStepKey(id, pc))) pc++;
+  while (pc < steps && dropped.has(stepKey(id, pc))) pc++;
   return pc;
+}
+
+/** The step program `id` runs at position `pc`: its own, or the one a check swapped in. */
+function stepAt(s: SystemState, id: number, pc: number): ProgramStep | null {
+  const program = PROGRAMS[id];
+  if (program === null || pc >= program.steps.length) return null;
+  return program.steps[s.topology.swappedSteps?.get(stepKey(id, pc)) ?? pc];
 }
 
 /** The step the thread runs next, or null when it runs no program (or none is left). */
 export function nextStep(s: SystemState, thread: number): ProgramStep | null {
-  const program = PROGRAMS[threadProgram(s, thread)];
-  return program === null ? null : (program.steps[effectivePc(s, thread)] ?? null);
+  return stepAt(s, threadProgram(s, thread), effectivePc(s, thread));
 }
 
 export function threadEnabled(s: SystemState, thread: number): boolean {
@@ -105,7 +111,7 @@ export function threadStep(s: SystemState, log: EventLog, thread: number): void 
     return;
   }
   const before = s.words[threadAt(s, thread)];
-  const result = program.steps[pc].run(s, log, thread);
+  const result = (stepAt(s, id, pc) as ProgramStep).run(s, log, thread);
   emit(log, EVENT.programStep, thread, id, pc, result);
   // A step that handed its thread to another program keeps that hand-over.
   if (s.words[threadAt(s, thread)] !== before) return;
@@ -119,12 +125,17 @@ export function threadStep(s: SystemState, log: EventLog, thread: number): void 
   emit(log, EVENT.threadReady, thread, nextStep(s, thread)?.wait ?? 0);
 }
 
-/** Every step of every program as `program/step`, with its key in `droppedSteps`. */
-export function programStepNames(): { name: string; key: number }[] {
+/** Every step of every program as `program/step`, with its key (`stepKey`) and index. */
+export function programStepNames(): { name: string; key: number; program: number; pc: number }[] {
   return PROGRAMS.flatMap((p) =>
     p === null
       ? []
-      : p.steps.map((st, pc) => ({ name: `${p.name}/${st.name}`, key: droppedStepKey(p.id, pc) })),
+      : p.steps.map((st, pc) => ({
+          name: `${p.name}/${st.name}`,
+          key: stepKey(p.id, pc),
+          program: p.id,
+          pc,
+        })),
   );
 }
 

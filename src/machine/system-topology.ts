@@ -241,9 +241,12 @@ export interface SystemTopology {
   readonly initialPcpu: readonly number[];
   readonly vectors: readonly VectorSpec[];
   readonly threads: readonly ThreadTopology[];
-  /** Steps of step programs left out (a check's `mutate:`), as `droppedStepKey(program, pc)`;
+  /** Steps of step programs left out (a check's `mutate:`), as `stepKey(program, pc)`;
    *  absent: none. */
   readonly droppedSteps?: ReadonlySet<number>;
+  /** Steps run in each other's place (a check's `mutate: swap`): `stepKey(program, pc)` -> the
+   *  index of the step that runs at that position; absent: none. */
+  readonly swappedSteps?: ReadonlyMap<number, number>;
   /** `hostVectorOwner[cpu * 256 + vector]` = assigned vector index, or -1. */
   readonly hostVectorOwner: Int32Array;
   /** `irteOwner[index]` = assigned vector index, or -1. */
@@ -440,5 +443,5 @@ export const cleanupThread = (t: SystemTopology, vector: number): number =>
 export const vcpuId = (t: SystemTopology, vm: number, index: number): number =>
   t.vms[vm].firstVcpu + index;
 
-/** The key of step `pc` of program `program` in `droppedSteps`. */
-export const droppedStepKey = (program: number, pc: number): number => program * 256 + pc;
+/** The key of step `pc` of program `program` in `droppedSteps` and `swappedSteps`. */
+export const stepKey = (program: number, pc: number): number => program * 256 + pc;

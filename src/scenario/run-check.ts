@@ -43,7 +43,7 @@ import {
 } from '../machine/system-topology.js';
 import type { SimInput } from '../sim/system-sim.js';
 import { buildScenario, runWorkload } from './build.js';
-import { ScenarioError } from './errors.js';
+import { ScenarioError, type ScenarioIssue } from './errors.js';
 import { type ParsedScenario, parseScenario, ruleIssues } from './load.js';
 import {
   type CHECK_OPERATIONS,
@@ -140,7 +140,7 @@ export function checkScenario(
 ): { result: CheckScenarioResult; replays: CheckReplay[] } {
   const parsed = parseScenario(text, file);
   const section = checkSectionOf(parsed);
-  const dropped = droppedStepsOf(parsed, section);
+  const mutation = mutationOf(parsed, section);
   const strategies: Record<string, CheckEntry> = {};
   const replays: CheckReplay[] = [];
   for (const strategy of opts.strategies ?? STRATEGIES) {
@@ -151,7 +151,7 @@ export function checkScenario(
       continue;
     }
     try {
-      strategies[strategy] = checkStrategy(scenario, strategy, section, dropped, opts, replays);
+      strategies[strategy] = checkStrategy(scenario, strategy, section, mutation, opts, replays);
     } catch (e) {
       if (!(e instanceof RuleError)) throw e;
       strategies[strategy] = { error: { rule: e.rule, message: e.message.split('\n')[0] } };
@@ -161,24 +161,52 @@ export function checkScenario(
   return { result: { scenario: name, verdict: overallVerdict(strategies), strategies }, replays };
 }
 
-/** The steps `check.mutate` leaves out, as the machine keys them; a name that is no
- *  `program/step` is the scenario's error, located. */
-function droppedStepsOf(parsed: ParsedScenario, section: CheckSection): ReadonlySet<number> {
+/** What `check.mutate` changes, as the machine keys it: the steps left out, the steps run in
+ *  each other's place. A name that is no `program/step`, or a swap across two programs, is the
+ *  scenario's error, located. */
+interface Mutation {
+  readonly dropped: ReadonlySet<number>;
+  readonly swapped: ReadonlyMap<number, number>;
+}
+
+function mutationOf(parsed: ParsedScenario, section: CheckSection): Mutation {
   const steps = programStepNames();
-  const known = new Map(steps.map((st) => [st.name, st.key]));
-  const issues = section.mutate.flatMap((m, i) =>
-    known.has(m.drop)
-      ? []
-      : [
-          {
-            ...parsed.at(['check', 'mutate', i, 'drop']),
-            rule: 'check-mutate-step',
-            problem: `"${m.drop}" is no step of a step program: ${candidatesOf(m.drop, steps)}`,
-          },
-        ],
-  );
+  const byName = new Map(steps.map((st) => [st.name, st]));
+  const issues: ScenarioIssue[] = [];
+  const lookup = (name: string, path: (string | number)[]) => {
+    const st = byName.get(name);
+    if (st === undefined) {
+      issues.push({
+        ...parsed.at(path),
+        rule: 'check-mutate-step',
+        problem: `"${name}" is no step of a step program: ${candidatesOf(name, steps)}`,
+      });
+    }
+    return st;
+  };
+  const dropped = new Set<number>();
+  const swapped = new Map<number, number>();
+  section.mutate.forEach((m, i) => {
+    if ('drop' in m) {
+      const st = lookup(m.drop, ['check', 'mutate', i, 'drop']);
+      if (st !== undefined) dropped.add(st.key);
+      return;
+    }
+    const [a, b] = m.swap.map((name, j) => lookup(name, ['check', 'mutate', i, 'swap', j]));
+    if (a === undefined || b === undefined) return;
+    if (a.program !== b.program) {
+      issues.push({
+        ...parsed.at(['check', 'mutate', i, 'swap']),
+        rule: 'check-mutate-step',
+        problem: `"${m.swap[0]}" and "${m.swap[1]}" are steps of two programs: a swap is within one`,
+      });
+      return;
+    }
+    swapped.set(a.key, b.pc);
+    swapped.set(b.key, a.pc);
+  });
   if (issues.length > 0) throw new ScenarioError(issues);
-  return new Set(section.mutate.map((m) => known.get(m.drop) as number));
+  return { dropped, swapped };
 }
 
 /** What a misspelt `program/step` may have meant: the steps of the program it names, or the
@@ -191,11 +219,11 @@ function candidatesOf(name: string, steps: readonly { name: string }[]): string 
   return `the programs are ${programs.join(', ')} (write program/step)`;
 }
 
-/** The workload's run with `dropped` steps left out of the machine: the same words over a
- *  topology that says so, so the explorer and the simulator's replay both run the mutant. */
-function withDroppedSteps(input: SimInput, dropped: ReadonlySet<number>): SimInput {
-  if (dropped.size === 0) return input;
-  const topology = { ...input.initial.topology, droppedSteps: dropped };
+/** The workload's run with the machine mutated: the same words over a topology that says what
+ *  is left out and swapped, so the explorer and the simulator's replay both run the mutant. */
+function mutated(input: SimInput, m: Mutation): SimInput {
+  if (m.dropped.size === 0 && m.swapped.size === 0) return input;
+  const topology = { ...input.initial.topology, droppedSteps: m.dropped, swappedSteps: m.swapped };
   return { ...input, initial: { topology, words: input.initial.words.slice() } };
 }
 
@@ -226,12 +254,12 @@ function checkStrategy(
   s: Scenario,
   strategy: Strategy,
   section: CheckSection,
-  dropped: ReadonlySet<number>,
+  mutation: Mutation,
   opts: CheckOptions,
   replays: CheckReplay[],
 ): CheckEntry {
   const built = buildScenario(s, { strategy });
-  const input = withDroppedSteps(runWorkload(built), dropped);
+  const input = mutated(runWorkload(built), mutation);
   const spec = { ...checkSpecOf(input, section), hostile: hostileOf(s, strategy, input, section) };
   const model = machineCheckModel(`${s.name ?? 'check'}/${strategy}`, input.initial, spec, [
     ...MACHINE_PROPERTIES,

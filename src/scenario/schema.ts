@@ -400,12 +400,18 @@ const check = z
       .meta({ description: 'states one search may store before it ends incomplete' }),
     mutate: z
       .array(
-        z.strictObject({
-          drop: z.string().meta({
-            description:
-              'a step left out of every run of its program, as `program/step` (`irqlab check --steps` lists them)',
+        z.union([
+          z.strictObject({
+            drop: z.string().meta({
+              description: 'a step left out of every run of its program, as `program/step`',
+            }),
           }),
-        }),
+          z.strictObject({
+            swap: z
+              .tuple([z.string(), z.string()])
+              .meta({ description: "two steps of one program run in each other's place" }),
+          }),
+        ]),
       )
       .default([])
       .meta({

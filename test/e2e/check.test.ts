@@ -110,6 +110,17 @@ test('mutate: a step that is no step of a program is bad input at its line, nami
   expect(r.err).toMatch(/\[rule: check-mutate-step\]/);
 });
 
+test('mutate: a swap names two steps of one program', async () => {
+  const text = `${scenario('msix-rewrite-masked.yaml').trimEnd()}
+  mutate:
+    - swap: ["__irq_move_irq/writel(data)", "pci_msix_unmask/pci_msix_write_vector_ctrl(unmask)"]
+`;
+  const r = await check(text);
+  expect(r.code).toBe(2);
+  expect(r.err).toMatch(/check\.mutate\[0\]\.swap: .* two programs: a swap is within one/);
+  expect(r.err).toMatch(/\[rule: check-mutate-step\]/);
+});
+
 test('mutate: the same move with and without its two-step (Linux msi_set_affinity)', async () => {
   const linux = await check(scenario('msi-affinity-linux.yaml'), '--strategies', 'emulate');
   expect(linux.code).toBe(0);
