@@ -56,6 +56,9 @@ export function withVectorMask(ctrl: number, masked: boolean): number {
   return entry[MSIX_ENTRY_DWORD.vectorControl];
 }
 
+export const vectorMasked = (ctrl: number): boolean =>
+  MSIX_TABLE_ENTRY.accessors.mask.get([0, 0, 0, ctrl]) === 1;
+
 const write = (
   name: string,
   register: MsiRegister,

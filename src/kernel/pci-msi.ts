@@ -19,7 +19,7 @@
 import { assert } from '../hw/errors.js';
 import { MSI_MESSAGE_CONTROL, msiRegisterOffsets } from '../hw/pci/msi-capability.js';
 import { MSIX_ENTRY_SIZE, MSIX_MESSAGE_CONTROL } from '../hw/pci/msix-capability.js';
-import { MSIX_ENTRY_DWORD, MSIX_TABLE_ENTRY } from '../hw/pci/msix-table.js';
+import { MSIX_ENTRY_DWORD } from '../hw/pci/msix-table.js';
 import type { MsiMsg } from './irqdomain.js';
 import type { KernelState, MsiDesc, PciDev } from './kernel-state.js';
 import {
@@ -32,14 +32,12 @@ import {
   PCI_MSIX_WRITE_MSG_MASKED,
   PCI_MSIX_WRITE_MSG_UNMASKED,
   pciMsiWriteMsg,
+  vectorMasked,
   withVectorMask,
 } from './msi-procedures.js';
 import { hwCfgRead, hwCfgWrite, hwMmioRead, hwMmioWrite, type KernelPlatform } from './platform.js';
 
 const entryOffset = (index: number, dword: number) => index * MSIX_ENTRY_SIZE + dword * 4;
-
-export const vectorMasked = (ctrl: number): boolean =>
-  MSIX_TABLE_ENTRY.accessors.mask.get([0, 0, 0, ctrl]) === 1;
 
 /** `readl(addr + PCI_MSIX_ENTRY_VECTOR_CTRL)` when a descriptor is set up. */
 export function pciMsixReadVectorCtrl(

@@ -8,10 +8,12 @@
 //           flush it; IMS: the control dword := ctrl | MASKBIT;
 //   unmask  Vector Control (the IMS control dword) := ctrl;
 //   move    without IR the move waits for the next interrupt on the old target
-//           (__irq_move_irq): irq_mask (write + flush), irq_move_masked_irq -> apic_set_affinity
+//           (__irq_move_irq): irq_mask (write + flush; not if the driver holds it masked),
+//           irq_move_masked_irq -> apic_set_affinity
 //           (the new vector; refused while a previous move is held: -EBUSY, and nothing is
 //           written), __pci_write_msi_msg of the masked entry (address, upper address, data, then
-//           readl of the data to flush), irq_unmask. 7 accesses (an emulated MSI-X entry).
+//           readl of the data to flush), irq_unmask (not if it was masked before). 7 accesses
+//           (an emulated MSI-X entry), 4 when the driver held it masked.
 // The program's locals: 0, the vCPU (index in the VM) the driver runs on; 1, the move's target
 // (`affinityTarget`). Each access step waits until that vCPU runs guest code.
 // Invariants: the guest's shadow of Vector Control (desc->pci.msix_ctrl) is the entry's own mask
@@ -30,6 +32,7 @@ import {
   PCI_MSIX_MASK,
   PCI_MSIX_UNMASK,
   PCI_MSIX_WRITE_MSG_MASKED,
+  vectorMasked,
   withVectorMask,
 } from '../kernel/msi-procedures.js';
 import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
@@ -224,6 +227,15 @@ export const GUEST_MSIX_MOVE: StepProgram = {
   steps: MOVE_STEPS,
 };
 
+/** __irq_move_irq of an irq the driver holds masked (irqd_irq_masked): no mask, no unmask. */
+export const GUEST_MSIX_MOVE_MASKED: StepProgram = {
+  id: 21,
+  name: '__irq_move_irq(masked)',
+  source: 'kernel/irq/migration.c, arch/x86/kernel/apic/vector.c, drivers/pci/msi/msi.c',
+  operation: 'affinity',
+  steps: [apicSetAffinityStep(STEP.done), ...entrySteps(PCI_MSIX_WRITE_MSG_MASKED)],
+};
+
 /** Per entry kind, the driver's program for each mask operation. */
 const MASK_PROGRAMS: Readonly<Record<'msix' | 'ims', Record<EntryMaskOperation, StepProgram>>> = {
   msix: {
@@ -253,5 +265,9 @@ export function guestEntrySetMask(
 
 /** The guest kernel moves `vector` to `affinityTarget(vcpu, guestVector)` (its choice). */
 export function guestMsixMove(s: SystemState, log: EventLog, vector: number, target: number) {
-  startGuestOp(s, log, vector, GUEST_MSIX_MOVE, target);
+  // irqd_irq_masked: the driver's own mask stays (the guest serializes the irq's operations, so
+  // it cannot change while the move runs)
+  const ctrl = s.words[entryWordAt(s, vector, MSIX_ENTRY_DWORD.vectorControl)];
+  const program = vectorMasked(ctrl) ? GUEST_MSIX_MOVE_MASKED : GUEST_MSIX_MOVE;
+  startGuestOp(s, log, vector, program, target);
 }

@@ -13,6 +13,7 @@ import {
   GUEST_MSIX_FREE,
   GUEST_MSIX_MASK,
   GUEST_MSIX_MOVE,
+  GUEST_MSIX_MOVE_MASKED,
   GUEST_MSIX_REQUEST,
   GUEST_MSIX_UNMASK,
 } from './guest-entry.js';
@@ -61,6 +62,7 @@ export const PROGRAMS: readonly (StepProgram | null)[] = [
   GUEST_IMS_REQUEST,
   QEMU_VFIO_MSI_CONFIG,
   GUEST_MSI_SET_AFFINITY,
+  GUEST_MSIX_MOVE_MASKED,
 ];
 PROGRAMS.forEach((p, i) => {
   assert(p === null ? i === 0 : p.id === i, `program ${p?.name ?? '(none)'} registered at ${i}`);
