@@ -19,9 +19,18 @@
 //                        assigned vector) is posted to or injected into another VM's vCPU, or
 //                        accepted by a host LAPIC on a host vector that is not the sender's own,
 //                        whatever the hostile guests write (the `hostile` actor).
+//   takes-effect         at every dead end: each vector of a device still present is delivered
+//                        where the guest last put it (KVM's route, and a posted IRTE's descriptor
+//                        and vector, name its current target): a move the hypervisor never saw
+//                        (an in-place rewrite QEMU ignores) leaves it at the old one.
 // Not here: `no-leak` (needs the teardown as step programs).
 
+import { IRTE_DWORDS, IRTE_POSTED, pdaFields } from '../hw/vtd/irte.js';
+import { currentTarget } from '../machine/guest-vector.js';
+import { irtePosted } from '../machine/kvm-irq-bypass.js';
 import { conserved, heldPending, vectorOutcomes } from '../machine/system.js';
+import { pidAddress, routeTarget } from '../machine/system-state.js';
+import { vcpuId } from '../machine/system-topology.js';
 import type { Property } from '../sim/model.js';
 import { type CheckState, GHOST } from './machine-model.js';
 
@@ -30,6 +39,7 @@ export const MACHINE_PROPERTY_NAMES = [
   'right-target',
   'notification-target',
   'isolation',
+  'takes-effect',
 ] as const;
 export type MachinePropertyName = (typeof MACHINE_PROPERTY_NAMES)[number];
 
@@ -54,6 +64,29 @@ function allAccounted(c: CheckState): boolean {
   return true;
 }
 
+/** Every vector of a device still present is delivered where the guest last put it: KVM's
+ *  route, and a posted IRTE's descriptor and vector, name the guest's current target. */
+function movesTookEffect(c: CheckState): boolean {
+  const s = c.system;
+  const t = s.topology;
+  for (let v = 0; v < t.vectors.length; v++) {
+    const spec = t.vectors[v];
+    if (s.words[t.stores[spec.store].unpluggedAt] === 1) continue;
+    const now = currentTarget(s, v);
+    const route = routeTarget(s, v);
+    if (route.vcpu !== now.vcpu || route.vector !== now.vector) return false;
+    if (!irtePosted(s, v)) continue;
+    const at = t.layout.irt + spec.irte * IRTE_DWORDS;
+    const want = pdaFields(pidAddress(vcpuId(t, spec.vm, now.vcpu)));
+    const a = IRTE_POSTED.accessors;
+    if (a.virtualVector.get(s.words, at) !== now.vector) return false;
+    if (a.pdaLow.get(s.words, at) !== want.pdaLow || a.pdaHigh.get(s.words, at) !== want.pdaHigh) {
+      return false;
+    }
+  }
+  return true;
+}
+
 /** The ghost word is the last word of a check state. */
 const ghostClear = (bit: number) => (c: CheckState) => (c.words[c.words.length - 1] & bit) === 0;
 
@@ -69,4 +102,5 @@ export const MACHINE_PROPERTIES: readonly (Property<CheckState> & {
     holds: ghostClear(GHOST.notificationMisdirected),
   },
   { name: 'isolation', expect: 'always', holds: ghostClear(GHOST.crossedVm) },
+  { name: 'takes-effect', expect: 'at-end', holds: movesTookEffect },
 ];

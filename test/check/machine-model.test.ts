@@ -114,6 +114,7 @@ describe('pi-migration: a vCPU halting, waking and migrating while posted interr
       'notification-target',
       'isolation',
       'exactly-once',
+      'takes-effect',
     ]);
   });
 

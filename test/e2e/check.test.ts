@@ -110,6 +110,18 @@ test('mutate: a step that is no step of a program is bad input at its line, nami
   expect(r.err).toMatch(/\[rule: check-mutate-step\]/);
 });
 
+test('takes-effect: an unmasked in-place rewrite under emulate never reaches KVM', async () => {
+  const r = await check(scenario('msix-rewrite-unmasked.yaml'), '--property', 'takes-effect');
+  expect(r.code).toBe(1);
+  expect(r.out).toMatch(/^emulate\s+takes-effect\s+violated/m);
+  // the direct strategies move through the IRTE or RETARGET: nothing to take out
+  for (const st of ['vir', 'vir-direct', 'pv', 'pv-batch']) {
+    expect(r.out).toMatch(new RegExp(`^${st}\\s+takes-effect\\s+holds`, 'm'));
+  }
+  const masked = await check(scenario('msix-rewrite-masked.yaml'), '--property', 'takes-effect');
+  expect(masked.code).toBe(0);
+});
+
 test('mutate: a swap names two steps of one program', async () => {
   const text = `${scenario('msix-rewrite-masked.yaml').trimEnd()}
   mutate:
