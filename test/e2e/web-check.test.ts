@@ -2,7 +2,8 @@
 // shipped check scenario equals `irqlab check --bfs --json` on the same file (the same code runs
 // in the page's worker), and the counterexample stepper walks the shortest trace to the step
 // that violates the property, from the buttons and from the keyboard, each step's changed words
-// being the CLI's. It requests nothing from any other host. Screenshots go to SHOTS.
+// being the CLI's; a scenario without a `check:` section gets the CLI's error. It requests
+// nothing from any other host. Screenshots go to SHOTS.
 
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,6 +179,20 @@ describe('the check view (Chromium, irqlab serve)', () => {
     await page.click('#run-check');
     await page.waitForSelector('#check .stepper', { timeout: RUN_TIMEOUT });
     expect(await page.locator('#check .step-status').textContent()).toMatch(/^step 1 of \d+$/);
+  });
+
+  it("reports a scenario without a check: section in the CLI's words", async () => {
+    const other = 'scenarios/mlx5-vf.yaml';
+    const r = bin('check', other);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/\[rule: check-section\]/);
+    await page.selectOption('#scenario', other);
+    await page.waitForSelector('#problems .ok');
+    await page.click('#run-check');
+    await expect
+      .poll(() => page.locator('#check').textContent(), { timeout: RUN_TIMEOUT })
+      .toBe(r.stderr.trim());
+    expect(await page.locator('#progress-label').textContent()).toBe(r.stderr.trim());
   });
 
   it('requests nothing from any host but the one serving it', () => {
