@@ -1,11 +1,12 @@
-// The irqlab page: a scenario editor beside three views of the same model the CLI runs
-// (comparison, hierarchy, timeline), the model in a worker (model.ts). The scenario lives in
+// The irqlab page: a scenario editor beside four views of the same model the CLI runs
+// (comparison, hierarchy, timeline, check and its counterexample stepper), the model in a worker (model.ts). The scenario lives in
 // the URL's fragment (a shipped one by name, an edited one as its text), so a view can be
 // shared; nothing leaves the page.
 
 import './style.css';
 import { formatIssue } from '../src/scenario/errors.js';
 import { STRATEGIES, type Strategy } from '../src/scenario/schema.js';
+import { renderCheck } from './check.js';
 import { renderComparison } from './comparison.js';
 import { el } from './dom.js';
 import { createEditor } from './editor.js';
@@ -37,6 +38,7 @@ const progressLabel = $('progress-label');
 const problems = $('problems');
 const strategyPicker = $<HTMLSelectElement>('trace-strategy');
 const traceButton = $<HTMLButtonElement>('run-trace');
+const checkButton = $<HTMLButtonElement>('run-check');
 
 for (const file of Object.keys(SHIPPED).sort()) picker.append(el('option', { value: file }, file));
 picker.append(el('option', { value: EDITED_FILE }, '(edited)'));
@@ -128,6 +130,7 @@ picker.addEventListener('change', () => {
 async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
   runButton.disabled = true;
   traceButton.disabled = true;
+  checkButton.disabled = true;
   cancelButton.disabled = false;
   progress.hidden = false;
   progress.removeAttribute('value');
@@ -147,6 +150,7 @@ async function run(req: WorkBody, what: string): Promise<WorkResult | null> {
   } finally {
     cancelButton.disabled = true;
     traceButton.disabled = false;
+    checkButton.disabled = false;
     runButton.disabled = !valid;
     progress.hidden = true;
   }
@@ -194,7 +198,15 @@ async function runTimeline(): Promise<void> {
   renderTimeline($('timeline'), timelineOf(perfetto), download, `${fileName()} under ${strategy}`);
 }
 
+async function runCheck(): Promise<void> {
+  const view = $('check');
+  const checked = await run({ kind: 'check', text: editor.text(), file: fileName() }, 'check');
+  if (checked?.kind === 'check') renderCheck(view, checked.data);
+  else view.replaceChildren(el('p', { class: 'status' }, progressLabel.textContent ?? ''));
+}
+
 runButton.addEventListener('click', () => void runAll());
+checkButton.addEventListener('click', () => void runCheck());
 traceButton.addEventListener('click', () => void runTimeline());
 
 // --- tabs (arrow keys move between them, as the ARIA tabs pattern has it) ---

@@ -2,6 +2,7 @@
 // worker answers it with progress messages and then one result or one error.
 
 import type { ScenarioIssue } from '../src/scenario/errors.js';
+import type { CheckScenarioResult } from '../src/scenario/run-check.js';
 import type { CompareResult } from '../src/scenario/run-strategy.js';
 import type { Strategy } from '../src/scenario/schema.js';
 
@@ -21,7 +22,8 @@ export type WorkRequest =
       readonly strategy: Strategy;
     }
   | { readonly id: number; readonly kind: 'kernels'; readonly text: string; readonly file: string }
-  | { readonly id: number; readonly kind: 'backing'; readonly text: string; readonly file: string };
+  | { readonly id: number; readonly kind: 'backing'; readonly text: string; readonly file: string }
+  | { readonly id: number; readonly kind: 'check'; readonly text: string; readonly file: string };
 
 /** One kernel as `irqlab show --kernel <name>` gives it: the DOT of its hierarchy and the JSON
  *  of the hierarchy, interrupts, msix and irte views. */
@@ -72,7 +74,8 @@ export type WorkResult =
   | { readonly kind: 'compare'; readonly data: CompareResult }
   | { readonly kind: 'trace'; readonly data: TraceResult }
   | { readonly kind: 'kernels'; readonly data: readonly KernelViews[] }
-  | { readonly kind: 'backing'; readonly data: BackingIrt };
+  | { readonly kind: 'backing'; readonly data: BackingIrt }
+  | { readonly kind: 'check'; readonly data: CheckScenarioResult };
 
 export type WorkReply =
   | {

@@ -4,7 +4,8 @@
 // --trace` (the Perfetto writer of report/trace-perfetto.ts); `kernels` is `irqlab show
 // --what hierarchy|interrupts|msix|irte --kernel K` (report/hierarchy-show.ts); `backing` is
 // `irqlab show --what irte --at <run.duration>` (report/system-registers.ts: which assigned
-// vector owns each host IRTE). Cancelling is the page terminating this worker.
+// vector owns each host IRTE); `check` is `irqlab check --bfs --json` (scenario/run-check.ts),
+// one strategy at a time so the page can show progress. Cancelling is the page terminating this worker.
 
 import { InputError, RuleError } from '../src/hw/errors.js';
 import { renderKernelView, scenarioKernels } from '../src/report/hierarchy-show.js';
@@ -13,8 +14,13 @@ import { perfettoTraceWriter } from '../src/report/trace-perfetto.js';
 import { buildScenario, runWorkload } from '../src/scenario/build.js';
 import { ScenarioError } from '../src/scenario/errors.js';
 import { loadScenario } from '../src/scenario/load.js';
+import {
+  type CheckScenarioResult,
+  checkScenario,
+  overallVerdict,
+} from '../src/scenario/run-check.js';
 import { type CompareResult, compareScenario } from '../src/scenario/run-strategy.js';
-import type { Strategy } from '../src/scenario/schema.js';
+import { STRATEGIES, type Strategy } from '../src/scenario/schema.js';
 import { formatNs } from '../src/scenario/units.js';
 import { resolveCosts } from '../src/sim/cost-model.js';
 import { simulateSystem } from '../src/sim/system-sim.js';
@@ -111,6 +117,25 @@ function backing(text: string, file: string, progress: Progress): BackingIrt {
   return { at: formatNs(duration), ...irt };
 }
 
+/** `irqlab check --bfs` (so each counterexample is a shortest one), strategy by strategy: the
+ *  same entries in the same order, and the overall verdict computed as the CLI computes it. */
+function check(text: string, file: string, progress: Progress): CheckScenarioResult {
+  const strategies: CheckScenarioResult['strategies'] = {};
+  let scenario = '';
+  STRATEGIES.forEach((s, i) => {
+    progress(i, STRATEGIES.length, s);
+    const { result } = checkScenario(text, file, {
+      strategies: [s],
+      search: 'bfs',
+      por: true,
+      onProgress: (p) => progress(i, STRATEGIES.length, `${s}: ${p.states} states`),
+    });
+    scenario = result.scenario;
+    Object.assign(strategies, result.strategies);
+  });
+  return { scenario, verdict: overallVerdict(strategies), strategies };
+}
+
 function handle(req: WorkRequest, progress: Progress): WorkResult {
   switch (req.kind) {
     case 'compare':
@@ -121,6 +146,8 @@ function handle(req: WorkRequest, progress: Progress): WorkResult {
       return { kind: 'kernels', data: kernels(req.text, req.file, progress) };
     case 'backing':
       return { kind: 'backing', data: backing(req.text, req.file, progress) };
+    case 'check':
+      return { kind: 'check', data: check(req.text, req.file, progress) };
   }
 }
 

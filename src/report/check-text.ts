@@ -15,7 +15,7 @@ const CHANGES_SHOWN = 12;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function verdictCell(p: PropertyCheck): string {
+export function verdictCell(p: PropertyCheck): string {
   return p.verdict === 'incomplete' ? `incomplete (${p.bound})` : p.verdict;
 }
 

@@ -241,7 +241,7 @@ function checkSectionOf(parsed: ParsedScenario): CheckSection {
 
 /** violated if any property under any strategy is; else incomplete if any search stopped at a
  *  bound (or nothing could be checked); else holds. */
-function overallVerdict(strategies: Record<string, CheckEntry>): Verdict {
+export function overallVerdict(strategies: Record<string, CheckEntry>): Verdict {
   const verdicts = Object.values(strategies).flatMap((e) =>
     'properties' in e ? Object.values(e.properties).map((p) => p.verdict) : [],
   );
