@@ -210,7 +210,12 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   t.vectors.forEach((_, v) => {
     add(ACTION.vmmInterrupt, v);
   });
-  for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecEvict, i);
+  // Only a cached index can be evicted: a zero word of the valid bitmap skips its 32 indices
+  // (vir-direct's window holds thousands, a few of them cached).
+  for (let i = 0; i < t.irtEntries; i++) {
+    if ((i & 31) === 0 && s.words[t.layout.iecValid + (i >>> 5)] === 0) i += 31;
+    else add(ACTION.iecEvict, i);
+  }
   add(ACTION.apicDeliver, 0);
   t.vcpus.forEach((_, v) => {
     add(ACTION.guestEoi, v);
