@@ -77,12 +77,13 @@ export class VisitedSet {
     this.kind = kind;
     this.k = stateWords;
     this.width = kind === 'full' ? stateWords : 2;
+    const tagged = kind === 'full' && stateWords >= TAGGED_MIN_WORDS;
+    const slotWords = this.width + (tagged ? 1 : 0);
     let log2 = MIN_CAPACITY_LOG2;
-    while (log2 > FLOOR_CAPACITY_LOG2 && (1 << log2) * this.width > INITIAL_TABLE_WORDS_MAX) log2--;
+    while (log2 > FLOOR_CAPACITY_LOG2 && (1 << log2) * slotWords > INITIAL_TABLE_WORDS_MAX) log2--;
     const capacity = 1 << log2;
     this.table = new Uint32Array(capacity * this.width);
-    this.tags =
-      kind === 'full' && stateWords >= TAGGED_MIN_WORDS ? new Uint32Array(capacity) : null;
+    this.tags = tagged ? new Uint32Array(capacity) : null;
     this.mask = capacity - 1;
   }
 

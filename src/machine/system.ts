@@ -183,9 +183,14 @@ function pcpuTakenByOther(s: SystemState, v: number, p: number): boolean {
 export function systemEnabled(s: SystemState): SystemAction[] {
   const t = s.topology;
   const out: SystemAction[] = [];
+  // One candidate object asked about every action; only an enabled one is copied out (the
+  // explorer lists the actions of every state it stores).
+  const candidate: SystemAction = { kind: ACTION.raise, a: 0, b: 0 };
   const add = (kind: SystemAction['kind'], a: number, b = 0) => {
-    const candidate = { kind, a, b };
-    if (systemIsEnabled(s, candidate)) out.push(candidate);
+    candidate.kind = kind;
+    candidate.a = a;
+    candidate.b = b;
+    if (systemIsEnabled(s, candidate)) out.push({ kind, a, b });
   };
   t.vectors.forEach((v) => {
     add(ACTION.raise, v.store, v.entry);
