@@ -7,6 +7,8 @@
 // bytes per state = (heapUsed + arrayBuffers) after two gc() calls, taken while the search still
 // holds its arrays, over the states stored (the search's own arrays are reported beside it).
 // SPIN's states/s = stored / pan's "elapsed time".
+// The machine explorer (`irqlab check` on shipped check scenarios, explorer-machine.ts) runs in
+// the same repetitions; its ratios to the transcription and to SPIN are taken per repetition.
 
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StoreKind } from '../src/check/visited-set.js';
+import {
+  MACHINE_SCENARIOS,
+  type MachineRep,
+  machineBytesPerState,
+  machineRate,
+  runMachineRep,
+} from './explorer-machine.js';
 
 const NV = 4;
 const R = 3;
@@ -37,7 +46,22 @@ export interface ExplorerBench {
     readonly spinStates: number | null;
     readonly ratioToSpin: number | null;
     readonly reps: number;
+    readonly machine: MachineBenchJson;
   };
+}
+
+/** The machine explorer's figures (medians over the repetitions; ratios taken per repetition). */
+export interface MachineBenchJson {
+  readonly scenarios: readonly string[];
+  readonly searches: number;
+  readonly states: number;
+  readonly statesPerSecond: number;
+  readonly bytesPerState: number;
+  readonly heapBytesPerState: number;
+  readonly fingerprint: { readonly statesPerSecond: number; readonly bytesPerState: number };
+  /** Machine states/s over the transcription's (full states both). */
+  readonly ratioToTranscription: number;
+  readonly ratioToSpin: number | null;
 }
 
 function median(xs: number[]): number {
@@ -109,17 +133,22 @@ export function benchExplorer(): ExplorerBench {
   const prints: Run[] = [];
   const spin: number[] = [];
   const ratios: number[] = [];
+  const machine: MachineRep[] = [];
+  const machineToSpin: number[] = [];
   let spinStates: number | null = null;
   try {
     for (let rep = 0; rep < REPS; rep++) {
       const f = run('full');
       full.push(f);
       prints.push(run('fingerprint'));
+      const m = runMachineRep();
+      machine.push(m);
       if (typeof pan !== 'string') {
         const s = runPan(pan.dir);
         spinStates = s.states;
         spin.push(s.states / s.seconds);
         ratios.push(f.states / f.seconds / (s.states / s.seconds));
+        machineToSpin.push(machineRate(m.full) / (s.states / s.seconds));
       }
     }
   } finally {
@@ -151,6 +180,31 @@ export function benchExplorer(): ExplorerBench {
       spinStates,
       ratioToSpin: ratios.length > 0 ? Math.round(median(ratios) * 100) / 100 : null,
       reps: REPS,
+      machine: machineJson(machine, full, machineToSpin),
     },
+  };
+}
+
+const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+function machineJson(reps: MachineRep[], full: Run[], toSpin: number[]): MachineBenchJson {
+  const first = reps[0].full;
+  return {
+    scenarios: [...MACHINE_SCENARIOS],
+    searches: first.reduce((n, r) => n + r.searches, 0),
+    states: first.reduce((n, r) => n + r.states, 0),
+    statesPerSecond: Math.round(median(reps.map((r) => machineRate(r.full)))),
+    bytesPerState: round1(median(reps.map((r) => machineBytesPerState(r.full)))),
+    heapBytesPerState: round1(
+      median(reps.map((r) => Math.max(...r.full.map((x) => x.heapBytes / x.heapStates)))),
+    ),
+    fingerprint: {
+      statesPerSecond: Math.round(median(reps.map((r) => machineRate(r.fingerprint)))),
+      bytesPerState: round1(median(reps.map((r) => machineBytesPerState(r.fingerprint)))),
+    },
+    ratioToTranscription: round3(
+      median(reps.map((r, i) => machineRate(r.full) / (full[i].states / full[i].seconds))),
+    ),
+    ratioToSpin: toSpin.length > 0 ? round3(median(toSpin)) : null,
   };
 }

@@ -11,7 +11,9 @@
 //     and the cost of saving a state (what docs/architecture.md quotes).
 //  4. explorer: the engine (src/check) on the transcription of ../shared/spin/msix_affinity.pml
 //     at NV=4,R=3 (masked, no POR), and, when spin and gcc are installed, SPIN's pan on the
-//     same model and size, run alternately with the explorer (explorer.ts).
+//     same model and size, run alternately with the explorer (explorer.ts); and the machine
+//     explorer, `irqlab check` on two shipped check scenarios, in the same repetitions, as ratios
+//     to both (explorer-machine.ts).
 // Warm-up first, then several repetitions; the median is reported.
 
 import { systemStep, vectorOutcomes } from '../src/machine/system.js';
@@ -280,6 +282,22 @@ function explorerLines(e: ExplorerBench): string[] {
       `(target <= 32: ${x.bytesPerState <= 32 ? 'met' : 'NOT met'}; search arrays ${x.searchBytesPerState} B)`,
     `               with 64-bit fingerprints: ${fmt(x.fingerprint.statesPerSecond)} states/s, ${x.fingerprint.bytesPerState} bytes/state`,
     spin,
+    ...machineLines(x.machine),
+  ];
+}
+
+function machineLines(m: ExplorerBench['json']['machine']): string[] {
+  const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+  const spin =
+    m.ratioToSpin === null
+      ? 'SPIN not run'
+      : `${m.ratioToSpin}x SPIN's states/s (target >= 0.5: ${m.ratioToSpin >= 0.5 ? 'met' : 'NOT met'})`;
+  return [
+    `machine        irqlab check ${m.scenarios.join(', ')} (${m.searches} searches, ${fmt(m.states)} states, DFS, no POR): ` +
+      `${fmt(m.statesPerSecond)} states/s, ${m.bytesPerState} bytes/state in the search arrays (heap ${m.heapBytesPerState})`,
+    `               with 64-bit fingerprints: ${fmt(m.fingerprint.statesPerSecond)} states/s, ${m.fingerprint.bytesPerState} bytes/state ` +
+      `(target <= 64: ${m.fingerprint.bytesPerState <= 64 ? 'met' : 'NOT met'})`,
+    `               ${m.ratioToTranscription}x the transcription's states/s, ${spin}`,
   ];
 }
 

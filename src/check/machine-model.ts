@@ -212,10 +212,11 @@ export function machineCheckModel(
   const t = initial.topology;
   const layout = layoutOf(initial.words.length, spec);
   // A raise action names (store, entry); its budget word is the vector's (or the one total).
-  const budgetSlot = new Map<string, number>();
+  // Keyed by number, not string: it is read for every raise of every state explored.
+  const budgetSlot = new Map<number, number>();
   spec.raisable.forEach((v, i) => {
     const vec = t.vectors[v];
-    budgetSlot.set(`${vec.store}/${vec.entry}`, 'total' in spec.raises ? 0 : i);
+    budgetSlot.set(raiseKey(vec.store, vec.entry), 'total' in spec.raises ? 0 : i);
   });
   const { kept, guard } = projection(t, layout);
   const start = checkState(initial, layout);
@@ -248,7 +249,7 @@ export function machineCheckModel(
     for (const a of systemEnabled(s.system)) {
       if (a.kind === ACTION.iecEvict && !spec.iecEviction) continue;
       if (a.kind === ACTION.raise) {
-        const slot = budgetSlot.get(`${a.a}/${a.b}`);
+        const slot = budgetSlot.get(raiseKey(a.a, a.b));
         if (slot === undefined || s.words[layout.budget + slot] === 0) continue;
       }
       out.push({ action: a, input: -1, hostile: -1 });
@@ -275,7 +276,7 @@ export function machineCheckModel(
     systemStep(s.system, a, log);
     if (input >= 0) s.words[layout.inputs + input]--;
     else if (a.kind === ACTION.raise) {
-      s.words[layout.budget + (budgetSlot.get(`${a.a}/${a.b}`) as number)]--;
+      s.words[layout.budget + (budgetSlot.get(raiseKey(a.a, a.b)) as number)]--;
     }
     s.words[layout.ghost] |= ghostBits(s.system, log, from);
     checkGuard(s.words, guard);
@@ -333,6 +334,10 @@ export function machineCheckModel(
     },
   };
 }
+
+/** A raise's (store, entry) as one number: a store has fewer than 2^16 entries (an MSI-X table
+ *  at most 2,048, PCIe 7.7.2.2). */
+const raiseKey = (store: number, entry: number): number => store * 0x10000 + entry;
 
 function copy(s: CheckState): CheckState {
   const words = s.words.slice();

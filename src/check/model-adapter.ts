@@ -2,7 +2,8 @@
 // canonical encodings, its actions the indices of `enabled(s)` (in the model's order, so a
 // counterexample is a list of indices the simulator replays), its properties are read from a
 // state restored from the words. Per state explored this restores the state once per enabled
-// action and lists the enabled actions once; a model with `load` restores without allocating.
+// action (the first step runs on the state the actions were listed from) and lists the enabled
+// actions once; a model with `load` restores without allocating.
 // A model whose state is a few packed words can offer a PackedModel directly instead (the fast
 // path: no state object at all).
 // Invariants: every encoding has the length of the initial state's (asserted); the events the
@@ -44,9 +45,11 @@ export function packModel<S, A, Events>(
       to.set(model.encode(model.init()), at);
     },
     successors(from, at, out) {
-      const actions = model.enabled(restore(from, at));
+      const restored = restore(from, at);
+      const actions = model.enabled(restored);
       for (let i = 0; i < actions.length; i++) {
-        const s = restore(from, at);
+        // The state listed is still unchanged for the first action: restore only after a step.
+        const s = i === 0 ? restored : restore(from, at);
         model.step(s, actions[i], sink.events);
         sink.clear(sink.events);
         const words = model.encode(s);

@@ -5,7 +5,10 @@
 // Two ways to store a state:
 //  - `full`: the state's K words in its slot (exact: two states share a slot only if equal). An
 //    all-zero slot is empty; the all-zero state itself, if the model has one, is kept aside in a
-//    flag, so no state is reserved and no side table is needed (a probe costs one access);
+//    flag, so no state is reserved and no side table is needed (a probe costs one access). States
+//    of TAGGED_MIN_WORDS words or more (the machine's: hundreds, mostly equal from one state to
+//    the next) also keep their hash per slot, never 0: a probe compares the tag before the words,
+//    where it would otherwise walk a long common prefix, and a zero tag marks an empty slot;
 //  - `fingerprint`: two independent 32-bit hashes of the words (hash compaction, 63 bits kept:
 //    the second has bit 0 forced so a zero pair marks an empty slot). Two different states with
 //    equal fingerprints would be taken for one and the second never explored: the search is then
@@ -22,6 +25,8 @@ const MIN_CAPACITY_LOG2 = 16;
 const INITIAL_TABLE_WORDS_MAX = 1 << 20;
 /** Slots it starts with at least, whatever the state's length. */
 const FLOOR_CAPACITY_LOG2 = 8;
+/** Full states at least this long get a tag per slot (4 bytes: under 2% of such a slot). */
+const TAGGED_MIN_WORDS = 64;
 
 /** murmur3's 32-bit mix over `k` words (seeded): the slot index and the fingerprint. */
 function hashWords(w: Uint32Array, at: number, k: number, seed: number): number {
@@ -41,6 +46,11 @@ function hashWords(w: Uint32Array, at: number, k: number, seed: number): number 
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+function equalWords(a: Uint32Array, at: number, b: Uint32Array, bt: number, k: number): boolean {
+  for (let j = 0; j < k; j++) if (a[at + j] !== b[bt + j]) return false;
+  return true;
+}
+
 function allZero(w: Uint32Array, at: number, k: number): boolean {
   for (let j = 0; j < k; j++) if (w[at + j] !== 0) return false;
   return true;
@@ -56,6 +66,8 @@ export class VisitedSet {
   /** Words per slot: k (full) or 2 (fingerprint). */
   private readonly width: number;
   private table: Uint32Array;
+  /** Per slot, the state's hash (never 0; 0: empty) for long full states, else null. */
+  private tags: Uint32Array | null;
   private mask: number;
   /** Whether the all-zero state is stored (it cannot be, in a slot). */
   private zeroStored = false;
@@ -65,10 +77,13 @@ export class VisitedSet {
     this.kind = kind;
     this.k = stateWords;
     this.width = kind === 'full' ? stateWords : 2;
+    const tagged = kind === 'full' && stateWords >= TAGGED_MIN_WORDS;
+    const slotWords = this.width + (tagged ? 1 : 0);
     let log2 = MIN_CAPACITY_LOG2;
-    while (log2 > FLOOR_CAPACITY_LOG2 && (1 << log2) * this.width > INITIAL_TABLE_WORDS_MAX) log2--;
+    while (log2 > FLOOR_CAPACITY_LOG2 && (1 << log2) * slotWords > INITIAL_TABLE_WORDS_MAX) log2--;
     const capacity = 1 << log2;
     this.table = new Uint32Array(capacity * this.width);
+    this.tags = tagged ? new Uint32Array(capacity) : null;
     this.mask = capacity - 1;
   }
 
@@ -78,7 +93,7 @@ export class VisitedSet {
 
   /** Bytes the set holds now. */
   get bytes(): number {
-    return this.table.byteLength;
+    return this.table.byteLength + (this.tags?.byteLength ?? 0);
   }
 
   /** Bytes it will hold after the next growth. */
@@ -113,7 +128,9 @@ export class VisitedSet {
       }
       return true;
     }
-    let i = hashWords(w, at, k, SEED_INDEX) & mask;
+    const hash = hashWords(w, at, k, SEED_INDEX);
+    if (this.tags !== null) return this.addTagged(w, at, hash === 0 ? 1 : hash, insert);
+    let i = hash & mask;
     for (;;) {
       const base = i * k;
       let j = 0;
@@ -125,6 +142,28 @@ export class VisitedSet {
     if (insert) {
       const base = i * k;
       for (let j = 0; j < k; j++) table[base + j] = w[at + j];
+      this.size++;
+    }
+    return true;
+  }
+
+  /** addFull with a tag per slot: equal states have equal tags, so the words are compared only
+   *  where the tags agree. */
+  private addTagged(w: Uint32Array, at: number, tag: number, insert: boolean): boolean {
+    const k = this.k;
+    const table = this.table;
+    const tags = this.tags as Uint32Array;
+    const mask = this.mask;
+    let i = tag & mask;
+    for (;;) {
+      const t = tags[i];
+      if (t === 0) break;
+      if (t === tag && equalWords(table, i * k, w, at, k)) return false;
+      i = (i + 1) & mask;
+    }
+    if (insert) {
+      table.set(w.subarray(at, at + k), i * k);
+      tags[i] = tag;
       this.size++;
     }
     return true;
@@ -159,6 +198,10 @@ export class VisitedSet {
     const capacity = oldCapacity * 2;
     this.table = new Uint32Array(capacity * this.width);
     this.mask = capacity - 1;
+    if (this.tags !== null) {
+      this.moveTagged(oldTable, this.tags, oldCapacity);
+      return;
+    }
     if (this.kind === 'full') {
       this.size = this.zeroStored ? 1 : 0;
       for (let i = 0; i < oldCapacity; i++) {
@@ -177,5 +220,20 @@ export class VisitedSet {
       this.table[j * 2 + 1] = b;
       this.size++;
     }
+  }
+
+  /** Re-inserts the tagged slots of the old table into the new one (the tag is the hash). */
+  private moveTagged(oldTable: Uint32Array, oldTags: Uint32Array, oldCapacity: number): void {
+    const k = this.k;
+    const tags = new Uint32Array(this.capacity);
+    for (let i = 0; i < oldCapacity; i++) {
+      const tag = oldTags[i];
+      if (tag === 0) continue;
+      let j = tag & this.mask;
+      while (tags[j] !== 0) j = (j + 1) & this.mask;
+      tags[j] = tag;
+      this.table.set(oldTable.subarray(i * k, i * k + k), j * k);
+    }
+    this.tags = tags;
   }
 }

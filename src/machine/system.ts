@@ -183,9 +183,14 @@ function pcpuTakenByOther(s: SystemState, v: number, p: number): boolean {
 export function systemEnabled(s: SystemState): SystemAction[] {
   const t = s.topology;
   const out: SystemAction[] = [];
+  // One candidate object asked about every action; only an enabled one is copied out (the
+  // explorer lists the actions of every state it stores).
+  const candidate: SystemAction = { kind: ACTION.raise, a: 0, b: 0 };
   const add = (kind: SystemAction['kind'], a: number, b = 0) => {
-    const candidate = { kind, a, b };
-    if (systemIsEnabled(s, candidate)) out.push(candidate);
+    candidate.kind = kind;
+    candidate.a = a;
+    candidate.b = b;
+    if (systemIsEnabled(s, candidate)) out.push({ kind, a, b });
   };
   t.vectors.forEach((v) => {
     add(ACTION.raise, v.store, v.entry);
@@ -210,7 +215,12 @@ export function systemEnabled(s: SystemState): SystemAction[] {
   t.vectors.forEach((_, v) => {
     add(ACTION.vmmInterrupt, v);
   });
-  for (let i = 0; i < t.irtEntries; i++) add(ACTION.iecEvict, i);
+  // Only a cached index can be evicted: a zero word of the valid bitmap skips its 32 indices
+  // (vir-direct's window holds thousands, a few of them cached).
+  for (let i = 0; i < t.irtEntries; i++) {
+    if ((i & 31) === 0 && s.words[t.layout.iecValid + (i >>> 5)] === 0) i += 31;
+    else add(ACTION.iecEvict, i);
+  }
   add(ACTION.apicDeliver, 0);
   t.vcpus.forEach((_, v) => {
     add(ACTION.guestEoi, v);
