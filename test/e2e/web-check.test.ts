@@ -12,14 +12,14 @@ import { bin } from './cli-run-helpers.js';
 import {
   ensureWebBuilt,
   launchChromium,
+  NARROW,
   recordRequests,
   type Served,
   serve,
   shot,
+  WIDE,
 } from './web-helpers.js';
 
-const WIDE = { width: 1280, height: 800 };
-const NARROW = { width: 420, height: 860 };
 const RUN_TIMEOUT = 90_000;
 const FILE = 'scenarios/check/msi-affinity-onestep.yaml';
 

@@ -19,6 +19,9 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 const LAUNCH_TIMEOUT_MS = 30_000;
+/** The window sizes the views are checked at: the 1280x800, and a narrow one. */
+export const WIDE = { width: 1280, height: 800 };
+export const NARROW = { width: 420, height: 860 };
 const SERVE_TIMEOUT_MS = 15_000;
 
 /** Where the screenshots go (not committed): $IRQLAB_WEB_SHOTS, else a folder under the tmpdir. */

@@ -18,14 +18,14 @@ import { bin, ROOT } from './cli-run-helpers.js';
 import {
   ensureWebBuilt,
   launchChromium,
+  NARROW,
   recordRequests,
   type Served,
   serve,
   shot,
+  WIDE,
 } from './web-helpers.js';
 
-const WIDE = { width: 1280, height: 800 };
-const NARROW = { width: 420, height: 860 };
 const RUN_TIMEOUT = 60_000;
 
 let served: Served;
