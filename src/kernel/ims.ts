@@ -13,7 +13,7 @@
 
 import { encode } from '../hw/bits.js';
 import { assert, RuleError } from '../hw/errors.js';
-import { IMS_ENTRY, IMS_ENTRY_BYTES } from '../hw/ims/ims-store.js';
+import { IMS_ENTRY } from '../hw/ims/ims-store.js';
 import {
   createDomain,
   descOf,
@@ -27,22 +27,16 @@ import {
 } from './irqdomain.js';
 import type { IrqDesc, KernelState, MsiDesc, PciDev } from './kernel-state.js';
 import { MSI_ANY_INDEX, msiDomainAllocIrqAt, msiDomainFreeIrqsRange } from './msi.js';
+import { IMS_MASK, IMS_UNMASK, IMS_WRITE_MSG, withVectorMask } from './msi-procedures.js';
+import { runMsiProcedure } from './pci-msi.js';
 import { msiDescOf, msiParentPrefix } from './pci-msi-domain.js';
-import { hwMmioWrite, type KernelPlatform } from './platform.js';
+import type { KernelPlatform } from './platform.js';
 import { type DomainId, fail, type Hwirq, type IrqFailure, OK, type Virq } from './types.js';
 
 export const IMS_RULE = 'ims-needs-isolated-msi';
 
-/** Dword index of each part of an entry, from the entry layout. */
-const DWORD = {
-  addrLo: IMS_ENTRY.accessors.messageAddress.lo / 32,
-  addrHi: IMS_ENTRY.accessors.messageUpperAddress.lo / 32,
-  data: IMS_ENTRY.accessors.messageData.lo / 32,
-  control: Math.floor(IMS_ENTRY.accessors.mask.lo / 32),
-} as const;
-
 /** An entry's control dword as it leaves reset: masked. */
-const MASKED = encode(IMS_ENTRY, { mask: 1 })[DWORD.control];
+const MASKED = encode(IMS_ENTRY, { mask: 1 })[Math.floor(IMS_ENTRY.accessors.mask.lo / 32)];
 
 /** `pci_create_ims_domain`: refused unless the parent isolates MSI. */
 export function pciCreateImsDomain(
@@ -76,31 +70,17 @@ export function pciCreateImsDomain(
   return id;
 }
 
-function writeEntryDword(
-  k: KernelState,
-  p: KernelPlatform,
-  dev: PciDev,
-  index: number,
-  dword: number,
-  value: number,
-) {
-  hwMmioWrite(k, p, dev.info.bdf, 'ims', index * IMS_ENTRY_BYTES + dword * 4, value);
-}
-
 function imsWriteMsg(k: KernelState, p: KernelPlatform, d: IrqDesc, msg: MsiMsg) {
   const { dev, desc } = msiDescOf(k, d);
-  writeEntryDword(k, p, dev, desc.index, DWORD.addrLo, msg.addrLo);
-  writeEntryDword(k, p, dev, desc.index, DWORD.addrHi, msg.addrHi);
-  writeEntryDword(k, p, dev, desc.index, DWORD.data, msg.data);
+  runMsiProcedure(k, p, dev, desc, IMS_WRITE_MSG, { msg, ctrl: desc.pci.ctrl, multiple: 0 }, 'ims');
   desc.msg = { ...msg };
 }
 
 function imsSetMask(k: KernelState, p: KernelPlatform, d: IrqDesc, masked: boolean) {
   const { dev, desc } = msiDescOf(k, d);
-  const entry = [0, 0, 0, desc.pci.ctrl];
-  IMS_ENTRY.accessors.mask.set(entry, masked ? 1 : 0);
-  desc.pci.ctrl = entry[DWORD.control];
-  writeEntryDword(k, p, dev, desc.index, DWORD.control, desc.pci.ctrl);
+  const args = { msg: desc.msg, ctrl: desc.pci.ctrl, multiple: 0 };
+  runMsiProcedure(k, p, dev, desc, masked ? IMS_MASK : IMS_UNMASK, args, 'ims');
+  desc.pci.ctrl = withVectorMask(desc.pci.ctrl, masked);
 }
 
 export const imsDomainOps: IrqDomainOps = {

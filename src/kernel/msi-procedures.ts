@@ -12,7 +12,8 @@
 //   __pci_write_msi_msg, MSI: Message Control read and written (Multiple Message Enable),
 //                      address, upper address (64-bit capability), data, Message Control read
 //                      back to flush;
-//   pci_msi_update_mask  the Mask Bits register.
+//   pci_msi_update_mask  the Mask Bits register;
+//   the IMS chip     the message's three dwords; the control dword with Mask.
 // Invariants: a write's value depends only on the procedure's arguments and, for Message
 // Control, on the value the procedure read from it just before (a read-modify-write).
 
@@ -92,6 +93,16 @@ export const PCI_MSIX_WRITE_MSG_UNMASKED: readonly MsiAccess[] = [
   ...MSIX_MESSAGE,
   VECTOR_CTRL_UNMASK,
   MSIX_FLUSH,
+];
+
+/** The IMS chip (`ims.ts`, the IMS series' irq-ims-msi.c): the message's three dwords, no flush
+ *  read; the control dword with Mask (bit 0, as MSI-X Vector Control's). */
+export const IMS_WRITE_MSG: readonly MsiAccess[] = MSIX_MESSAGE;
+export const IMS_MASK: readonly MsiAccess[] = [
+  write('ims_write_ctrl(mask)', 'vectorControl', (a) => withVectorMask(a.ctrl, true)),
+];
+export const IMS_UNMASK: readonly MsiAccess[] = [
+  write('ims_write_ctrl(unmask)', 'vectorControl', (a) => withVectorMask(a.ctrl, false)),
 ];
 
 /** Message Control with the descriptor's Multiple Message Enable, as it was read. */

@@ -62,10 +62,14 @@ const MSIX_DWORD_OF: Partial<Record<MsiRegister, number>> = {
   vectorControl: MSIX_ENTRY_DWORD.vectorControl,
 };
 
-/** Where each register of a procedure's vector is: the MSI-X entry's dwords and the table base, or
- *  the MSI capability's registers (config offset and size). */
-function accessAt(dev: PciDev, desc: MsiDesc, register: MsiRegister) {
-  if (desc.pci.isMsix) {
+/** The MMIO region an entry procedure's vector lives in (its MSI-X table or IMS slice: entries of
+ *  the same 16 bytes), or null for an MSI capability in config space. */
+export type EntryRegion = 'msix-table' | 'ims' | null;
+
+/** Where each register of a procedure's vector is: the entry's dwords and the table base in its
+ *  region, or the MSI capability's registers (config offset and size). */
+function accessAt(dev: PciDev, desc: MsiDesc, register: MsiRegister, region: EntryRegion) {
+  if (region !== null) {
     // readl(desc->pci.mask_base): the table's first dword
     const dword = MSIX_DWORD_OF[register];
     assert(register === 'maskBase' || dword !== undefined, `MSI-X entry: no register ${register}`);
@@ -89,28 +93,29 @@ function accessAt(dev: PciDev, desc: MsiDesc, register: MsiRegister) {
 
 /** Runs `procedure` (msi-procedures.ts) on the vector of `desc`, straight through: the same
  *  accesses the machine runs one per step. */
-function runMsiProcedure(
+export function runMsiProcedure(
   k: KernelState,
   p: KernelPlatform,
   dev: PciDev,
   desc: MsiDesc,
   procedure: readonly MsiAccess[],
   args: MsiProcedureArgs,
+  region: EntryRegion = desc.pci.isMsix ? 'msix-table' : null,
 ): void {
   const bdf = dev.info.bdf;
   let controlRead = 0;
   for (const access of procedure) {
-    const at = accessAt(dev, desc, access.register);
+    const at = accessAt(dev, desc, access.register, region);
     if (access.value === null) {
       const v =
-        at.space === 'mmio'
-          ? hwMmioRead(k, p, bdf, 'msix-table', at.offset)
+        region !== null
+          ? hwMmioRead(k, p, bdf, region, at.offset)
           : hwCfgRead(k, p, bdf, at.offset, at.size);
       if (access.register === 'messageControl') controlRead = v;
       continue;
     }
     const value = access.value(args, controlRead);
-    if (at.space === 'mmio') hwMmioWrite(k, p, bdf, 'msix-table', at.offset, value);
+    if (region !== null) hwMmioWrite(k, p, bdf, region, at.offset, value);
     else hwCfgWrite(k, p, bdf, at.offset, at.size, value);
   }
 }

@@ -26,6 +26,8 @@ import { assert } from '../hw/errors.js';
 import { MSIX_ENTRY_DWORD } from '../hw/pci/msix-table.js';
 import { composeCompatMsiPhysical } from '../hw/x86/msi-message.js';
 import {
+  IMS_MASK,
+  IMS_UNMASK,
   type MsiAccess,
   type MsiProcedureArgs,
   type MsiRegister,
@@ -33,7 +35,6 @@ import {
   PCI_MSIX_UNMASK,
   PCI_MSIX_WRITE_MSG_MASKED,
   vectorMasked,
-  withVectorMask,
 } from '../kernel/msi-procedures.js';
 import { deviceEntryWordAt, deviceEntryWrite } from './device-entry.js';
 import {
@@ -121,19 +122,6 @@ function entrySteps(procedure: readonly MsiAccess[]): ProgramStep[] {
   });
 }
 
-/** A write of the IMS control dword (kernel/ims.ts imsSetMask: the shadow with Mask set or
- *  clear; the same bit as MSI-X Vector Control's). */
-const imsControlWrite = (name: string, masked: boolean): ProgramStep => ({
-  name,
-  wait: WAIT.now,
-  enabled: onRunningVcpu,
-  run: (s, log, thread) => {
-    const ctrl = withVectorMask(argsOf(s, thread).ctrl, masked);
-    entryAccess(s, log, thread, MSIX_ENTRY_DWORD.vectorControl, ctrl);
-    return STEP.next;
-  },
-});
-
 const MSIX_MASK_STEPS = entrySteps(PCI_MSIX_MASK);
 const MSIX_UNMASK_STEPS = entrySteps(PCI_MSIX_UNMASK);
 
@@ -142,8 +130,8 @@ const MSIX_UNMASK_STEPS = entrySteps(PCI_MSIX_UNMASK);
  *  control plane's still: `hv/guest-run.ts`). */
 export type EntryMaskOperation = 'mask' | 'unmask' | 'free' | 'request';
 
-const IMS_MASK = imsControlWrite('ims_write_ctrl(mask)', true);
-const IMS_UNMASK = imsControlWrite('ims_write_ctrl(unmask)', false);
+const IMS_MASK_STEPS = entrySteps(IMS_MASK);
+const IMS_UNMASK_STEPS = entrySteps(IMS_UNMASK);
 const MSIX_SOURCE = 'drivers/pci/msi/msi.c';
 const IMS_SOURCE = 'kernel/ims.ts (the IMS series irq-ims-msi.c)';
 
@@ -168,7 +156,7 @@ export const GUEST_IMS_MASK: StepProgram = {
   name: 'ims_mask',
   source: IMS_SOURCE,
   operation: 'mask',
-  steps: [IMS_MASK],
+  steps: IMS_MASK_STEPS,
 };
 
 export const GUEST_IMS_UNMASK: StepProgram = {
@@ -176,7 +164,7 @@ export const GUEST_IMS_UNMASK: StepProgram = {
   name: 'ims_unmask',
   source: IMS_SOURCE,
   operation: 'unmask',
-  steps: [IMS_UNMASK],
+  steps: IMS_UNMASK_STEPS,
 };
 
 export const GUEST_MSIX_FREE: StepProgram = {
@@ -200,7 +188,7 @@ export const GUEST_IMS_FREE: StepProgram = {
   name: 'free_irq(irq_shutdown: ims_mask)',
   source: `kernel/irq/manage.c, ${IMS_SOURCE}`,
   operation: 'free',
-  steps: [IMS_MASK],
+  steps: IMS_MASK_STEPS,
 };
 
 export const GUEST_IMS_REQUEST: StepProgram = {
@@ -208,7 +196,7 @@ export const GUEST_IMS_REQUEST: StepProgram = {
   name: 'request_irq(irq_startup: ims_unmask)',
   source: `kernel/irq/manage.c, ${IMS_SOURCE}`,
   operation: 'request',
-  steps: [IMS_UNMASK],
+  steps: IMS_UNMASK_STEPS,
 };
 
 const MOVE_STEPS: readonly ProgramStep[] = [
