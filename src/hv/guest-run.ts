@@ -149,12 +149,13 @@ function bootVm(
     );
   let strategy = spec.strategy;
   let sp = platformFor(strategy);
-  if (strategy === 'pv' || strategy === 'pv-batch') {
+  // The strategies whose guest kernel runs on the hypercall platform negotiate the pv ABI.
+  if (STRATEGY_TABLE[strategy].platform === 'guest-hypercall') {
     // Discovery (CPUID) and NEGOTIATE through the pv ABI (pv-guest.ts -> pv-host.ts); a refusal
     // or an absent capability leaves the guest on emulate, and a refused batch on plain pv.
     const choice = pvGuestNegotiate({
       cpuid: encodeCpuid(sp.pvCaps),
-      want: { batch: strategy === 'pv-batch' },
+      want: { batch: STRATEGY_TABLE[strategy].pvBatch },
       vmcall: sp.vmcall,
     });
     if (choice.strategy !== 'emulate') sp.usePv(choice);
@@ -178,7 +179,7 @@ function bootVm(
     // recorded guests (`qemu-q35-noir/proc-interrupts.txt`).
     ioapic: { pins: GUEST_IOAPIC_PINS, mapping: 'legacy', sourceId: GUEST_IOAPIC_SOURCE_ID },
     // vir-direct: the vIOMMU's capability confines the guest's IRTE allocator to its window.
-    ...(strategy === 'vir-direct'
+    ...(STRATEGY_TABLE[strategy].irteWindow
       ? { remapUnit: { name: 'dmar0', window: irWindowOf(spec) } }
       : {}),
     devices: devices.map((d) => pciFunctionInfo(d, spaces[d.bdf])),

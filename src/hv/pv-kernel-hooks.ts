@@ -98,7 +98,7 @@ export function pvKernelHooks(o: PvKernelHooksOptions): PvKernelHooks {
       held.splice(held.indexOf(key), 1);
     },
   };
-  if (o.choice.strategy !== 'pv-batch') return hooks;
+  if (!o.choice.features.batch) return hooks; // GET_MSG_BATCH was not negotiated
   const page = o.batchPage;
   if (page === undefined) {
     throw new RuleError('pv-batch-page', 'pv hooks', 'pv-batch negotiated without a batch page');

@@ -196,6 +196,8 @@ export interface StrategyRecord extends TrapPolicy {
   /** VFIO's config space keeps the MSI capability virtualized (QEMU emulates it); the pv ABI
    *  drops MSI emulation, so a pv guest's MSI capability writes reach the device. */
   readonly msiCapabilityEmulated: boolean;
+  /** The guest asks the pv ABI for GET_MSG_BATCH when it negotiates (pv-batch). */
+  readonly pvBatch: boolean;
 }
 
 const mapped = { msixTableTrapped: false, imsTrapped: false };
@@ -205,6 +207,7 @@ const pvRecord: StrategyRecord = {
   ...mapped,
   ...noIr,
   msiCapabilityEmulated: false,
+  pvBatch: false,
   trappedEntryFormat: 'remappable',
   platform: 'guest-hypercall',
   move: 'pv-retarget',
@@ -220,6 +223,7 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     move: 'entry',
     routesAlways: true,
     msiCapabilityEmulated: true,
+    pvBatch: false,
   },
   vir: {
     ...trapped,
@@ -231,6 +235,7 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     retranslatesRoutes: true,
     irteWindow: false,
     msiCapabilityEmulated: true,
+    pvBatch: false,
   },
   'vir-direct': {
     ...mapped,
@@ -242,9 +247,10 @@ export const STRATEGY_TABLE: Readonly<Record<StrategyName, StrategyRecord>> = {
     retranslatesRoutes: false,
     irteWindow: true,
     msiCapabilityEmulated: true,
+    pvBatch: false,
   },
   pv: pvRecord,
-  'pv-batch': pvRecord,
+  'pv-batch': { ...pvRecord, pvBatch: true },
 };
 
 /** The strategies under which the guest writes its device's interrupt entries itself (the
